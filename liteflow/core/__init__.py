@@ -1,0 +1,1 @@
+"""The public API is assembled in __init__ at the end of the core build."""

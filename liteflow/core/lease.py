@@ -1,0 +1,66 @@
+"""Keeping lock leases alive: a background timer that renews every lock its owner still holds.
+
+Both lock providers use it: a lock taken for a workflow stays held however long a step runs, and lapses
+only when the process holding it dies or stalls for longer than the lease.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from liteflow.core.log import logger
+
+log = logger("lease")
+
+
+class LeaseRenewer:
+    """Calls ``renew(resource_id)`` for every held resource every ``lease / 3`` seconds.
+
+    ``renew`` returns False when the lock was lost (it lapsed and someone else took it); the resource is
+    then forgotten and logged.
+    """
+
+    def __init__(self, lease: float, renew: Callable[[str], bool], name: str = "liteflow-lease") -> None:
+        self.lease = lease
+        self._renew = renew
+        self._held: set[str] = set()
+        self._mutex = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._name = name
+
+    def hold(self, resource_id: str) -> None:
+        with self._mutex:
+            self._held.add(resource_id)
+            if self._thread is None or not self._thread.is_alive():
+                self._stop.clear()
+                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+                self._thread.start()
+
+    def forget(self, resource_id: str) -> None:
+        with self._mutex:
+            self._held.discard(resource_id)
+
+    def held(self) -> set[str]:
+        with self._mutex:
+            return set(self._held)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.lease / 3):
+            for resource_id in self.held():
+                try:
+                    ok = self._renew(resource_id)
+                except Exception as exc:  # the service may be briefly away: try again next round
+                    log.warning("lock.renew_failed", resource=resource_id, error=str(exc))
+                    continue
+                if not ok:
+                    log.warning("lock.lost", resource=resource_id)
+                    self.forget(resource_id)
+
+    def stop(self) -> None:
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5)
+        self._thread = None

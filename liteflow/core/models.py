@@ -1,0 +1,175 @@
+"""Persisted state: workflow instances, execution pointers, events, subscriptions and errors.
+
+These are the documents a persistence provider stores. They are pydantic v2 models that ignore unknown
+fields (a newer node may have written more). Times are timezone-aware UTC. User values (workflow data,
+persistence data, event data, context items, outcomes) are typed ``Any``: the memory provider keeps
+them as objects, persistent providers store them as JSON (see :mod:`liteflow.core.serialization`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import random
+import uuid
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any
+
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """A naive datetime is taken as UTC; an aware one is converted to UTC."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+class _IdSource:
+    """Unique ids without a system call each: a random 128-bit base per process plus a counter.
+
+    ``uuid.uuid4()`` reads the OS random source every call (several microseconds here); ids are made on
+    the hot path, so the base is drawn once per process (and again after ``fork``).
+    """
+
+    def __init__(self) -> None:
+        self.reseed()
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self.reseed)
+
+    def reseed(self) -> None:
+        self._base = random.SystemRandom().getrandbits(128)
+        self._counter = itertools.count()
+
+    def __call__(self) -> str:
+        return str(uuid.UUID(int=(self._base + next(self._counter)) & ((1 << 128) - 1)))
+
+
+new_id = _IdSource()
+
+
+def to_millis(value: datetime) -> int:
+    return int(value.timestamp() * 1000)
+
+
+#: A datetime that is always timezone-aware UTC (a naive one is taken as UTC).
+UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
+
+
+class WorkflowStatus(str, Enum):
+    RUNNABLE = "Runnable"
+    SUSPENDED = "Suspended"
+    COMPLETE = "Complete"
+    TERMINATED = "Terminated"
+
+
+class PointerStatus(str, Enum):
+    PENDING = "Pending"
+    RUNNING = "Running"
+    COMPLETE = "Complete"
+    SLEEPING = "Sleeping"
+    WAITING_FOR_EVENT = "WaitingForEvent"
+    FAILED = "Failed"
+    COMPENSATED = "Compensated"
+    CANCELLED = "Cancelled"
+
+
+class _Persisted(BaseModel):
+    model_config = ConfigDict(extra="ignore", arbitrary_types_allowed=True)
+
+
+
+class ExecutionPointer(_Persisted):
+    """One execution of one step: where a workflow instance is, and what it remembers there."""
+
+    id: str = Field(default_factory=new_id)
+    step_id: int
+    step_name: str | None = None
+    status: PointerStatus = PointerStatus.PENDING
+    active: bool = True
+    create_time: UtcDatetime | None = None
+    sleep_until: UtcDatetime | None = None
+    persistence_data: Any = None
+    start_time: UtcDatetime | None = None
+    end_time: UtcDatetime | None = None
+    event_name: str | None = None
+    event_key: str | None = None
+    event_published: bool = False
+    event_data: Any = None
+    event_id: str | None = None
+    context_item: Any = None
+    predecessor_id: str | None = None
+    outcome: Any = None
+    retry_count: int = 0
+    children: list[str] = Field(default_factory=list)
+    scope: list[str] = Field(default_factory=list)
+
+
+class WorkflowInstance(_Persisted):
+    """A running (or finished) workflow: its definition, data, status and execution pointers."""
+
+    id: str = Field(default_factory=new_id)
+    workflow_definition_id: str
+    version: int
+    description: str | None = None
+    reference: str | None = None
+    status: WorkflowStatus = WorkflowStatus.RUNNABLE
+    data: Any = None
+    #: The name of the class the data was started with (``module.QualName``); only ever looked up among
+    #: classes this process already knows, never imported.
+    data_type_name: str | None = None
+    create_time: UtcDatetime = Field(default_factory=utcnow)
+    complete_time: UtcDatetime | None = None
+    #: When the instance next has work to do, in epoch milliseconds; ``None`` when it only waits for events.
+    next_execution: int | None = 0
+    #: Compare-and-set counter: every successful persist increments it.
+    revision: int = 0
+    execution_pointers: list[ExecutionPointer] = Field(default_factory=list)
+
+    def find_pointer(self, pointer_id: str) -> ExecutionPointer | None:
+        for pointer in self.execution_pointers:
+            if pointer.id == pointer_id:
+                return pointer
+        return None
+
+
+class Event(_Persisted):
+    """A published event: matched to subscriptions by name, key and time."""
+
+    id: str = Field(default_factory=new_id)
+    event_name: str
+    event_key: str
+    event_data: Any = None
+    event_time: UtcDatetime = Field(default_factory=utcnow)
+    is_processed: bool = False
+
+
+class EventSubscription(_Persisted):
+    """A waiting execution pointer's interest in events of one name and key, as of a time."""
+
+    id: str = Field(default_factory=new_id)
+    workflow_id: str
+    step_id: int
+    execution_pointer_id: str
+    event_name: str
+    event_key: str
+    subscribe_as_of: UtcDatetime
+
+
+class ExecutionError(_Persisted):
+    """A step failure, recorded for the operator."""
+
+    id: str = Field(default_factory=new_id)
+    workflow_id: str
+    execution_pointer_id: str
+    error_time: UtcDatetime = Field(default_factory=utcnow)
+    message: str

@@ -1,0 +1,1 @@
+"""LiteFlow providers: ``memory`` (built in), ``mongo`` and ``redis``."""

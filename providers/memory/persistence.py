@@ -1,0 +1,173 @@
+"""In-process persistence: instances, events, subscriptions and errors in dictionaries.
+
+Instances are stored as copies (pointers and workflow data copied), so what a caller holds and what is
+stored never alias: the compare-and-set on ``revision`` behaves exactly as in the persistent providers.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from liteflow.core.errors import ConcurrencyError, WorkflowNotFoundError
+from liteflow.core.models import (
+    Event,
+    EventSubscription,
+    ExecutionError,
+    ExecutionPointer,
+    WorkflowInstance,
+    WorkflowStatus,
+    to_millis,
+)
+
+
+def _copy_value(value: Any) -> Any:
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return copy.deepcopy(value)
+
+
+def _copy_pointer(pointer: ExecutionPointer) -> ExecutionPointer:
+    return pointer.model_copy(update={"children": list(pointer.children), "scope": list(pointer.scope)})
+
+
+def copy_instance(instance: WorkflowInstance) -> WorkflowInstance:
+    """A copy that shares nothing mutable with ``instance`` (bar values stored inside pointers)."""
+    return instance.model_copy(
+        update={
+            "data": _copy_value(instance.data),
+            "execution_pointers": [_copy_pointer(p) for p in instance.execution_pointers],
+        }
+    )
+
+
+class MemoryPersistenceProvider:
+    """Thread-safe in-memory persistence. Values are kept as Python objects (no JSON round trip)."""
+
+    stores_json = False
+
+    def __init__(self) -> None:
+        self._mutex = threading.RLock()
+        self._instances: dict[str, WorkflowInstance] = {}
+        self._subscriptions: dict[str, EventSubscription] = {}
+        self._events: dict[str, Event] = {}
+        self._errors: list[ExecutionError] = []
+
+    # -- instances -------------------------------------------------------------------------------------
+    def create_workflow(self, instance: WorkflowInstance) -> str:
+        with self._mutex:
+            instance.revision = 1
+            self._instances[instance.id] = copy_instance(instance)
+        return instance.id
+
+    def persist_workflow(
+        self, instance: WorkflowInstance, subscriptions: Sequence[EventSubscription] = ()
+    ) -> None:
+        with self._mutex:
+            for subscription in subscriptions:
+                self._subscriptions[subscription.id] = subscription.model_copy()
+            stored = self._instances.get(instance.id)
+            if stored is None:
+                raise WorkflowNotFoundError(instance.id)
+            if stored.revision != instance.revision:
+                raise ConcurrencyError(instance.id, instance.revision)
+            instance.revision += 1
+            self._instances[instance.id] = copy_instance(instance)
+
+    def get_workflow_instance(self, workflow_id: str) -> WorkflowInstance:
+        with self._mutex:
+            stored = self._instances.get(workflow_id)
+            if stored is None:
+                raise WorkflowNotFoundError(workflow_id)
+            return copy_instance(stored)
+
+    def get_workflow_instances(self, workflow_ids: Sequence[str]) -> list[WorkflowInstance]:
+        with self._mutex:
+            return [copy_instance(self._instances[i]) for i in workflow_ids if i in self._instances]
+
+    def get_runnable_instances(self, as_at: datetime) -> list[str]:
+        now = to_millis(as_at)
+        with self._mutex:
+            return [
+                i.id
+                for i in self._instances.values()
+                if i.status == WorkflowStatus.RUNNABLE and i.next_execution is not None and i.next_execution <= now
+            ]
+
+    def purge_workflows(self, status: WorkflowStatus, older_than: datetime) -> int:
+        with self._mutex:
+            doomed = [
+                i.id
+                for i in self._instances.values()
+                if i.status == status and (i.complete_time or i.create_time) < older_than
+            ]
+            for workflow_id in doomed:
+                del self._instances[workflow_id]
+            return len(doomed)
+
+    # -- subscriptions ---------------------------------------------------------------------------------
+    def create_event_subscription(self, subscription: EventSubscription) -> str:
+        with self._mutex:
+            self._subscriptions[subscription.id] = subscription.model_copy()
+        return subscription.id
+
+    def get_subscriptions(self, event_name: str, event_key: str, as_of: datetime) -> list[EventSubscription]:
+        with self._mutex:
+            found = [
+                s.model_copy()
+                for s in self._subscriptions.values()
+                if s.event_name == event_name and s.event_key == event_key and s.subscribe_as_of <= as_of
+            ]
+        return sorted(found, key=lambda s: s.subscribe_as_of)
+
+    def terminate_subscription(self, subscription_id: str) -> None:
+        with self._mutex:
+            self._subscriptions.pop(subscription_id, None)
+
+    # -- events ----------------------------------------------------------------------------------------
+    def create_event(self, event: Event) -> str:
+        with self._mutex:
+            self._events[event.id] = event.model_copy()
+        return event.id
+
+    def get_event(self, event_id: str) -> Event:
+        with self._mutex:
+            return self._events[event_id].model_copy()
+
+    def get_events(self, event_name: str, event_key: str, since: datetime, until: datetime) -> list[Event]:
+        with self._mutex:
+            found = [
+                e.model_copy()
+                for e in self._events.values()
+                if e.event_name == event_name and e.event_key == event_key and since <= e.event_time <= until
+            ]
+        return sorted(found, key=lambda e: e.event_time)
+
+    def get_runnable_events(self, as_at: datetime) -> list[str]:
+        with self._mutex:
+            return [e.id for e in self._events.values() if not e.is_processed and e.event_time <= as_at]
+
+    def mark_event_processed(self, event_id: str) -> None:
+        with self._mutex:
+            if event_id in self._events:
+                self._events[event_id].is_processed = True
+
+    def mark_event_unprocessed(self, event_id: str) -> None:
+        with self._mutex:
+            if event_id in self._events:
+                self._events[event_id].is_processed = False
+
+    # -- errors ----------------------------------------------------------------------------------------
+    def persist_errors(self, errors: Sequence[ExecutionError]) -> None:
+        with self._mutex:
+            self._errors.extend(e.model_copy() for e in errors)
+
+    def get_errors(self, workflow_id: str) -> list[ExecutionError]:
+        with self._mutex:
+            return [e.model_copy() for e in self._errors if e.workflow_id == workflow_id]
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,49 @@
+"""In-process work queues with a blocking dequeue and no duplicates."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+
+from liteflow.core.interfaces import QueueType
+
+
+class _Queue:
+    def __init__(self) -> None:
+        self.items: deque[str] = deque()
+        self.members: set[str] = set()
+        self.ready = threading.Condition(threading.Lock())
+
+
+class MemoryQueueProvider:
+    """One FIFO per queue type; ``dequeue_work`` waits on a condition variable, never polls."""
+
+    def __init__(self) -> None:
+        self._queues = {queue: _Queue() for queue in QueueType}
+
+    def queue_work(self, item_id: str, queue: QueueType) -> None:
+        q = self._queues[queue]
+        with q.ready:
+            if item_id in q.members:
+                return
+            q.members.add(item_id)
+            q.items.append(item_id)
+            q.ready.notify()
+
+    def dequeue_work(self, queue: QueueType, timeout: float) -> str | None:
+        q = self._queues[queue]
+        with q.ready:
+            if not q.items and not q.ready.wait_for(lambda: bool(q.items), timeout):
+                return None
+            item_id = q.items.popleft()
+            q.members.discard(item_id)
+            return item_id
+
+    def close(self) -> None:
+        for q in self._queues.values():
+            with q.ready:
+                q.ready.notify_all()
+
+
+#: Workflow Core's name for the built-in single-node queue.
+SingleNodeQueueProvider = MemoryQueueProvider

@@ -1,1 +1,94 @@
-"""The public API is assembled in __init__ at the end of the core build."""
+"""LiteFlow's public API: ``from liteflow.core import *``."""
+
+from liteflow.core.builder import (
+    ContainerBuilder,
+    DecideBuilder,
+    ParallelBuilder,
+    ScheduleBuilder,
+    StepBuilder,
+    WhenBuilder,
+    WorkflowBuilder,
+)
+from liteflow.core.definition import ErrorBehavior, WorkflowDefinition, WorkflowStep
+from liteflow.core.errors import (
+    ConcurrencyError,
+    DefinitionError,
+    LiteFlowError,
+    ProviderError,
+    SerializationError,
+    WorkflowNotFoundError,
+    WorkflowNotRegisteredError,
+)
+from liteflow.core.interfaces import LockProvider, PersistenceProvider, QueueProvider, QueueType
+from liteflow.core.lifecycle import (
+    LifecycleEvent,
+    StepCompleted,
+    StepStarted,
+    WorkflowCompleted,
+    WorkflowError,
+    WorkflowResumed,
+    WorkflowStarted,
+    WorkflowSuspended,
+    WorkflowTerminated,
+)
+from liteflow.core.models import (
+    Event,
+    EventSubscription,
+    ExecutionError,
+    ExecutionPointer,
+    PointerStatus,
+    WorkflowInstance,
+    WorkflowStatus,
+)
+from liteflow.core.services.configure import configure_workflow_host
+from liteflow.core.services.host import WorkflowHost
+from liteflow.core.services.options import HostOptions
+from liteflow.core.step import ExecutionResult, StepBody, StepExecutionContext
+from liteflow.core.workflow import Workflow
+
+__all__ = [
+    "ConcurrencyError",
+    "ContainerBuilder",
+    "DecideBuilder",
+    "DefinitionError",
+    "ErrorBehavior",
+    "Event",
+    "EventSubscription",
+    "ExecutionError",
+    "ExecutionPointer",
+    "ExecutionResult",
+    "HostOptions",
+    "LifecycleEvent",
+    "LiteFlowError",
+    "LockProvider",
+    "ParallelBuilder",
+    "PersistenceProvider",
+    "PointerStatus",
+    "ProviderError",
+    "QueueProvider",
+    "QueueType",
+    "ScheduleBuilder",
+    "SerializationError",
+    "StepBody",
+    "StepBuilder",
+    "StepCompleted",
+    "StepExecutionContext",
+    "StepStarted",
+    "WhenBuilder",
+    "Workflow",
+    "WorkflowBuilder",
+    "WorkflowCompleted",
+    "WorkflowDefinition",
+    "WorkflowError",
+    "WorkflowHost",
+    "WorkflowInstance",
+    "WorkflowNotFoundError",
+    "WorkflowNotRegisteredError",
+    "WorkflowResumed",
+    "WorkflowStarted",
+    "WorkflowStatus",
+    "WorkflowStep",
+    "WorkflowSuspended",
+    "WorkflowTerminated",
+    "configure_workflow_host",
+]

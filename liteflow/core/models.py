@@ -122,6 +122,8 @@ class WorkflowInstance(_Persisted):
     version: int
     description: str | None = None
     reference: str | None = None
+    #: The instance that started this one with a ``sub_workflow`` step, if any.
+    parent_workflow_id: str | None = None
     status: WorkflowStatus = WorkflowStatus.RUNNABLE
     data: Any = None
     #: The name of the class the data was started with (``module.QualName``); only ever looked up among

@@ -66,6 +66,8 @@ class StepExecutionContext:
     step: WorkflowStep
     execution_pointer: ExecutionPointer
     persistence_data: Any = None
+    #: The host running the step (steps such as ``sub_workflow`` use it to start workflows).
+    host: Any = None
 
     @property
     def item(self) -> Any:

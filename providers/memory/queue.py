@@ -33,16 +33,22 @@ class MemoryQueueProvider:
     def dequeue_work(self, queue: QueueType, timeout: float) -> str | None:
         q = self._queues[queue]
         with q.ready:
-            if not q.items and not q.ready.wait_for(lambda: bool(q.items), timeout):
-                return None
+            if not q.items:
+                q.ready.wait(timeout)  # woken by queue_work or interrupt()
+                if not q.items:
+                    return None
             item_id = q.items.popleft()
             q.members.discard(item_id)
             return item_id
 
-    def close(self) -> None:
+    def interrupt(self) -> None:
+        """Wake every blocked ``dequeue_work`` (it returns None if nothing is queued): a stopping host."""
         for q in self._queues.values():
             with q.ready:
                 q.ready.notify_all()
+
+    def close(self) -> None:
+        self.interrupt()
 
 
 #: Workflow Core's name for the built-in single-node queue.

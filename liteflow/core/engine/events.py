@@ -1,0 +1,50 @@
+"""Handing a published event to a waiting execution pointer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from liteflow.core.engine.pointers import consumed_event_ids
+from liteflow.core.interfaces import PersistenceProvider
+from liteflow.core.models import (
+    Event,
+    EventSubscription,
+    ExecutionPointer,
+    PointerStatus,
+    WorkflowInstance,
+    to_millis,
+)
+
+
+def waiting_pointer(instance: WorkflowInstance, subscription: EventSubscription) -> ExecutionPointer | None:
+    """The pointer a subscription belongs to, if it still waits for an event."""
+    pointer = instance.find_pointer(subscription.execution_pointer_id)
+    if pointer is None or pointer.end_time is not None or pointer.event_published:
+        return None
+    return pointer
+
+
+def oldest_event_for(
+    persistence: PersistenceProvider, subscription: EventSubscription, instance: WorkflowInstance, now: datetime
+) -> Event | None:
+    """The oldest event the subscription may receive that this instance has not consumed yet."""
+    consumed = consumed_event_ids(instance)
+    for event in persistence.get_events(
+        subscription.event_name, subscription.event_key, subscription.subscribe_as_of, now
+    ):
+        if event.id not in consumed:
+            return event
+    return None
+
+
+def deliver(instance: WorkflowInstance, pointer: ExecutionPointer, event: Event, now: datetime) -> None:
+    """Give ``event`` to ``pointer`` and make the instance runnable now."""
+    pointer.event_published = True
+    pointer.event_data = event.event_data
+    pointer.event_id = event.id
+    pointer.event_name = event.event_name
+    pointer.event_key = event.event_key
+    pointer.active = True
+    pointer.sleep_until = None
+    pointer.status = PointerStatus.PENDING
+    instance.next_execution = to_millis(now)

@@ -1,0 +1,175 @@
+"""One execution pass over a workflow instance: run every runnable pointer's step and apply the results."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from liteflow.core.definition import WorkflowDefinition, WorkflowStep
+from liteflow.core.engine.errors import StepFailure, end_pointer, handle_step_error
+from liteflow.core.engine.outcome import PassResult
+from liteflow.core.engine.pointers import scoped_pointers
+from liteflow.core.engine.result_processor import (
+    complete_pointer,
+    complete_workflow,
+    determine_next_execution,
+    open_scopes,
+    process_result,
+    waiting_on_children,
+)
+from liteflow.core.engine.settings import EngineSettings
+from liteflow.core.lifecycle import StepStarted
+from liteflow.core.log import logger
+from liteflow.core.models import ExecutionPointer, PointerStatus, WorkflowInstance, WorkflowStatus, utcnow
+from liteflow.core.step import ExecutionResult, StepBody, StepExecutionContext
+
+log = logger("executor")
+_debug_logger = logging.getLogger("liteflow.executor")
+
+#: ``fn(context, body, next) -> ExecutionResult``; ``next()`` runs the rest of the chain and the step.
+StepMiddleware = Callable[[StepExecutionContext, StepBody, Callable[[], Any]], Any]
+CoroutineRunner = Callable[[Awaitable[Any]], Any]
+
+
+class WorkflowExecutor:
+    """Runs the runnable pointers of one instance. The caller holds the instance's lock."""
+
+    def __init__(
+        self,
+        settings: EngineSettings,
+        run_coroutine: CoroutineRunner,
+        middleware: list[StepMiddleware] | None = None,
+        host: Any = None,
+        wants_step_events: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.settings = settings
+        self.run_coroutine = run_coroutine
+        self.middleware = middleware if middleware is not None else []
+        self.host = host
+        self.wants_step_events = wants_step_events
+
+    def execute(self, instance: WorkflowInstance, definition: WorkflowDefinition) -> PassResult:
+        out = PassResult()
+        now = utcnow()
+        cancellable = any(s.cancel_condition is not None for s in definition.steps)
+        if cancellable:
+            self.process_cancellations(instance, definition, now, out)
+        scopes = open_scopes(instance)
+        runnable = [
+            p
+            for p in instance.execution_pointers
+            if p.active and (p.sleep_until is None or p.sleep_until <= now) and not waiting_on_children(p, scopes)
+        ]
+        emit = self.wants_step_events()
+        for pointer in runnable:
+            if instance.status is not WorkflowStatus.RUNNABLE:
+                break
+            self.execute_pointer(instance, definition, pointer, now, out, emit)
+        if cancellable:
+            self.process_cancellations(instance, definition, now, out)
+        determine_next_execution(instance, now, out)
+        return out
+
+    def execute_pointer(
+        self,
+        instance: WorkflowInstance,
+        definition: WorkflowDefinition,
+        pointer: ExecutionPointer,
+        now: datetime,
+        out: PassResult,
+        emit: bool,
+    ) -> None:
+        step = definition.steps[pointer.step_id]
+        if pointer.start_time is None:
+            pointer.start_time = now
+            if emit:
+                out.events.append(StepStarted.of(instance, execution_pointer_id=pointer.id, step_id=step.id))
+        pointer.status = PointerStatus.RUNNING
+        out.steps_run += 1
+        if _debug_logger.isEnabledFor(logging.DEBUG):
+            log.debug("step.started", workflow_id=instance.id, step_id=step.id, step=step.display_name, pointer_id=pointer.id)
+        context = StepExecutionContext(instance, step, pointer, pointer.persistence_data, self.host)
+        try:
+            body = step.new_body()
+            for mapping in step.inputs:
+                mapping.apply(body, instance.data, context)
+            result = self.run_step(body, context)
+            if result.proceed:
+                for output in step.outputs:
+                    output.apply(body, instance.data)
+        except Exception as exc:
+            log.warning(
+                "step.failed",
+                workflow_id=instance.id,
+                step_id=step.id,
+                step=step.display_name,
+                pointer_id=pointer.id,
+                retry_count=pointer.retry_count,
+                error=f"{type(exc).__name__}: {exc}",
+            )
+            handle_step_error(StepFailure(instance, definition, pointer, step, now, self.settings, out), exc)
+            return
+        process_result(instance, definition, pointer, step, result, now, out, emit)
+
+    def run_step(self, body: StepBody, context: StepExecutionContext) -> ExecutionResult:
+        def invoke() -> Any:
+            value = body.run(context)
+            if inspect.isawaitable(value):
+                value = self.run_coroutine(value)
+            return value
+
+        call: Callable[[], Any] = invoke
+        for middleware in reversed(self.middleware):
+            call = _wrap(middleware, context, body, call)
+        result = call()
+        if result is None:
+            return ExecutionResult.next()
+        if not isinstance(result, ExecutionResult):
+            raise TypeError(f"step returned {type(result).__name__}, expected an ExecutionResult or None")
+        return result
+
+    def process_cancellations(
+        self, instance: WorkflowInstance, definition: WorkflowDefinition, now: datetime, out: PassResult
+    ) -> None:
+        """End pointers whose step's ``cancel_condition`` now holds (and everything inside them)."""
+        for pointer in list(instance.execution_pointers):
+            if pointer.end_time is not None:
+                continue
+            step = definition.steps[pointer.step_id]
+            if step.cancel_condition is None or not self._cancel_condition_holds(instance, step, pointer):
+                continue
+            cancel_pointer(pointer, now, out)
+            if step.proceed_after_cancel:
+                complete_pointer(instance, definition, pointer, step, None, now)
+            else:
+                pointer.status = PointerStatus.CANCELLED
+            for inner in scoped_pointers(instance, pointer.id):
+                if inner.end_time is None:
+                    cancel_pointer(inner, now, out)
+            if step.ends_workflow:
+                complete_workflow(instance, now, out)
+
+    def _cancel_condition_holds(self, instance: WorkflowInstance, step: WorkflowStep, pointer: ExecutionPointer) -> bool:
+        assert step.cancel_condition is not None
+        context = StepExecutionContext(instance, step, pointer, pointer.persistence_data, self.host)
+        try:
+            return bool(step.cancel_condition(instance.data, context))
+        except Exception as exc:
+            log.warning("step.cancel_condition_failed", workflow_id=instance.id, step_id=step.id, error=str(exc))
+            return False
+
+
+def cancel_pointer(pointer: ExecutionPointer, now: datetime, out: PassResult) -> None:
+    if pointer.event_name is not None and not pointer.event_published:
+        out.ended_subscriptions.append(pointer.id)
+    end_pointer(pointer, PointerStatus.CANCELLED, now)
+
+
+def _wrap(middleware: StepMiddleware, context: StepExecutionContext, body: StepBody, nxt: Callable[[], Any]) -> Callable[[], Any]:
+    def call() -> Any:
+        return middleware(context, body, nxt)
+
+    return call

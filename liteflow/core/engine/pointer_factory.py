@@ -1,0 +1,67 @@
+"""Making execution pointers: the first one, the next one, branch children and compensations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from liteflow.core.definition import WorkflowDefinition
+from liteflow.core.models import ExecutionPointer, PointerStatus
+
+
+def _pointer(definition: WorkflowDefinition, step_id: int, now: datetime, **fields: Any) -> ExecutionPointer:
+    return ExecutionPointer(
+        step_id=step_id,
+        step_name=definition.steps[step_id].name,
+        status=PointerStatus.PENDING,
+        active=True,
+        create_time=now,
+        **fields,
+    )
+
+
+def genesis_pointer(definition: WorkflowDefinition, now: datetime) -> ExecutionPointer:
+    return _pointer(definition, 0, now)
+
+
+def next_pointer(
+    definition: WorkflowDefinition, previous: ExecutionPointer, step_id: int, now: datetime
+) -> ExecutionPointer:
+    return _pointer(
+        definition,
+        step_id,
+        now,
+        predecessor_id=previous.id,
+        context_item=previous.context_item,
+        scope=list(previous.scope),
+    )
+
+
+def child_pointer(
+    definition: WorkflowDefinition, parent: ExecutionPointer, step_id: int, item: Any, now: datetime
+) -> ExecutionPointer:
+    return _pointer(
+        definition,
+        step_id,
+        now,
+        predecessor_id=parent.id,
+        context_item=item,
+        scope=[parent.id, *parent.scope],
+    )
+
+
+def compensation_pointer(
+    definition: WorkflowDefinition,
+    compensated: ExecutionPointer,
+    step_id: int,
+    scope: list[str],
+    now: datetime,
+) -> ExecutionPointer:
+    return _pointer(
+        definition,
+        step_id,
+        now,
+        predecessor_id=compensated.id,
+        context_item=compensated.context_item,
+        scope=list(scope),
+    )

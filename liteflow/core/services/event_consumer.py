@@ -1,0 +1,83 @@
+"""Taking a published event off the queue and handing it to every workflow waiting for it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from liteflow.core.engine.events import deliver, oldest_event_for, waiting_pointer
+from liteflow.core.errors import ConcurrencyError, WorkflowNotFoundError
+from liteflow.core.interfaces import QueueType
+from liteflow.core.log import logger
+from liteflow.core.models import EventSubscription, WorkflowStatus, utcnow
+
+if TYPE_CHECKING:
+    from liteflow.core.services.host import WorkflowHost
+
+log = logger("event_consumer")
+
+
+class EventConsumer:
+    """Matches an event to subscriptions by name, key and as-of time; each matching waiting pointer
+    receives the oldest event it has not consumed. An event whose workflow is busy is tried again soon."""
+
+    def __init__(self, host: WorkflowHost) -> None:
+        self.host = host
+
+    def process(self, event_id: str) -> None:
+        host = self.host
+        lock_id = f"evt:{event_id}"
+        if not host.lock.acquire_lock(lock_id):
+            return
+        try:
+            try:
+                event = host.persistence.get_event(event_id)
+            except KeyError:
+                return
+            if event.is_processed:
+                return
+            now = utcnow()
+            if event.event_time > now:
+                host.scheduler.wake_after((event.event_time - now).total_seconds(), event_id, QueueType.EVENT)
+                return
+            subscriptions = host.persistence.get_subscriptions(event.event_name, event.event_key, event.event_time)
+            seeded = [self.seed(subscription) for subscription in subscriptions]
+            if all(seeded):
+                host.persistence.mark_event_processed(event_id)
+            else:
+                host.scheduler.wake_after(host.options.event_retry_delay, event_id, QueueType.EVENT)
+        finally:
+            host.lock.release_lock(lock_id)
+
+    def seed(self, subscription: EventSubscription) -> bool:
+        """Deliver to one subscription; False if its workflow is locked (try again later)."""
+        host = self.host
+        workflow_id = subscription.workflow_id
+        if not host.lock.acquire_lock(workflow_id):
+            return False
+        try:
+            try:
+                instance = host.persistence.get_workflow_instance(workflow_id)
+            except WorkflowNotFoundError:
+                host.persistence.terminate_subscription(subscription.id)
+                return True
+            pointer = waiting_pointer(instance, subscription)
+            if pointer is None or instance.status in (WorkflowStatus.COMPLETE, WorkflowStatus.TERMINATED):
+                host.persistence.terminate_subscription(subscription.id)
+                return True
+            now = utcnow()
+            event = oldest_event_for(host.persistence, subscription, instance, now)
+            if event is None:
+                return True
+            deliver(instance, pointer, event, now)
+            if instance.status is not WorkflowStatus.RUNNABLE:
+                instance.next_execution = None
+            try:
+                host.persistence.persist_workflow(instance)
+            except ConcurrencyError:
+                return False
+            host.persistence.terminate_subscription(subscription.id)
+        finally:
+            host.lock.release_lock(workflow_id)
+        if instance.status is WorkflowStatus.RUNNABLE:
+            host.queue.queue_work(workflow_id, QueueType.WORKFLOW)
+        return True

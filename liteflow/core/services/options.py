@@ -1,0 +1,50 @@
+"""Host options: the keyword arguments ``configure_workflow_host`` accepts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from liteflow.core.definition import ErrorBehavior
+
+
+class HostOptions(BaseModel):
+    """Tuning knobs of a host. An unknown name is a ``TypeError`` naming it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: Seconds between polls for work that was missed (due sleepers, unprocessed events, lost queue items).
+    poll_interval: float = Field(1.0, gt=0)
+    #: Default wait before a failed step is retried.
+    retry_interval: timedelta = timedelta(seconds=60)
+    #: Default behaviour of a failing step outside sagas.
+    default_error_behavior: ErrorBehavior = ErrorBehavior.RETRY
+    #: Workflow instances executed at once (worker threads).
+    max_concurrent_workflows: int = Field(8, ge=1)
+    #: Threads matching published events to waiting workflows.
+    event_workers: int = Field(2, ge=1)
+    #: Longest a worker blocks on an empty queue before checking for stop (bounds ``stop()`` latency).
+    idle_wait: float = Field(0.5, gt=0)
+    #: Execution passes one worker makes on an instance before re-queueing it (fairness between instances).
+    max_passes: int = Field(64, ge=1)
+    #: Longest ``stop()`` waits for in-flight steps to finish.
+    stop_timeout: float = Field(30.0, gt=0)
+    #: Seconds before an event whose workflow was busy is tried again.
+    event_retry_delay: float = Field(0.02, gt=0)
+
+    @field_validator("retry_interval", mode="before")
+    @classmethod
+    def _seconds(cls, value: object) -> object:
+        return timedelta(seconds=value) if isinstance(value, (int, float)) else value
+
+
+def parse_options(options: dict[str, object]) -> HostOptions:
+    unknown = sorted(set(options) - set(HostOptions.model_fields))
+    if unknown:
+        known = ", ".join(sorted(HostOptions.model_fields))
+        raise TypeError(f"unknown host option(s): {', '.join(unknown)} (known: {known})")
+    try:
+        return HostOptions(**options)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ValueError(f"invalid host options: {exc}") from exc

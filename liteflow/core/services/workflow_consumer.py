@@ -1,0 +1,128 @@
+"""Taking a workflow id off the queue and running the instance while it has work due now."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from liteflow.core.engine.events import deliver, oldest_event_for, waiting_pointer
+from liteflow.core.engine.outcome import PassResult
+from liteflow.core.errors import ConcurrencyError, WorkflowNotFoundError
+from liteflow.core.interfaces import QueueType
+from liteflow.core.log import logger
+from liteflow.core.models import WorkflowInstance, WorkflowStatus, to_millis, utcnow
+
+if TYPE_CHECKING:
+    from liteflow.core.services.host import WorkflowHost
+
+log = logger("workflow_consumer")
+
+
+def due(instance: WorkflowInstance, now_ms: int) -> bool:
+    return (
+        instance.status is WorkflowStatus.RUNNABLE
+        and instance.next_execution is not None
+        and instance.next_execution <= now_ms
+    )
+
+
+class WorkflowConsumer:
+    """Locks an instance, runs passes (persisting after each) until nothing is due, then unlocks."""
+
+    def __init__(self, host: WorkflowHost) -> None:
+        self.host = host
+
+    def process(self, workflow_id: str) -> None:
+        host = self.host
+        if not host.lock.acquire_lock(workflow_id):
+            return  # another worker or host is on it; it re-queues what stays due
+        instance: WorkflowInstance | None = None
+        requeue = False
+        try:
+            instance = host.persistence.get_workflow_instance(workflow_id)
+            requeue = self.run(instance)
+        except WorkflowNotFoundError:
+            log.warning("workflow.not_found", workflow_id=workflow_id)
+        finally:
+            host.lock.release_lock(workflow_id)
+            host.finished_processing(workflow_id)
+        if instance is None:
+            return
+        if requeue:
+            host.queue.queue_work(workflow_id, QueueType.WORKFLOW)
+        elif instance.status is WorkflowStatus.RUNNABLE and instance.next_execution is not None:
+            host.scheduler.wake_after(
+                (instance.next_execution - to_millis(utcnow())) / 1000, workflow_id, QueueType.WORKFLOW
+            )
+
+    def run(self, instance: WorkflowInstance) -> bool:
+        """Run passes while work is due; True if it stopped only because of ``max_passes``."""
+        host = self.host
+        definition = host.registry.find(instance.workflow_definition_id, instance.version)
+        if definition is None:
+            log.error(
+                "workflow.definition_missing",
+                workflow_id=instance.id,
+                definition_id=instance.workflow_definition_id,
+                version=instance.version,
+            )
+            return False
+        host.rebuild_data(instance, definition)
+        for _ in range(host.options.max_passes):
+            if not due(instance, to_millis(utcnow())):
+                return False
+            was_runnable = instance.status
+            result = host.executor.execute(instance, definition)
+            if not self.save(instance, result):
+                return False
+            host.after_pass(instance, result, was_runnable)
+            self.pull_events(instance, result)
+        return due(instance, to_millis(utcnow()))
+
+    def save(self, instance: WorkflowInstance, result: PassResult) -> bool:
+        """Persist the pass (compare-and-set). A status change made meanwhile by suspend/terminate is
+        applied on top; any other newer state wins and this pass is dropped."""
+        persistence = self.host.persistence
+        try:
+            persistence.persist_workflow(instance, result.subscriptions)
+        except ConcurrencyError:
+            fresh = persistence.get_workflow_instance(instance.id)
+            if not (fresh.revision == instance.revision + 1 and fresh.status is not WorkflowStatus.RUNNABLE):
+                log.warning("workflow.persist_conflict", workflow_id=instance.id, revision=instance.revision)
+                return False
+            instance.status = fresh.status
+            instance.complete_time = fresh.complete_time
+            instance.next_execution = None
+            instance.revision = fresh.revision
+            try:
+                persistence.persist_workflow(instance, result.subscriptions)
+            except ConcurrencyError:
+                log.warning("workflow.persist_conflict", workflow_id=instance.id, revision=instance.revision)
+                return False
+        if result.errors:
+            persistence.persist_errors(result.errors)
+        for subscription_id in result.ended_subscriptions:
+            persistence.terminate_subscription(subscription_id)
+        return True
+
+    def pull_events(self, instance: WorkflowInstance, result: PassResult) -> None:
+        """New subscriptions take events published before they were made (oldest first)."""
+        if not result.subscriptions:
+            return
+        persistence = self.host.persistence
+        now = utcnow()
+        delivered = []
+        for subscription in result.subscriptions:
+            pointer = waiting_pointer(instance, subscription)
+            if pointer is None:
+                continue
+            event = oldest_event_for(persistence, subscription, instance, now)
+            if event is not None:
+                deliver(instance, pointer, event, now)
+                delivered.append(subscription.id)
+        if not delivered:
+            return
+        if instance.status is not WorkflowStatus.RUNNABLE:
+            instance.next_execution = None
+        if self.save(instance, PassResult()):
+            for subscription_id in delivered:
+                persistence.terminate_subscription(subscription_id)

@@ -34,9 +34,7 @@ class PersistenceProvider(Protocol):
 
     def create_workflow(self, instance: WorkflowInstance) -> str: ...
 
-    def persist_workflow(
-        self, instance: WorkflowInstance, subscriptions: Sequence[EventSubscription] = ()
-    ) -> None:
+    def persist_workflow(self, instance: WorkflowInstance, subscriptions: Sequence[EventSubscription] = ()) -> None:
         """Save ``subscriptions`` (upserted by id) and then the instance (compare-and-set)."""
         ...
 

@@ -55,8 +55,11 @@ class LeaseRenewer:
                     log.warning("lock.renew_failed", resource=resource_id, error=str(exc))
                     continue
                 if not ok:
-                    log.warning("lock.lost", resource=resource_id)
-                    self.forget(resource_id)
+                    with self._mutex:
+                        lost = resource_id in self._held  # not released meanwhile
+                        self._held.discard(resource_id)
+                    if lost:
+                        log.warning("lock.lost", resource=resource_id)
 
     def stop(self) -> None:
         self._stop.set()

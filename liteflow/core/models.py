@@ -14,9 +14,7 @@ import random
 import uuid
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Any
-
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -85,7 +83,6 @@ class PointerStatus(str, Enum):
 
 class _Persisted(BaseModel):
     model_config = ConfigDict(extra="ignore", arbitrary_types_allowed=True)
-
 
 
 class ExecutionPointer(_Persisted):

@@ -37,12 +37,7 @@ def to_jsonable(value: Any, path: str = "data") -> Any:
     if value is None or isinstance(value, _SCALARS):
         return value.value if isinstance(value, enum.Enum) else value
     if isinstance(value, Mapping):
-        out = {}
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise SerializationError(f"{path}: dict key {key!r} is not a string")
-            out[key] = to_jsonable(item, f"{path}.{key}")
-        return out
+        return _mapping(value, path)
     if isinstance(value, (list, tuple, set, frozenset)):
         return [to_jsonable(item, f"{path}[{i}]") for i, item in enumerate(value)]
     if isinstance(value, (datetime, date, time)):
@@ -53,6 +48,20 @@ def to_jsonable(value: Any, path: str = "data") -> Any:
         return to_jsonable(value.value, path)
     if isinstance(value, (Decimal, uuid.UUID)):
         return str(value)
+    return _object(value, path)
+
+
+def _mapping(value: Mapping[Any, Any], path: str) -> dict[str, Any]:
+    out = {}
+    for key, item in value.items():
+        if not isinstance(key, str):
+            raise SerializationError(f"{path}: dict key {key!r} is not a string")
+        out[key] = to_jsonable(item, f"{path}.{key}")
+    return out
+
+
+def _object(value: Any, path: str) -> dict[str, Any]:
+    """Pydantic models, dataclasses and plain objects, by their fields."""
     if isinstance(value, BaseModel):
         try:
             return value.model_dump(mode="json")

@@ -51,9 +51,7 @@ class ExecutionResult:
         return cls(proceed=False, persistence_data=data, branch_values=list(values))
 
     @classmethod
-    def wait_for_event(
-        cls, event_name: str, event_key: Any, effective_date: datetime | None = None
-    ) -> ExecutionResult:
+    def wait_for_event(cls, event_name: str, event_key: Any, effective_date: datetime | None = None) -> ExecutionResult:
         """Wait for an event of this name and key published at or after ``effective_date``."""
         return cls(proceed=False, event_name=event_name, event_key=str(event_key), event_as_of=effective_date)
 
@@ -86,5 +84,5 @@ class StepBody:
     step's input and output attributes. Returning ``None`` from ``run`` means ``ExecutionResult.next()``.
     """
 
-    def run(self, context: StepExecutionContext) -> ExecutionResult | None | Awaitable[ExecutionResult | None]:
+    def run(self, context: StepExecutionContext) -> ExecutionResult | Awaitable[ExecutionResult | None] | None:
         raise NotImplementedError(f"{type(self).__name__}.run is not implemented")

@@ -20,6 +20,7 @@ from liteflow.core.models import (
     ExecutionPointer,
     WorkflowInstance,
     WorkflowStatus,
+    as_utc,
     to_millis,
 )
 
@@ -44,6 +45,12 @@ def _copy_pointer(pointer: ExecutionPointer) -> ExecutionPointer:
     _set(copied, "__pydantic_extra__", None)
     _set(copied, "__pydantic_private__", None)
     return copied
+
+
+def _utc(value: datetime) -> datetime:
+    converted = as_utc(value)
+    assert converted is not None
+    return converted
 
 
 def copy_instance(instance: WorkflowInstance) -> WorkflowInstance:
@@ -75,9 +82,7 @@ class MemoryPersistenceProvider:
             self._instances[instance.id] = copy_instance(instance)
         return instance.id
 
-    def persist_workflow(
-        self, instance: WorkflowInstance, subscriptions: Sequence[EventSubscription] = ()
-    ) -> None:
+    def persist_workflow(self, instance: WorkflowInstance, subscriptions: Sequence[EventSubscription] = ()) -> None:
         with self._mutex:
             for subscription in subscriptions:
                 self._subscriptions[subscription.id] = subscription.model_copy()
@@ -101,7 +106,7 @@ class MemoryPersistenceProvider:
             return [copy_instance(self._instances[i]) for i in workflow_ids if i in self._instances]
 
     def get_runnable_instances(self, as_at: datetime) -> list[str]:
-        now = to_millis(as_at)
+        now = to_millis(_utc(as_at))
         with self._mutex:
             return [
                 i.id
@@ -111,6 +116,7 @@ class MemoryPersistenceProvider:
 
     def purge_workflows(self, status: WorkflowStatus, older_than: datetime) -> int:
         with self._mutex:
+            older_than = _utc(older_than)
             doomed = [
                 i.id
                 for i in self._instances.values()
@@ -127,6 +133,7 @@ class MemoryPersistenceProvider:
         return subscription.id
 
     def get_subscriptions(self, event_name: str, event_key: str, as_of: datetime) -> list[EventSubscription]:
+        as_of = _utc(as_of)
         with self._mutex:
             found = [
                 s.model_copy()
@@ -150,6 +157,7 @@ class MemoryPersistenceProvider:
             return self._events[event_id].model_copy()
 
     def get_events(self, event_name: str, event_key: str, since: datetime, until: datetime) -> list[Event]:
+        since, until = _utc(since), _utc(until)
         with self._mutex:
             found = [
                 e.model_copy()
@@ -159,6 +167,7 @@ class MemoryPersistenceProvider:
         return sorted(found, key=lambda e: e.event_time)
 
     def get_runnable_events(self, as_at: datetime) -> list[str]:
+        as_at = _utc(as_at)
         with self._mutex:
             return [e.id for e in self._events.values() if not e.is_processed and e.event_time <= as_at]
 

@@ -1,0 +1,5 @@
+"""MongoDB providers (``pip install liteflow-workflows[mongo]``): persistence on pymongo."""
+
+from .persistence import MongoPersistenceProvider
+
+__all__ = ["MongoPersistenceProvider"]

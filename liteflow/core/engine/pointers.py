@@ -9,11 +9,7 @@ from liteflow.core.models import ExecutionPointer, WorkflowInstance
 
 def runnable_pointers(instance: WorkflowInstance, now: datetime) -> list[ExecutionPointer]:
     """Active pointers that are not asleep."""
-    return [
-        p
-        for p in instance.execution_pointers
-        if p.active and (p.sleep_until is None or p.sleep_until <= now)
-    ]
+    return [p for p in instance.execution_pointers if p.active and (p.sleep_until is None or p.sleep_until <= now)]
 
 
 def scoped_pointers(instance: WorkflowInstance, parent_id: str) -> list[ExecutionPointer]:

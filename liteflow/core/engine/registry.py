@@ -23,9 +23,7 @@ class WorkflowRegistry:
         key = (definition.id, definition.version)
         with self._mutex:
             if key in self._definitions:
-                raise DefinitionError(
-                    f"workflow {definition.id!r} version {definition.version} is already registered"
-                )
+                raise DefinitionError(f"workflow {definition.id!r} version {definition.version} is already registered")
             self._definitions[key] = definition
             if definition.version >= self._latest.get(definition.id, definition.version):
                 self._latest[definition.id] = definition.version

@@ -16,7 +16,9 @@ from liteflow.core.models import WorkflowInstance, WorkflowStatus, to_millis, ut
 Change = Callable[[WorkflowInstance], bool]
 
 
-def change_status(persistence: PersistenceProvider, workflow_id: str, change: Change, attempts: int = 100) -> WorkflowInstance | None:
+def change_status(
+    persistence: PersistenceProvider, workflow_id: str, change: Change, attempts: int = 100
+) -> WorkflowInstance | None:
     """Apply ``change`` (which returns False when it does not apply) until it persists; the new instance."""
     for _ in range(attempts):
         instance = persistence.get_workflow_instance(workflow_id)

@@ -87,6 +87,24 @@ class WorkflowHost:
             on_register(self)
         return definition
 
+    # -- workflows as data (templates) ---------------------------------------------------------------
+    def load(self, template: Any) -> WorkflowDefinition:
+        """Load a workflow template (tukio's ``engine.load``): the same as ``register_workflow``."""
+        return self.register_workflow(template)
+
+    def data_received(self, data: Any, topic: str | None = None) -> list[str]:
+        """Start an instance of every loaded template listening to ``topic`` (all templates without
+        ``topics`` listen to every topic, None included), as their overrun policies allow; their ids."""
+        from liteflow.core.templates.trigger import templates_of
+
+        return templates_of(self).data_received(data, topic)
+
+    def trigger(self, template_id: str, data: Any) -> str | None:
+        """Start an instance of one loaded template; its id, or None if its overrun policy skipped it."""
+        from liteflow.core.templates.trigger import templates_of
+
+        return templates_of(self).trigger(template_id, data)
+
     # -- lifecycle -------------------------------------------------------------------------------------
     @property
     def is_running(self) -> bool:
@@ -156,7 +174,12 @@ class WorkflowHost:
                     continue
                 if queue is QueueType.WORKFLOW:
                     self._begin_processing(item_id)
-                handle(item_id)
+                    try:
+                        handle(item_id)
+                    finally:
+                        self.finished_processing(item_id)
+                else:
+                    handle(item_id)
                 backoff = 0.0
             except Exception as exc:  # a provider may be away for a while: back off and carry on
                 backoff = min(max(backoff * 2, 0.05), 5.0)

@@ -44,7 +44,6 @@ class WorkflowConsumer:
             log.warning("workflow.not_found", workflow_id=workflow_id)
         finally:
             host.lock.release_lock(workflow_id)
-            host.finished_processing(workflow_id)
         if instance is None:
             return
         if requeue:

@@ -1,0 +1,43 @@
+"""A LiteFlow worker node on Redis, for the multi-node tests: runs until SIGTERM.
+
+Environment: LITEFLOW_REDIS_URL, LITEFLOW_PREFIX, LITEFLOW_NODE, LITEFLOW_LEASE (seconds).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from cluster_workflows import PREFIX, WORKFLOWS
+
+from liteflow.core import configure_workflow_host
+from liteflow.providers.redis import RedisLockProvider, RedisPersistenceProvider, RedisQueueProvider
+
+
+def main() -> None:
+    url = os.environ["LITEFLOW_REDIS_URL"]
+    lease = float(os.environ.get("LITEFLOW_LEASE", "2"))
+    host = configure_workflow_host(
+        persistence=RedisPersistenceProvider(url, prefix=PREFIX),
+        queue=RedisQueueProvider(url, prefix=PREFIX),
+        lock=RedisLockProvider(url, prefix=PREFIX, lease=lease),
+        poll_interval=0.2,
+        max_concurrent_workflows=4,
+    )
+    for workflow in WORKFLOWS:
+        host.register_workflow(workflow())
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    host.start()
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    stop.wait()
+    host.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from liteflow.core.interfaces import LockProvider, PersistenceProvider, QueueProvider
+from liteflow.core.lifecycle_hub import LifecycleHub
 from liteflow.core.services.host import WorkflowHost
 from liteflow.core.services.options import parse_options
 
@@ -13,6 +14,7 @@ def configure_workflow_host(
     persistence: PersistenceProvider | None = None,
     queue: QueueProvider | None = None,
     lock: LockProvider | None = None,
+    lifecycle_hub: LifecycleHub | None = None,
     **options: Any,
 ) -> WorkflowHost:
     """A new host. Every call gets fresh memory providers for what it is not given; an unknown option
@@ -30,4 +32,4 @@ def configure_workflow_host(
     ):
         if not isinstance(value, protocol):
             raise TypeError(f"{name}={type(value).__name__} does not implement {protocol.__name__}")
-    return WorkflowHost(persistence, queue, lock, parsed)
+    return WorkflowHost(persistence, queue, lock, parsed, lifecycle_hub)

@@ -19,8 +19,9 @@ from liteflow.core.engine.settings import EngineSettings
 from liteflow.core.errors import DefinitionError
 from liteflow.core.interfaces import LockProvider, PersistenceProvider, QueueProvider, QueueType
 from liteflow.core.lifecycle import LifecycleEvent, WorkflowResumed, WorkflowStarted, WorkflowSuspended, WorkflowTerminated
+from liteflow.core.lifecycle_hub import LifecycleHub
 from liteflow.core.log import logger
-from liteflow.core.models import Event, WorkflowInstance, WorkflowStatus, as_utc, to_millis, utcnow
+from liteflow.core.models import Event, new_id, WorkflowInstance, WorkflowStatus, as_utc, to_millis, utcnow
 from liteflow.core.serialization import rebuild, type_name
 from liteflow.core.services import control
 from liteflow.core.services.async_runner import AsyncRunner
@@ -51,7 +52,11 @@ class WorkflowHost:
         queue: QueueProvider,
         lock: LockProvider,
         options: HostOptions,
+        lifecycle_hub: LifecycleHub | None = None,
     ) -> None:
+        self.id = new_id()
+        self.lifecycle_hub = lifecycle_hub
+        self._hub_unsubscribe: Callable[[], None] | None = None
         self.persistence = persistence
         self.queue = queue
         self.lock = lock
@@ -67,7 +72,7 @@ class WorkflowHost:
             self._async.run,
             self._step_middleware,
             host=self,
-            wants_step_events=lambda: bool(self._listeners),
+            wants_step_events=lambda: bool(self._listeners) or self.lifecycle_hub is not None,
         )
         self._processing: dict[str, int] = {}
         self._changed = threading.Condition()
@@ -310,16 +315,38 @@ class WorkflowHost:
         self._workflow_middleware[phase].append(middleware)
 
     def on_lifecycle_event(self, callback: LifecycleCallback) -> None:
-        """Call ``callback(event)`` for every lifecycle event; a failing callback is logged, never raised."""
+        """Call ``callback(event)`` for every lifecycle event (with a ``lifecycle_hub``, other hosts' too);
+        a failing callback is logged, never raised."""
         self._listeners.append(callback)
+        if self.lifecycle_hub is not None and self._hub_unsubscribe is None:
+            self._hub_unsubscribe = self.lifecycle_hub.subscribe(self._remote_event)
 
     def emit(self, events: list[LifecycleEvent]) -> None:
         for event in events:
-            for callback in list(self._listeners):
+            self._call_listeners(event)
+            if self.lifecycle_hub is not None:
                 try:
-                    callback(event)
+                    self.lifecycle_hub.publish(self.id, event)
                 except Exception as exc:
-                    log.warning("lifecycle.callback_failed", event_type=type(event).__name__, error=str(exc))
+                    log.warning("lifecycle.publish_failed", event_type=type(event).__name__, error=str(exc))
+
+    def _remote_event(self, origin: str, event: LifecycleEvent) -> None:
+        if origin != self.id:
+            self._call_listeners(event)
+
+    def _call_listeners(self, event: LifecycleEvent) -> None:
+        for callback in list(self._listeners):
+            try:
+                callback(event)
+            except Exception as exc:
+                log.warning("lifecycle.callback_failed", event_type=type(event).__name__, error=str(exc))
+
+    def close(self) -> None:
+        """Stop the host and stop listening to the lifecycle hub (providers are left to their owner)."""
+        self.stop()
+        if self._hub_unsubscribe is not None:
+            self._hub_unsubscribe()
+            self._hub_unsubscribe = None
 
     # -- used by the consumers -------------------------------------------------------------------------
     def rebuild_data(self, instance: WorkflowInstance, definition: WorkflowDefinition | None) -> None:

@@ -13,7 +13,7 @@ import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from app import NODE, cluster_host  # noqa: E402
+from app import NODE, cluster_host
 
 
 def main() -> None:

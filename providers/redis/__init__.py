@@ -1,0 +1,21 @@
+"""Redis providers: persistence, work queues and distributed locks on one Redis server.
+
+Each takes a Redis URL (it then opens and closes its own connection pool) or a ``redis.Redis`` client
+(used as it is, never closed here), and a key ``prefix`` that every key it touches starts with::
+
+    from liteflow.providers.redis import RedisLockProvider, RedisPersistenceProvider, RedisQueueProvider
+
+    url = "redis://localhost:6379/0"
+    host = configure_workflow_host(
+        persistence=RedisPersistenceProvider(url),
+        queue=RedisQueueProvider(url),
+        lock=RedisLockProvider(url, lease=30.0),
+    )
+"""
+
+from .lifecycle import RedisLifecycleHub
+from .lock import RedisLockProvider
+from .persistence import RedisPersistenceProvider
+from .queue import RedisQueueProvider
+
+__all__ = ["RedisLifecycleHub", "RedisLockProvider", "RedisPersistenceProvider", "RedisQueueProvider"]

@@ -1,0 +1,144 @@
+"""Redis plumbing shared by the three Redis providers: one place for URL-or-client handling, key
+prefixing, Lua script registration, blocking-call clients and driver-error wrapping.
+
+Clients this module makes use ``decode_responses=False`` (replies are bytes); a client passed in may
+decode or not, so replies are read through :func:`text`, which accepts both.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Union
+
+import redis
+from redis.commands.core import Script
+
+from liteflow.core.errors import ProviderError
+from liteflow.core.log import logger
+
+log = logger("redis")
+
+#: A Redis URL (``redis://host:port/db``, ``rediss://...``, ``unix://...``) or a ready ``redis.Redis``.
+RedisSource = Union[str, "redis.Redis"]
+
+#: Options for the clients made from a URL (query-string options in the URL take precedence).
+_CLIENT_OPTIONS: dict[str, Any] = {
+    "decode_responses": False,
+    "socket_connect_timeout": 5.0,
+    "socket_keepalive": True,
+    "health_check_interval": 30,
+}
+
+#: A blocking command is given this much less than the socket timeout, so the server answers first.
+_BLOCKING_MARGIN = 0.5
+
+
+def text(value: Any) -> str:
+    """A reply as ``str`` whether or not the client decodes responses."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+@contextmanager
+def provider_errors(action: str) -> Iterator[None]:
+    """Re-raise any redis-py error inside the block as :class:`ProviderError` (chained with ``from``)."""
+    try:
+        yield
+    except redis.RedisError as exc:
+        log.warning("redis.failed", action=action, error=str(exc), error_type=type(exc).__name__)
+        raise ProviderError(f"redis {action} failed: {exc}") from exc
+
+
+def _driver_default_socket_timeout() -> float | None:
+    try:
+        from redis._defaults import DEFAULT_SOCKET_TIMEOUT  # redis-py >= 7: 5 s unless told otherwise
+    except ImportError:  # older redis-py: no timeout unless told otherwise
+        return None
+    return float(DEFAULT_SOCKET_TIMEOUT)
+
+
+def socket_timeout(client: redis.Redis) -> float | None:
+    """The socket timeout ``client``'s connections use (None: they wait for ever)."""
+    kwargs = getattr(client.connection_pool, "connection_kwargs", {})
+    if "socket_timeout" in kwargs:
+        value = kwargs["socket_timeout"]
+        return None if value is None else float(value)
+    return _driver_default_socket_timeout()
+
+
+class RedisConnection:
+    """A Redis client for one provider object, plus the key prefix every key it names starts with.
+
+    Guarantees:
+
+    * every key made by :meth:`key` starts with ``prefix`` (tests and tenants never collide, and nothing
+      here ever flushes a database);
+    * a URL gets a client with its own connection pool, and (on first use) a second pool without a
+      socket timeout for blocking commands; a client passed in is used as it is, for both;
+    * :meth:`close` closes only what this object opened, never a client passed in.
+    """
+
+    def __init__(self, url_or_client: RedisSource, prefix: str = "liteflow:") -> None:
+        self.prefix = prefix
+        self._url: str | None = None
+        if isinstance(url_or_client, str):
+            self._url = url_or_client
+            self.client: redis.Redis = redis.Redis.from_url(url_or_client, **_CLIENT_OPTIONS)
+        elif isinstance(url_or_client, redis.Redis):
+            self.client = url_or_client
+        else:
+            kind = type(url_or_client).__name__
+            raise TypeError(f"expected a Redis URL or a redis.Redis client, got {kind}")
+        self._blocking: redis.Redis | None = None
+        self._blocking_limit: float | None = None
+        self._mutex = threading.Lock()
+        self.closed = False
+
+    @property
+    def owns_client(self) -> bool:
+        """True when this object made the client (from a URL) and so closes it."""
+        return self._url is not None
+
+    def key(self, *parts: str) -> str:
+        """The prefixed key ``prefix + parts...``."""
+        return self.prefix + "".join(parts)
+
+    def script(self, source: str) -> Script:
+        """A Lua script run with EVALSHA (loaded on first use, and again after a SCRIPT FLUSH)."""
+        return self.client.register_script(source)
+
+    def blocking(self) -> tuple[redis.Redis, float | None]:
+        """The client for blocking commands, and the longest block it can wait (None: no limit).
+
+        For a URL that is a client of its own whose connections have no socket timeout (redis-py aborts
+        a read after its socket timeout, even while the server legitimately blocks). A client passed in
+        is used as it is; its blocking commands are then kept a little shorter than its socket timeout.
+        """
+        with self._mutex:
+            if self._blocking is None:
+                if self._url is not None:
+                    options = {**_CLIENT_OPTIONS, "socket_timeout": None}
+                    self._blocking = redis.Redis.from_url(self._url, **options)
+                else:
+                    self._blocking = self.client
+                limit = socket_timeout(self._blocking)
+                if limit is not None:
+                    self._blocking_limit = max(limit - _BLOCKING_MARGIN, 0.0)
+                    log.info("redis.blocking_capped", socket_timeout=limit, longest_block=self._blocking_limit)
+            return self._blocking, self._blocking_limit
+
+    def close(self) -> None:
+        """Close the clients this object made; leave a client passed in open."""
+        with self._mutex:
+            self.closed = True
+            blocking, self._blocking = self._blocking, None
+        if not self.owns_client:
+            return
+        for client in (blocking, self.client):
+            if client is not None:
+                try:
+                    client.close()
+                    client.connection_pool.disconnect()
+                except redis.RedisError as exc:  # closing is best effort
+                    log.debug("redis.close_failed", error=str(exc))

@@ -1,0 +1,270 @@
+"""Redis persistence: instances, subscriptions, events and errors as JSON documents with sorted-set indexes.
+
+The key layout is drawn in :mod:`liteflow.providers.redis.scripts`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import redis
+
+from liteflow.core.errors import ConcurrencyError, WorkflowNotFoundError
+from liteflow.core.log import logger
+from liteflow.core.models import (
+    Event,
+    EventSubscription,
+    ExecutionError,
+    WorkflowInstance,
+    WorkflowStatus,
+)
+from liteflow.core.serialization import dump_event, dump_instance, load_instance
+
+from . import scripts
+from .codec import dumps, micros, millis
+from .connection import RedisConnection, RedisSource, provider_errors, text
+
+log = logger("redis")
+
+#: The order of the status indexes in SAVE_INSTANCE's KEYS (slot 1..4). Fixed: stored instances name
+#: their status by slot.
+STATUS_SLOTS: tuple[WorkflowStatus, ...] = (
+    WorkflowStatus.RUNNABLE,
+    WorkflowStatus.SUSPENDED,
+    WorkflowStatus.COMPLETE,
+    WorkflowStatus.TERMINATED,
+)
+_SLOT = {status: str(i + 1) for i, status in enumerate(STATUS_SLOTS)}
+_PURGE_BATCH = 500
+
+
+def _name_key(event_name: str, event_key: str) -> str:
+    """An unambiguous key suffix for (name, key): the name's byte length, the name, then the key."""
+    return f"{len(event_name.encode())}:{event_name}:{event_key}"
+
+
+class RedisPersistenceProvider:
+    """Persistence in Redis, safe for any number of hosts sharing one server.
+
+    Guarantees:
+
+    * documents are compact JSON (workflow data stays JSON on load; the host rebuilds it);
+    * ``persist_workflow`` is one atomic server-side step (one EVALSHA): the revision compare-and-set,
+      the subscriptions and every index change happen together or not at all, so a
+      :class:`ConcurrencyError` or :class:`WorkflowNotFoundError` means nothing was stored;
+    * queries read sorted-set indexes, never scan: runnable instances by ``next_execution``,
+      subscriptions and events by (name, key) and time (oldest first), unprocessed events by time,
+      instances by status for purging;
+    * every key starts with ``prefix``; redis-py errors surface as :class:`ProviderError`.
+    """
+
+    stores_json = True
+
+    def __init__(self, url_or_client: RedisSource, prefix: str = "liteflow:") -> None:
+        self._conn = RedisConnection(url_or_client, prefix)
+        key = self._conn.key
+        self._k_instance = key("wf:")
+        self._k_errors = key("errors:")
+        self._k_runnable = key("idx:runnable")
+        self._k_status = {status: key("idx:status:", status.value) for status in STATUS_SLOTS}
+        self._k_sub = key("sub")
+        self._k_sub_where = key("sub:where")
+        self._k_sub_index = key("idx:sub:")
+        self._k_event = key("event")
+        self._k_events = key("idx:events")
+        self._k_event_index = key("idx:event:")
+        self._k_unprocessed = key("idx:unprocessed")
+        self._save_instance = self._conn.script(scripts.SAVE_INSTANCE)
+        self._save_subscriptions = self._conn.script(scripts.SAVE_SUBSCRIPTIONS)
+        self._terminate_subscription = self._conn.script(scripts.TERMINATE_SUBSCRIPTION)
+        self._fetch_indexed = self._conn.script(scripts.FETCH_INDEXED)
+        self._mark_unprocessed = self._conn.script(scripts.MARK_UNPROCESSED)
+        self._purge = self._conn.script(scripts.PURGE)
+
+    @property
+    def client(self) -> redis.Redis:
+        """The redis-py client this provider uses."""
+        return self._conn.client
+
+    # -- instances -------------------------------------------------------------------------------------
+    def create_workflow(self, instance: WorkflowInstance) -> str:
+        self._store(instance, (), expected=None)
+        instance.revision = 1
+        return instance.id
+
+    def persist_workflow(
+        self, instance: WorkflowInstance, subscriptions: Sequence[EventSubscription] = ()
+    ) -> None:
+        self._store(instance, subscriptions, expected=instance.revision)
+        instance.revision += 1
+
+    def _store(
+        self, instance: WorkflowInstance, subscriptions: Sequence[EventSubscription], expected: int | None
+    ) -> None:
+        document = dump_instance(instance)
+        revision = 1 if expected is None else expected + 1
+        document["revision"] = revision
+        status = WorkflowStatus(instance.status)
+        runnable = status is WorkflowStatus.RUNNABLE and instance.next_execution is not None
+        keys = [
+            self._k_instance + instance.id,
+            self._k_runnable,
+            *self._k_status.values(),
+            self._k_sub,
+            self._k_sub_where,
+        ]
+        args: list[Any] = [
+            "" if expected is None else expected,
+            dumps(document),
+            revision,
+            _SLOT[status],
+            micros(instance.complete_time or instance.create_time),
+            instance.next_execution if runnable else "",
+            instance.id,
+        ]
+        self._add_subscriptions(subscriptions, keys, args)
+        with provider_errors("persist_workflow"):
+            outcome = self._save_instance(keys, args)
+        if outcome == 1:
+            return
+        if outcome == -1:
+            raise WorkflowNotFoundError(instance.id)
+        log.debug("persist.conflict", workflow_id=instance.id, revision=instance.revision)
+        raise ConcurrencyError(instance.id, instance.revision)
+
+    def _add_subscriptions(
+        self, subscriptions: Sequence[EventSubscription], keys: list[str], args: list[Any]
+    ) -> None:
+        for subscription in subscriptions:
+            keys.append(self._k_sub_index + _name_key(subscription.event_name, subscription.event_key))
+            args += (subscription.id, subscription.model_dump_json(), micros(subscription.subscribe_as_of))
+
+    def get_workflow_instance(self, workflow_id: str) -> WorkflowInstance:
+        with provider_errors("get_workflow_instance"):
+            raw = self._conn.client.hget(self._k_instance + workflow_id, "doc")
+        if raw is None:
+            raise WorkflowNotFoundError(workflow_id)
+        return load_instance(json.loads(raw))
+
+    def get_workflow_instances(self, workflow_ids: Sequence[str]) -> list[WorkflowInstance]:
+        if not workflow_ids:
+            return []
+        with provider_errors("get_workflow_instances"):
+            pipe = self._conn.client.pipeline(transaction=False)
+            for workflow_id in workflow_ids:
+                pipe.hget(self._k_instance + workflow_id, "doc")
+            raws = pipe.execute()
+        return [load_instance(json.loads(raw)) for raw in raws if raw is not None]
+
+    def get_runnable_instances(self, as_at: datetime) -> list[str]:
+        with provider_errors("get_runnable_instances"):
+            ids = self._conn.client.zrangebyscore(self._k_runnable, "-inf", millis(as_at))
+        return [text(i) for i in ids]
+
+    def purge_workflows(self, status: WorkflowStatus, older_than: datetime) -> int:
+        """Deletes the instances (with their index entries and error lists) in ``status`` whose
+        ``complete_time`` (or ``create_time``) is before ``older_than``, in atomic batches."""
+        keys = [self._k_status[WorkflowStatus(status)], self._k_runnable]
+        args: list[Any] = [f"({micros(older_than)}", _PURGE_BATCH, self._k_instance, self._k_errors]
+        total = 0
+        with provider_errors("purge_workflows"):
+            while True:
+                deleted = int(self._purge(keys, args))
+                total += deleted
+                if deleted < _PURGE_BATCH:
+                    break
+        log.info("purge.done", status=WorkflowStatus(status).value, deleted=total)
+        return total
+
+    # -- subscriptions ---------------------------------------------------------------------------------
+    def create_event_subscription(self, subscription: EventSubscription) -> str:
+        keys = [self._k_sub, self._k_sub_where]
+        args: list[Any] = []
+        self._add_subscriptions([subscription], keys, args)
+        with provider_errors("create_event_subscription"):
+            self._save_subscriptions(keys, args)
+        return subscription.id
+
+    def get_subscriptions(self, event_name: str, event_key: str, as_of: datetime) -> list[EventSubscription]:
+        index = self._k_sub_index + _name_key(event_name, event_key)
+        with provider_errors("get_subscriptions"):
+            docs, _ = self._fetch_indexed([index, self._k_sub], ["-inf", micros(as_of)])
+        return [EventSubscription.model_validate_json(doc) for doc in docs]
+
+    def terminate_subscription(self, subscription_id: str) -> None:
+        with provider_errors("terminate_subscription"):
+            self._terminate_subscription([self._k_sub, self._k_sub_where], [subscription_id])
+
+    # -- events ----------------------------------------------------------------------------------------
+    def create_event(self, event: Event) -> str:
+        score = micros(event.event_time)
+        with provider_errors("create_event"):
+            pipe = self._conn.client.pipeline(transaction=True)
+            pipe.hset(self._k_event, event.id, dumps(dump_event(event)))
+            pipe.zadd(self._k_events, {event.id: score})
+            pipe.zadd(self._k_event_index + _name_key(event.event_name, event.event_key), {event.id: score})
+            if event.is_processed:
+                pipe.zrem(self._k_unprocessed, event.id)
+            else:
+                pipe.zadd(self._k_unprocessed, {event.id: score})
+            pipe.execute()
+        return event.id
+
+    def get_event(self, event_id: str) -> Event:
+        """Raises KeyError for an unknown id."""
+        with provider_errors("get_event"):
+            pipe = self._conn.client.pipeline(transaction=False)
+            pipe.hget(self._k_event, event_id)
+            pipe.zscore(self._k_unprocessed, event_id)
+            raw, unprocessed = pipe.execute()
+        if raw is None:
+            raise KeyError(event_id)
+        return self._load_event(raw, processed=unprocessed is None)
+
+    def get_events(self, event_name: str, event_key: str, since: datetime, until: datetime) -> list[Event]:
+        index = self._k_event_index + _name_key(event_name, event_key)
+        with provider_errors("get_events"):
+            docs, flags = self._fetch_indexed(
+                [index, self._k_event, self._k_unprocessed], [micros(since), micros(until)]
+            )
+        return [self._load_event(doc, processed=not flag) for doc, flag in zip(docs, flags, strict=True)]
+
+    @staticmethod
+    def _load_event(raw: bytes | str, processed: bool) -> Event:
+        event = Event.model_validate(json.loads(raw))
+        event.is_processed = processed  # the unprocessed index is the truth, not the stored flag
+        return event
+
+    def get_runnable_events(self, as_at: datetime) -> list[str]:
+        with provider_errors("get_runnable_events"):
+            ids = self._conn.client.zrangebyscore(self._k_unprocessed, "-inf", micros(as_at))
+        return [text(i) for i in ids]
+
+    def mark_event_processed(self, event_id: str) -> None:
+        with provider_errors("mark_event_processed"):
+            self._conn.client.zrem(self._k_unprocessed, event_id)
+
+    def mark_event_unprocessed(self, event_id: str) -> None:
+        with provider_errors("mark_event_unprocessed"):
+            self._mark_unprocessed([self._k_events, self._k_unprocessed], [event_id])
+
+    # -- errors ----------------------------------------------------------------------------------------
+    def persist_errors(self, errors: Sequence[ExecutionError]) -> None:
+        if not errors:
+            return
+        with provider_errors("persist_errors"):
+            pipe = self._conn.client.pipeline(transaction=True)
+            for error in errors:
+                pipe.rpush(self._k_errors + error.workflow_id, error.model_dump_json())
+            pipe.execute()
+
+    def get_errors(self, workflow_id: str) -> list[ExecutionError]:
+        with provider_errors("get_errors"):
+            raws = self._conn.client.lrange(self._k_errors + workflow_id, 0, -1)
+        return [ExecutionError.model_validate_json(raw) for raw in raws]
+
+    def close(self) -> None:
+        self._conn.close()

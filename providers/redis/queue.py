@@ -1,0 +1,60 @@
+"""Redis work queues: FIFO, without duplicates, with a blocking dequeue."""
+
+from __future__ import annotations
+
+from liteflow.core.interfaces import QueueType
+
+from . import scripts
+from .connection import RedisConnection, RedisSource, provider_errors, text
+
+
+class RedisQueueProvider:
+    """One queue per :class:`QueueType`, shared by every host on the server.
+
+    Guarantees:
+
+    * FIFO across hosts, and an id already queued is never queued twice: each queue is a sorted set
+      scored by a server-side sequence number, and ``queue_work`` adds an id only if it is not there
+      (one Lua script, atomic). Popping removes the id from the queue in the same command, so an id
+      can never be stuck "marked queued" without being in the queue (as it could with a list and a set
+      beside it, if a process died between popping one and cleaning the other);
+    * ``dequeue_work`` blocks on the server (BZPOPMIN) for up to ``timeout`` seconds and wakes the
+      moment an id is queued by anyone; it never polls or sleeps. ``timeout <= 0`` does not block.
+      A client passed in keeps its own socket timeout, so its blocks are capped just below it (it
+      returns None sooner); a URL gets a second connection pool without a socket timeout for blocks;
+    * an id popped by a process that then dies is lost from the queue, not from the workflow: the
+      host's runnable poller finds runnable instances and unprocessed events in persistence and queues
+      them again.
+    """
+
+    def __init__(self, url_or_client: RedisSource, prefix: str = "liteflow:") -> None:
+        self._conn = RedisConnection(url_or_client, prefix)
+        self._keys = {queue: self._conn.key("queue:", queue.value) for queue in QueueType}
+        self._sequence = self._conn.key("queue:seq")
+        self._push = self._conn.script(scripts.QUEUE_PUSH)
+
+    def queue_work(self, item_id: str, queue: QueueType) -> None:
+        with provider_errors("queue_work"):
+            self._push([self._keys[QueueType(queue)], self._sequence], [item_id])
+
+    def dequeue_work(self, queue: QueueType, timeout: float) -> str | None:
+        """The oldest queued id, waiting up to ``timeout`` seconds for one; None if none came."""
+        if self._conn.closed:
+            return None
+        key = self._keys[QueueType(queue)]
+        client, limit = self._conn.blocking()
+        block = timeout if limit is None else min(timeout, limit)
+        try:
+            with provider_errors("dequeue_work"):
+                if block <= 0:
+                    popped = self._conn.client.zpopmin(key)
+                    return text(popped[0][0]) if popped else None
+                found = client.bzpopmin(key, timeout=block)
+        except Exception:
+            if self._conn.closed:  # closed under a blocked dequeue: shutting down, not a failure
+                return None
+            raise
+        return None if found is None else text(found[1])
+
+    def close(self) -> None:
+        self._conn.close()

@@ -1,0 +1,152 @@
+"""The Lua scripts the Redis providers run (each one atomic on the server, one round trip).
+
+Key layout, below the provider's prefix ``P``::
+
+    P wf:<id>                 hash: doc (JSON), rev (revision), status (slot 1..4 in STATUS_SLOTS)
+    P idx:runnable            zset: RUNNABLE instances with a next_execution, scored by it (ms)
+    P idx:status:<Status>     zset: instances by status, scored by complete_time or create_time (us)
+    P sub                     hash: subscription id -> JSON
+    P sub:where               hash: subscription id -> the index key it is in
+    P idx:sub:<n>:<name>:<key>    zset: subscriptions of (name, key), scored by subscribe_as_of (us)
+    P event                   hash: event id -> JSON
+    P idx:events              zset: every event, scored by event_time (us)
+    P idx:event:<n>:<name>:<key>  zset: events of (name, key), scored by event_time (us)
+    P idx:unprocessed         zset: unprocessed events, scored by event_time (us)
+    P errors:<workflow id>    list: JSON execution errors
+    P queue:<type>            zset: queued ids, scored by P queue:seq (FIFO)
+    P lock:<resource>         string: the owner's token, with a PX lease
+
+``<n>`` is the byte length of the event name, so ``("a:b", "c")`` and ``("a", "b:c")`` never share a key.
+Scripts touch a few keys they read from storage (a subscription's former index, purged instances) as
+well as the ones passed in KEYS: run on one Redis server, or on a cluster with a prefix holding a hash
+tag (``"{liteflow}:"``) so that every key lives in one slot.
+"""
+
+from __future__ import annotations
+
+#: Upserts subscriptions given as KEYS[first_key..] (their index keys) and ARGV triples from
+#: first_arg on: (id, document, score). KEYS[docs]/KEYS[where] are the ``sub`` and ``sub:where`` hashes.
+_UPSERT_SUBSCRIPTIONS = """
+local function upsert_subscriptions(docs, where, first_key, first_arg)
+  local n = (#ARGV - first_arg + 1) / 3
+  for i = 0, n - 1 do
+    local id = ARGV[first_arg + 3 * i]
+    local index = KEYS[first_key + i]
+    local previous = redis.call('HGET', KEYS[where], id)
+    if previous and previous ~= index then
+      redis.call('ZREM', previous, id)
+    end
+    redis.call('HSET', KEYS[docs], id, ARGV[first_arg + 3 * i + 1])
+    redis.call('HSET', KEYS[where], id, index)
+    redis.call('ZADD', index, ARGV[first_arg + 3 * i + 2], id)
+  end
+end
+"""
+
+#: Compare-and-set of an instance, with its subscriptions and every index, in one step.
+#: KEYS: 1 instance hash, 2 runnable index, 3..6 status indexes (STATUS_SLOTS order),
+#:       7 ``sub`` hash, 8 ``sub:where`` hash, 9.. one index key per subscription.
+#: ARGV: 1 expected revision ('' = create, no check), 2 document, 3 new revision, 4 status slot,
+#:       5 status score, 6 next_execution ('' = not in the runnable index), 7 instance id,
+#:       8.. (id, document, score) per subscription.
+#: Returns 1 when stored, 0 on a revision conflict, -1 when the instance does not exist (nothing stored).
+SAVE_INSTANCE = (
+    _UPSERT_SUBSCRIPTIONS
+    + """
+local current = redis.call('HMGET', KEYS[1], 'rev', 'status')
+if ARGV[1] ~= '' then
+  if not current[1] then return -1 end
+  if current[1] ~= ARGV[1] then return 0 end
+end
+upsert_subscriptions(7, 8, 9, 8)
+local id = ARGV[7]
+redis.call('HSET', KEYS[1], 'doc', ARGV[2], 'rev', ARGV[3], 'status', ARGV[4])
+if current[2] and current[2] ~= ARGV[4] then
+  redis.call('ZREM', KEYS[2 + tonumber(current[2])], id)
+end
+redis.call('ZADD', KEYS[2 + tonumber(ARGV[4])], ARGV[5], id)
+if ARGV[6] == '' then
+  redis.call('ZREM', KEYS[2], id)
+else
+  redis.call('ZADD', KEYS[2], ARGV[6], id)
+end
+return 1
+"""
+)
+
+#: KEYS: 1 ``sub`` hash, 2 ``sub:where`` hash, 3.. index keys; ARGV: (id, document, score) triples.
+SAVE_SUBSCRIPTIONS = _UPSERT_SUBSCRIPTIONS + "\nupsert_subscriptions(1, 2, 3, 1)\nreturn 1\n"
+
+#: KEYS: 1 ``sub`` hash, 2 ``sub:where`` hash; ARGV: 1 subscription id.
+TERMINATE_SUBSCRIPTION = """
+local index = redis.call('HGET', KEYS[2], ARGV[1])
+if index then redis.call('ZREM', index, ARGV[1]) end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+return 1
+"""
+
+#: Documents of the ids in index KEYS[1] scored within [ARGV[1], ARGV[2]], oldest first, read from the
+#: hash KEYS[2]. With KEYS[3] (a zset) also returns, per document, whether its id is in KEYS[3].
+#: Returns {documents, flags}.
+FETCH_INDEXED = """
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[2])
+local docs, flags = {}, {}
+for _, id in ipairs(ids) do
+  local doc = redis.call('HGET', KEYS[2], id)
+  if doc then
+    docs[#docs + 1] = doc
+    if KEYS[3] then
+      flags[#flags + 1] = redis.call('ZSCORE', KEYS[3], id) and 1 or 0
+    end
+  end
+end
+return {docs, flags}
+"""
+
+#: KEYS: 1 ``idx:events``, 2 ``idx:unprocessed``; ARGV: 1 event id. Puts a known event back in the
+#: unprocessed index (with its event time); returns 0 for an unknown id.
+MARK_UNPROCESSED = """
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not score then return 0 end
+redis.call('ZADD', KEYS[2], score, ARGV[1])
+return 1
+"""
+
+#: Deletes up to ARGV[2] instances of status index KEYS[1] scored below ARGV[1] ('(<us>'), with their
+#: runnable entries (KEYS[2]) and error lists. ARGV[3]/ARGV[4]: the instance and error key prefixes.
+#: Returns how many it deleted.
+PURGE = """
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, id in ipairs(ids) do
+  redis.call('DEL', ARGV[3] .. id, ARGV[4] .. id)
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('ZREM', KEYS[2], id)
+end
+return #ids
+"""
+
+#: KEYS: 1 queue zset, 2 sequence counter; ARGV: 1 id. Queues the id at the back unless already queued.
+#: Returns 1 if queued, 0 if it was already there.
+QUEUE_PUSH = """
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+local seq = redis.call('INCR', KEYS[2])
+redis.call('ZADD', KEYS[1], seq, ARGV[1])
+return 1
+"""
+
+#: KEYS: 1 lock key; ARGV: 1 token. Deletes the lock only if this token owns it.
+LOCK_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+#: KEYS: 1 lock key; ARGV: 1 token, 2 lease (ms). Extends the lease only if this token still owns it.
+LOCK_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""

@@ -1,0 +1,105 @@
+"""A host keeps going through a Redis outage: it retries with backoff and finishes the work, once."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from urllib.parse import urlparse
+
+import pytest
+from tcp_proxy import TcpProxy
+
+from liteflow.core import (
+    StepBody,
+    StepExecutionContext,
+    Workflow,
+    WorkflowBuilder,
+    WorkflowStatus,
+    configure_workflow_host,
+)
+from liteflow.providers.redis import RedisLockProvider, RedisPersistenceProvider, RedisQueueProvider
+
+pytestmark = pytest.mark.redis
+
+RUNS: dict[str, int] = {}
+FIRST_DONE = threading.Event()
+
+
+class Count(StepBody):
+    def __init__(self) -> None:
+        self.tag = ""
+
+    def run(self, context: StepExecutionContext) -> None:
+        key = f"{context.workflow.id}:{self.tag}"
+        RUNS[key] = RUNS.get(key, 0) + 1
+        if self.tag == "first":
+            FIRST_DONE.set()
+
+
+class Outage(Workflow):
+    def build(self, builder: WorkflowBuilder) -> None:
+        (
+            builder.start_with(Count)
+            .input("tag", lambda d, c: "first")
+            .delay(lambda d, c: timedelta(seconds=1))
+            .then(Count)
+            .input("tag", lambda d, c: "second")
+        )
+
+
+@pytest.fixture
+def proxy(redis_url: str) -> Iterator[TcpProxy]:
+    parsed = urlparse(redis_url)
+    p = TcpProxy(parsed.hostname or "127.0.0.1", parsed.port or 6379)
+    yield p
+    p.close()
+
+
+def _host(url: str, prefix: str) -> object:
+    host = configure_workflow_host(
+        persistence=RedisPersistenceProvider(url, prefix=prefix),
+        queue=RedisQueueProvider(url, prefix=prefix),
+        lock=RedisLockProvider(url, prefix=prefix, lease=2.0),
+        poll_interval=0.2,
+        idle_wait=0.2,
+    )
+    host.register_workflow(Outage())
+    return host
+
+
+def test_losing_redis_mid_run_loses_and_duplicates_nothing(proxy: TcpProxy, redis_cleanup: str) -> None:
+    RUNS.clear()
+    FIRST_DONE.clear()
+    worker = _host(proxy.url, redis_cleanup)
+    client = _host(proxy.url.replace(f":{proxy.port}", ":6379"), redis_cleanup)  # the client talks to Redis directly
+    worker.start()  # type: ignore[attr-defined]
+    try:
+        workflow_id = client.start_workflow("Outage")  # type: ignore[attr-defined]
+        assert FIRST_DONE.wait(10)
+        proxy.cut()  # the worker loses Redis while the workflow sleeps
+        time.sleep(2.0)
+        proxy.open()
+        instance = client.wait_for_workflow(workflow_id, timeout=30)  # type: ignore[attr-defined]
+    finally:
+        worker.stop()  # type: ignore[attr-defined]
+    assert instance.status is WorkflowStatus.COMPLETE
+    assert {f"{workflow_id}:first": 1, f"{workflow_id}:second": 1} == RUNS
+
+
+def test_a_host_started_while_redis_is_away_carries_on_when_it_returns(proxy: TcpProxy, redis_cleanup: str) -> None:
+    RUNS.clear()
+    proxy.cut()
+    worker = _host(proxy.url, redis_cleanup)
+    worker.start()  # type: ignore[attr-defined]
+    try:
+        time.sleep(1.0)  # its workers and poller fail and back off meanwhile
+        proxy.open()
+        client = _host(proxy.url, redis_cleanup)
+        workflow_id = client.start_workflow("Outage")  # type: ignore[attr-defined]
+        instance = client.wait_for_workflow(workflow_id, timeout=30)  # type: ignore[attr-defined]
+    finally:
+        worker.stop()  # type: ignore[attr-defined]
+    assert instance.status is WorkflowStatus.COMPLETE
+    assert {f"{workflow_id}:first": 1, f"{workflow_id}:second": 1} == RUNS

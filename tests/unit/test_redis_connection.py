@@ -1,0 +1,97 @@
+"""The shared Redis plumbing: URL or client, prefixes, ownership on close, driver errors as ProviderError."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, cast
+
+import pytest
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from liteflow.core.errors import ProviderError
+from liteflow.core.interfaces import QueueType
+from liteflow.core.models import Event, WorkflowInstance
+from liteflow.providers.redis import RedisLockProvider, RedisPersistenceProvider, RedisQueueProvider
+from liteflow.providers.redis.connection import RedisConnection, provider_errors, socket_timeout, text
+
+
+def dead_client() -> redis.Redis:
+    """A client for a port nothing listens on, failing at once (no retries)."""
+    return redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0))
+
+
+def test_key_prefixes_every_key() -> None:
+    connection = RedisConnection("redis://127.0.0.1:6379/0", prefix="app:")
+    assert connection.key("wf:", "42") == "app:wf:42"
+    connection.close()
+
+
+def test_rejects_what_is_neither_url_nor_client() -> None:
+    with pytest.raises(TypeError, match="int"):
+        RedisConnection(cast(Any, 42))
+
+
+def test_text_reads_bytes_and_str() -> None:
+    assert text(b"abc") == "abc" and text("abc") == "abc"
+
+
+def test_provider_errors_wrap_redis_errors_and_chain_them() -> None:
+    with pytest.raises(ProviderError) as caught, provider_errors("doing things"):
+        raise redis.ConnectionError("gone")
+    assert "doing things" in str(caught.value)
+    assert isinstance(caught.value.__cause__, redis.ConnectionError)
+
+
+def test_socket_timeout_reads_the_clients_setting() -> None:
+    assert socket_timeout(redis.Redis.from_url("redis://127.0.0.1:6379/0", socket_timeout=3)) == 3.0
+    assert socket_timeout(redis.Redis.from_url("redis://127.0.0.1:6379/0", socket_timeout=None)) is None
+
+
+def test_unreachable_server_raises_provider_error_from_every_provider() -> None:
+    client = dead_client()
+    persistence = RedisPersistenceProvider(client, prefix="lftest:dead:")
+    queue = RedisQueueProvider(client, prefix="lftest:dead:")
+    locks = RedisLockProvider(client, prefix="lftest:dead:")
+    calls = [
+        lambda: persistence.create_workflow(WorkflowInstance(workflow_definition_id="x", version=1)),
+        lambda: persistence.get_workflow_instance("x"),
+        lambda: persistence.get_runnable_instances(datetime.now(timezone.utc)),
+        lambda: persistence.create_event(Event(event_name="e", event_key="k")),
+        lambda: queue.queue_work("x", QueueType.WORKFLOW),
+        lambda: queue.dequeue_work(QueueType.WORKFLOW, 0.1),
+        lambda: locks.acquire_lock("x"),
+    ]
+    for call in calls:
+        with pytest.raises(ProviderError) as caught:
+            call()
+        assert isinstance(caught.value.__cause__, redis.RedisError)
+    for provider in (persistence, queue, locks):
+        provider.close()
+
+
+@pytest.mark.redis
+def test_close_closes_only_what_the_provider_opened(redis_url: str, redis_cleanup: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    passed = RedisPersistenceProvider(client, prefix=redis_cleanup)
+    passed.close()
+    assert client.ping()  # still usable by its owner
+    client.close()
+
+    owned, borrowed = RedisConnection(redis_url), RedisConnection(client)
+    assert owned.owns_client and not borrowed.owns_client
+    owned.close()
+    borrowed.close()
+
+
+@pytest.mark.redis
+def test_a_decoding_client_works_too(redis_url: str, redis_cleanup: str) -> None:
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    persistence = RedisPersistenceProvider(client, prefix=redis_cleanup)
+    instance = WorkflowInstance(workflow_definition_id="x", version=1, data={"é": "ü"})
+    persistence.create_workflow(instance)
+    assert persistence.get_workflow_instance(instance.id).data == {"é": "ü"}
+    assert persistence.get_runnable_instances(datetime.now(timezone.utc)) == [instance.id]
+    persistence.close()
+    client.close()

@@ -44,12 +44,16 @@ def _constant(value: Any) -> DataFn:
     return fn
 
 
+def _begin(context: Any) -> None:
+    """The no-op first step of a workflow or branch that begins with a primitive."""
+
+
 def _data_fn(fn: Any, what: str) -> DataFn:
     """Accept ``fn(data, context)`` or, leniently, ``fn(data)``; a non-callable is a constant."""
     if not callable(fn):
         return _constant(fn)
     if positional_arity(fn) >= 2:
-        return fn  # type: ignore[no-any-return]
+        return fn  # type: ignore[no-any-return,unused-ignore]
     if positional_arity(fn) == 1:
 
         def adapted(data: Any, context: Any) -> Any:
@@ -98,6 +102,49 @@ class WorkflowBuilder:
         step = self.add_step(spec, name)
         self.roots.append(step.id)
         return StepBuilder(self, step)
+
+    # -- a workflow or branch that begins with a primitive (as in Workflow Core: a no-op first step) ------
+    def _start(self) -> StepBuilder:
+        return self.start_with(_begin, "begin")
+
+    def then(self, spec: StepSpec, name: str | None = None) -> StepBuilder:
+        return self.start_with(spec, name)
+
+    def wait_for(self, event_name: str, key_fn: Any, effective_date: Any = None) -> StepBuilder:
+        return self._start().wait_for(event_name, key_fn, effective_date)
+
+    def delay(self, period_fn: Any) -> StepBuilder:
+        return self._start().delay(period_fn)
+
+    def for_each(self, collection_fn: Any, run_parallel: bool = True) -> ContainerBuilder:
+        return self._start().for_each(collection_fn, run_parallel)
+
+    def while_(self, condition: Any) -> ContainerBuilder:
+        return self._start().while_(condition)
+
+    def if_(self, condition: Any) -> ContainerBuilder:
+        return self._start().if_(condition)
+
+    def saga(self, fn: BlockFn) -> StepBuilder:
+        return self._start().saga(fn)
+
+    def parallel(self) -> ParallelBuilder:
+        return self._start().parallel()
+
+    def decide(self, fn: Any) -> DecideBuilder:
+        return self._start().decide(fn)
+
+    def schedule(self, interval_fn: Any) -> ScheduleBuilder:
+        return self._start().schedule(interval_fn)
+
+    def recur(self, interval_fn: Any, until_fn: Any) -> ScheduleBuilder:
+        return self._start().recur(interval_fn, until_fn)
+
+    def end_workflow(self) -> StepBuilder:
+        return self._start().end_workflow()
+
+    def sub_workflow(self, definition_id: str, version: int | None = None, data_fn: Any = None) -> StepBuilder:
+        return self._start().sub_workflow(definition_id, version, data_fn)
 
     def branch_builder(self, in_saga: bool | None = None) -> WorkflowBuilder:
         return WorkflowBuilder(self.steps, self.in_saga if in_saga is None else in_saga)

@@ -141,7 +141,7 @@ class WorkflowStep:
 
     @property
     def display_name(self) -> str:
-        return self.name or getattr(self.body_type, "__name__", "step")
+        return self.name or str(getattr(self.body_type, "__name__", "step"))
 
     def new_body(self) -> StepBody:
         return self.body_factory()

@@ -78,6 +78,13 @@ def test_losing_redis_mid_run_loses_and_duplicates_nothing(proxy: TcpProxy, redi
     try:
         workflow_id = client.start_workflow("Outage")  # type: ignore[attr-defined]
         assert FIRST_DONE.wait(10)
+        deadline = time.monotonic() + 10
+        while not any(  # wait until the sleep is persisted, so no step is mid-flight when Redis goes
+            p.status is PointerStatus.SLEEPING
+            for p in client.get_workflow_instance(workflow_id).execution_pointers  # type: ignore[attr-defined]
+        ):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
         proxy.cut()  # the worker loses Redis while the workflow sleeps
         time.sleep(2.0)
         proxy.open()

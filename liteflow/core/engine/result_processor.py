@@ -35,6 +35,21 @@ def complete_pointer(
     for outcome in step.outcomes:
         if outcome.matches(outcome_value):
             instance.execution_pointers.append(next_pointer(definition, pointer, outcome.next_step, now))
+    if step.id in compensation_steps(definition):
+        # compensations run one after another: the next one waits, inactive, for this one
+        for waiting in instance.execution_pointers:
+            pending = not waiting.active and waiting.start_time is None and waiting.end_time is None
+            if pending and waiting.predecessor_id == pointer.id:
+                waiting.active = True
+
+
+def compensation_steps(definition: WorkflowDefinition) -> frozenset[int]:
+    """Ids of the steps that compensate others (cached on the definition)."""
+    cached = definition.extra.get("compensation_steps")
+    if cached is None:
+        cached = frozenset(s.compensation_step_id for s in definition.steps if s.compensation_step_id is not None)
+        definition.extra["compensation_steps"] = cached
+    return cached  # type: ignore[no-any-return,unused-ignore]
 
 
 def process_result(

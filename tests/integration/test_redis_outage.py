@@ -12,6 +12,7 @@ import pytest
 from tcp_proxy import TcpProxy
 
 from liteflow.core import (
+    PointerStatus,
     StepBody,
     StepExecutionContext,
     Workflow,

@@ -44,6 +44,7 @@ from liteflow.core.services.configure import configure_workflow_host
 from liteflow.core.services.host import WorkflowHost
 from liteflow.core.services.options import HostOptions
 from liteflow.core.step import ExecutionResult, StepBody, StepExecutionContext
+from liteflow.core.templates import WorkflowTemplate, register
 from liteflow.core.workflow import Workflow
 
 __all__ = [
@@ -89,6 +90,8 @@ __all__ = [
     "WorkflowStatus",
     "WorkflowStep",
     "WorkflowSuspended",
+    "WorkflowTemplate",
     "WorkflowTerminated",
     "configure_workflow_host",
+    "register",
 ]

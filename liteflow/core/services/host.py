@@ -290,6 +290,10 @@ class WorkflowHost:
             for pointer in instance.execution_pointers:
                 if pointer.end_time is None and pointer.event_name is not None and not pointer.event_published:
                     self.persistence.terminate_subscription(pointer.id)
+            if instance.parent_workflow_id is not None:
+                from liteflow.core.primitives.sub_workflow import announce_completion
+
+                announce_completion(self, instance)
         self.emit([event.of(instance)])
         self._notify_changed()
         return True
@@ -369,6 +373,10 @@ class WorkflowHost:
                 from liteflow.core.primitives.sub_workflow import announce_completion
 
                 announce_completion(self, instance)
+        elif instance.parent_workflow_id is not None and any(isinstance(e, WorkflowTerminated) for e in result.events):
+            from liteflow.core.primitives.sub_workflow import announce_completion
+
+            announce_completion(self, instance)  # a terminated child: its waiting parent step fails
         self._notify_changed()
 
     def _run_middleware(self, phase: str, middleware: WorkflowMiddleware, instance: WorkflowInstance) -> None:

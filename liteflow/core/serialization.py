@@ -19,6 +19,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
+import pydantic_core
 from pydantic import BaseModel, TypeAdapter
 
 from liteflow.core.errors import SerializationError
@@ -40,14 +41,10 @@ def to_jsonable(value: Any, path: str = "data") -> Any:
         return _mapping(value, path)
     if isinstance(value, (list, tuple, set, frozenset)):
         return [to_jsonable(item, f"{path}[{i}]") for i, item in enumerate(value)]
-    if isinstance(value, (datetime, date, time)):
-        return value.isoformat()
-    if isinstance(value, timedelta):
-        return value.total_seconds()
+    if isinstance(value, (datetime, date, time, timedelta, Decimal, uuid.UUID)):
+        return pydantic_core.to_jsonable_python(value)  # the same text pydantic's encoder writes
     if isinstance(value, enum.Enum):
         return to_jsonable(value.value, path)
-    if isinstance(value, (Decimal, uuid.UUID)):
-        return str(value)
     return _object(value, path)
 
 
@@ -118,6 +115,28 @@ def dump_instance(instance: WorkflowInstance) -> dict[str, Any]:
 def load_instance(doc: Mapping[str, Any]) -> WorkflowInstance:
     """The instance a document describes. Workflow data stays JSON until the host rebuilds it."""
     return WorkflowInstance.model_validate(doc)
+
+
+def _fallback(value: Any) -> Any:
+    return to_jsonable(value, type(value).__name__)
+
+
+def instance_json(instance: WorkflowInstance) -> bytes:
+    """Compact JSON of ``instance``, the same document as :func:`dump_instance` gives.
+
+    The fast path is pydantic's own encoder, handing it :func:`to_jsonable` for values it does not know
+    (plain objects); whatever it refuses goes through :func:`dump_instance`, whose error names the
+    attribute.
+    """
+    try:
+        return instance.model_dump_json(fallback=_fallback).encode()
+    except Exception:
+        return pydantic_core.to_json(dump_instance(instance))
+
+
+def instance_from_json(raw: str | bytes) -> WorkflowInstance:
+    """The instance a JSON document describes (parsed and validated in one pass)."""
+    return WorkflowInstance.model_validate_json(raw)
 
 
 def dump_event(event: Event) -> dict[str, Any]:

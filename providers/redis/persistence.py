@@ -21,7 +21,7 @@ from liteflow.core.models import (
     WorkflowInstance,
     WorkflowStatus,
 )
-from liteflow.core.serialization import dump_event, dump_instance, load_instance
+from liteflow.core.serialization import dump_event, dump_instance, instance_from_json, instance_json
 
 from . import scripts
 from .codec import dumps, micros, millis
@@ -104,9 +104,17 @@ class RedisPersistenceProvider:
     def _store(
         self, instance: WorkflowInstance, subscriptions: Sequence[EventSubscription], expected: int | None
     ) -> None:
-        document = dump_instance(instance)
         revision = 1 if expected is None else expected + 1
-        document["revision"] = revision
+        if expected is None:  # a new instance: the strict encoder, whose errors name the attribute
+            document = dump_instance(instance)
+            document["revision"] = revision
+            encoded = dumps(document)
+        else:
+            current, instance.revision = instance.revision, revision
+            try:
+                encoded = instance_json(instance)
+            finally:
+                instance.revision = current
         status = WorkflowStatus(instance.status)
         runnable = status is WorkflowStatus.RUNNABLE and instance.next_execution is not None
         keys = [
@@ -118,7 +126,7 @@ class RedisPersistenceProvider:
         ]
         args: list[Any] = [
             "" if expected is None else expected,
-            dumps(document),
+            encoded,
             revision,
             _SLOT[status],
             micros(instance.complete_time or instance.create_time),
@@ -147,7 +155,7 @@ class RedisPersistenceProvider:
             raw = self._conn.client.hget(self._k_instance + workflow_id, "doc")
         if raw is None:
             raise WorkflowNotFoundError(workflow_id)
-        return load_instance(json.loads(raw))
+        return instance_from_json(raw)
 
     def get_workflow_instances(self, workflow_ids: Sequence[str]) -> list[WorkflowInstance]:
         if not workflow_ids:
@@ -157,7 +165,7 @@ class RedisPersistenceProvider:
             for workflow_id in workflow_ids:
                 pipe.hget(self._k_instance + workflow_id, "doc")
             raws = pipe.execute()
-        return [load_instance(json.loads(raw)) for raw in raws if raw is not None]
+        return [instance_from_json(raw) for raw in raws if raw is not None]
 
     def get_runnable_instances(self, as_at: datetime) -> list[str]:
         with provider_errors("get_runnable_instances"):

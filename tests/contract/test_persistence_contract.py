@@ -26,6 +26,8 @@ from liteflow.core.models import (
 )
 
 T0 = datetime(2024, 5, 17, 9, 30, 15, 123000, tzinfo=timezone.utc)
+#: How a datetime inside workflow data is stored: ISO 8601 as pydantic writes it (UTC as "Z").
+T0_TEXT = "2024-05-17T09:30:15.123000Z"
 
 
 def ms_now() -> datetime:
@@ -442,14 +444,14 @@ def test_objects_come_back_as_json_dicts(json_persistence: Any) -> None:
 
     loaded = json_persistence.get_workflow_instance(wf.id)
 
-    order = {"customer": "ann", "total": 9.5, "placed": T0.isoformat(), "lines": [1, 2]}
+    order = {"customer": "ann", "total": 9.5, "placed": T0_TEXT, "lines": [1, 2]}
     assert loaded.data == {"name": "plain", "order": order}
     assert type(loaded.data) is dict
     pointer = loaded.execution_pointers[0]
     assert pointer.persistence_data == {
         "customer": "bob",
         "total": 1.0,
-        "placed": T0.isoformat(),
+        "placed": T0_TEXT,
         "lines": [],
     }
     assert type(pointer.context_item) is dict
@@ -461,7 +463,7 @@ def test_dataclass_data_comes_back_as_json_dict_after_persist(json_persistence: 
     wf.data = OrderData("ann", 3.0, T0, [7])
     json_persistence.persist_workflow(wf)
     loaded = json_persistence.get_workflow_instance(wf.id)
-    assert loaded.data == {"customer": "ann", "total": 3.0, "placed": T0.isoformat(), "lines": [7]}
+    assert loaded.data == {"customer": "ann", "total": 3.0, "placed": T0_TEXT, "lines": [7]}
 
 
 def test_event_data_objects_come_back_as_json(json_persistence: Any) -> None:
@@ -470,7 +472,7 @@ def test_event_data_objects_come_back_as_json(json_persistence: Any) -> None:
     assert json_persistence.get_event(e.id).event_data == {
         "customer": "ann",
         "total": 1.5,
-        "placed": T0.isoformat(),
+        "placed": T0_TEXT,
         "lines": [],
     }
 

@@ -10,13 +10,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import liteflow.providers.mongo.persistence as mongo_persistence
 import mongomock
 import pytest
-from liteflow.providers.mongo import MongoPersistenceProvider
-from liteflow.providers.mongo.documents import unstorable_path
 from pymongo.errors import AutoReconnect, PyMongoError
 
+import liteflow.providers.mongo.persistence as mongo_persistence
 from liteflow.core.errors import ProviderError, SerializationError
 from liteflow.core.interfaces import PersistenceProvider
 from liteflow.core.models import (
@@ -27,6 +25,8 @@ from liteflow.core.models import (
     WorkflowInstance,
     WorkflowStatus,
 )
+from liteflow.providers.mongo import MongoPersistenceProvider
+from liteflow.providers.mongo.documents import unstorable_path
 
 NOW = datetime(2024, 5, 17, 9, 30, 15, 123000, tzinfo=timezone.utc)
 

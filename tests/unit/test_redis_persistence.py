@@ -27,6 +27,7 @@ from liteflow.providers.redis import RedisPersistenceProvider
 pytestmark = pytest.mark.redis
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=timezone.utc)
+T0_TEXT = "2030-01-01T12:00:00Z"  # a datetime inside workflow data is stored as ISO 8601 text, UTC as "Z"
 
 
 @pytest.fixture
@@ -146,9 +147,9 @@ def test_documents_are_json_and_data_stays_json(
     store.create_workflow(instance)
     document = json.loads(raw.hget(f"{redis_cleanup}wf:{instance.id}", "doc"))  # type: ignore[arg-type]
     assert document["id"] == instance.id and document["revision"] == 1
-    assert document["data"] == {"name": "ada", "tags": ["x"], "when": T0.isoformat()}
+    assert document["data"] == {"name": "ada", "tags": ["x"], "when": T0_TEXT}
     loaded = store.get_workflow_instance(instance.id)
-    assert loaded.data == {"name": "ada", "tags": ["x"], "when": T0.isoformat()}
+    assert loaded.data == {"name": "ada", "tags": ["x"], "when": T0_TEXT}
     assert loaded.execution_pointers[0].persistence_data == {"i": 3}
     assert loaded.create_time == instance.create_time
 

@@ -28,7 +28,8 @@ def oldest_event_for(
     persistence: PersistenceProvider, subscription: EventSubscription, instance: WorkflowInstance, now: datetime
 ) -> Event | None:
     """The oldest event the subscription may receive that this instance has not consumed yet."""
-    consumed = consumed_event_ids(instance)
+    pointer = instance.find_pointer(subscription.execution_pointer_id)
+    consumed = consumed_event_ids(instance, pointer.create_time if pointer is not None else None)
     for event in persistence.get_events(
         subscription.event_name, subscription.event_key, subscription.subscribe_as_of, now
     ):

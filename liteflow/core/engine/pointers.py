@@ -22,5 +22,12 @@ def branch_complete(instance: WorkflowInstance, parent_id: str) -> bool:
     return all(p.end_time is not None for p in instance.execution_pointers if parent_id in p.scope)
 
 
-def consumed_event_ids(instance: WorkflowInstance) -> set[str]:
-    return {p.event_id for p in instance.execution_pointers if p.event_id is not None}
+def consumed_event_ids(instance: WorkflowInstance, before: datetime | None = None) -> set[str]:
+    """Ids of the events the instance's pointers received; with ``before``, only those of pointers that had
+    ended by then. A pointer created later (a loop waiting again) must not receive them a second time, while
+    pointers waiting side by side (parallel branches) each receive the same event."""
+    return {
+        p.event_id
+        for p in instance.execution_pointers
+        if p.event_id is not None and (before is None or (p.end_time is not None and p.end_time <= before))
+    }

@@ -1,0 +1,172 @@
+"""WorkflowHost and configure_workflow_host: options, providers, registry, what start_workflow stores."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from liteflow.core import *
+from liteflow.core.services.options import parse_options
+from liteflow.providers.memory import MemoryLockProvider, MemoryPersistenceProvider, MemoryQueueProvider
+
+
+class A(StepBody):
+    def run(self, context: StepExecutionContext) -> ExecutionResult:
+        return ExecutionResult.next()
+
+
+class Data:
+    def __init__(self) -> None:
+        self.n = 1
+
+
+class WithType(Workflow):
+    data_type = Data
+
+    def build(self, builder: WorkflowBuilder) -> None:
+        builder.start_with(A)
+
+
+class V1(Workflow):
+    def id(self) -> str:
+        return "Versioned"
+
+    def build(self, builder: WorkflowBuilder) -> None:
+        builder.start_with(A)
+
+
+class V3(V1):
+    def version(self) -> int:
+        return 3
+
+
+# -- options ------------------------------------------------------------------------------------------
+def test_default_options() -> None:
+    options = configure_workflow_host().options
+    assert options.poll_interval == 1.0
+    assert options.retry_interval == timedelta(seconds=60)
+    assert options.max_concurrent_workflows >= 1
+
+
+def test_options_are_applied() -> None:
+    host = configure_workflow_host(poll_interval=0.25, retry_interval=timedelta(seconds=3), max_concurrent_workflows=2)
+    assert host.options.poll_interval == 0.25
+    assert host.options.retry_interval == timedelta(seconds=3)
+    assert host.options.max_concurrent_workflows == 2
+    assert configure_workflow_host(retry_interval=1.5).options.retry_interval == timedelta(seconds=1.5)
+
+
+def test_unknown_option_names_it() -> None:
+    with pytest.raises(TypeError, match="bogus") as info:
+        configure_workflow_host(bogus=1)
+    assert "poll_interval" in str(info.value)  # and lists the known ones
+    with pytest.raises(TypeError, match="bogus"):
+        parse_options({"bogus": 1})
+
+
+def test_invalid_option_value() -> None:
+    with pytest.raises(ValueError, match="poll_interval"):
+        configure_workflow_host(poll_interval=-1)
+
+
+def test_provider_of_the_wrong_kind() -> None:
+    with pytest.raises(TypeError, match="persistence"):
+        configure_workflow_host(persistence=object())  # type: ignore[arg-type]
+
+
+def test_given_providers_are_used_and_defaults_are_fresh() -> None:
+    persistence, queue, lock = MemoryPersistenceProvider(), MemoryQueueProvider(), MemoryLockProvider()
+    host = configure_workflow_host(persistence, queue, lock)
+    assert (host.persistence, host.queue, host.lock) == (persistence, queue, lock)
+    one, two = configure_workflow_host(), configure_workflow_host()
+    assert one.persistence is not two.persistence and one.queue is not two.queue and one.lock is not two.lock
+    assert isinstance(one.persistence, PersistenceProvider)
+    assert isinstance(one.queue, QueueProvider)
+    assert isinstance(one.lock, LockProvider)
+
+
+# -- registry and start_workflow ----------------------------------------------------------------------
+def test_register_returns_the_definition() -> None:
+    host = configure_workflow_host()
+    definition = host.register_workflow(WithType())
+    assert isinstance(definition, WorkflowDefinition)
+    assert definition.id == "WithType" and definition.version == 1 and definition.data_type is Data
+
+
+def test_start_workflow_stores_a_runnable_instance() -> None:
+    host = configure_workflow_host()
+    host.register_workflow(WithType())
+    wid = host.start_workflow("WithType", 1, None, reference=123)  # type: ignore[arg-type]
+    instance = host.get_workflow_instance(wid)
+    assert instance.id == wid
+    assert instance.status is WorkflowStatus.RUNNABLE
+    assert instance.workflow_definition_id == "WithType" and instance.version == 1
+    assert isinstance(instance.data, Data) and instance.data.n == 1
+    assert instance.reference == "123"
+    assert instance.create_time.utcoffset() == timedelta(0)
+    assert instance.complete_time is None
+    (pointer,) = instance.execution_pointers
+    assert pointer.step_id == 0 and pointer.active and pointer.status is PointerStatus.PENDING
+
+
+def test_get_workflow_instance_is_a_snapshot() -> None:
+    host = configure_workflow_host()
+    host.register_workflow(WithType())
+    wid = host.start_workflow("WithType")
+    snapshot = host.get_workflow_instance(wid)
+    snapshot.status = WorkflowStatus.COMPLETE
+    snapshot.data.n = 99
+    fresh = host.get_workflow_instance(wid)
+    assert fresh.status is WorkflowStatus.RUNNABLE and fresh.data.n == 1
+
+
+def test_version_none_is_the_latest() -> None:
+    host = configure_workflow_host()
+    host.register_workflow(V3())
+    host.register_workflow(V1())
+    assert host.get_workflow_instance(host.start_workflow("Versioned")).version == 3
+    assert host.get_workflow_instance(host.start_workflow("Versioned", 1)).version == 1
+    with pytest.raises(WorkflowNotRegisteredError, match=r"Versioned.*2"):
+        host.start_workflow("Versioned", 2)
+
+
+def test_publish_event_returns_an_id_even_without_subscribers() -> None:
+    host = configure_workflow_host()
+    first = host.publish_event("nobody", "k", 1)
+    second = host.publish_event("nobody", "k", 2)
+    assert first and second and first != second
+
+
+# -- lifecycle ----------------------------------------------------------------------------------------
+def test_start_and_stop_are_idempotent() -> None:
+    host = configure_workflow_host(poll_interval=0.1)
+    assert not host.is_running
+    host.stop()
+    host.start()
+    host.start()
+    assert host.is_running
+    started = time.monotonic()
+    host.stop()
+    assert time.monotonic() - started < 2
+    assert not host.is_running
+    host.stop()
+
+
+def test_lifecycle_events() -> None:
+    seen: list[Any] = []
+    host = configure_workflow_host(poll_interval=0.1)
+    host.on_lifecycle_event(seen.append)
+    host.on_lifecycle_event(lambda event: 1 / 0)  # a failing callback changes nothing
+    host.register_workflow(WithType())
+    with host:
+        wid = host.start_workflow("WithType", reference="r")
+        assert host.wait_for_workflow(wid, timeout=5).status is WorkflowStatus.COMPLETE
+    kinds = [type(e).__name__ for e in seen]
+    assert kinds[0] == "WorkflowStarted" and kinds[-1] == "WorkflowCompleted"
+    assert "StepStarted" in kinds and "StepCompleted" in kinds
+    for event in seen:
+        assert event.workflow_instance_id == wid and event.workflow_definition_id == "WithType"
+        assert event.version == 1 and event.reference == "r" and event.event_time is not None

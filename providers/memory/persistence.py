@@ -1,7 +1,11 @@
 """In-process persistence: instances, events, subscriptions and errors in dictionaries.
 
-Instances are stored as copies (pointers and workflow data copied), so what a caller holds and what is
-stored never alias: the compare-and-set on ``revision`` behaves exactly as in the persistent providers.
+Reads return copies (pointers and workflow data copied), so nothing a caller gets aliases what is
+stored. Writes keep the caller's object itself, without copying: the host persists after every step,
+and a copy costs as much as the instance's history. The object handed to ``persist_workflow`` then
+belongs to the store; the host keeps working on it only while it holds the instance's lock, so readers
+may see a step's changes a moment before they are persisted. The compare-and-set on ``revision``
+behaves exactly as in the persistent providers.
 """
 
 from __future__ import annotations
@@ -63,6 +67,17 @@ def copy_instance(instance: WorkflowInstance) -> WorkflowInstance:
     )
 
 
+def _snapshot(stored: WorkflowInstance) -> WorkflowInstance:
+    """A copy of a stored instance, which its lock holder may be changing right now: copy again if the
+    data changed size under the copy."""
+    for _ in range(9):
+        try:
+            return copy_instance(stored)
+        except RuntimeError:  # "dictionary changed size during iteration"
+            continue
+    return copy_instance(stored)
+
+
 class MemoryPersistenceProvider:
     """Thread-safe in-memory persistence. Values are kept as Python objects (no JSON round trip)."""
 
@@ -92,18 +107,18 @@ class MemoryPersistenceProvider:
             if stored.revision != instance.revision:
                 raise ConcurrencyError(instance.id, instance.revision)
             instance.revision += 1
-            self._instances[instance.id] = copy_instance(instance)
+            self._instances[instance.id] = instance
 
     def get_workflow_instance(self, workflow_id: str) -> WorkflowInstance:
         with self._mutex:
             stored = self._instances.get(workflow_id)
             if stored is None:
                 raise WorkflowNotFoundError(workflow_id)
-            return copy_instance(stored)
+            return _snapshot(stored)
 
     def get_workflow_instances(self, workflow_ids: Sequence[str]) -> list[WorkflowInstance]:
         with self._mutex:
-            return [copy_instance(self._instances[i]) for i in workflow_ids if i in self._instances]
+            return [_snapshot(self._instances[i]) for i in workflow_ids if i in self._instances]
 
     def get_runnable_instances(self, as_at: datetime) -> list[str]:
         now = to_millis(_utc(as_at))

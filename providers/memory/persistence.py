@@ -88,6 +88,10 @@ class MemoryPersistenceProvider:
         self._instances: dict[str, WorkflowInstance] = {}
         self._subscriptions: dict[str, EventSubscription] = {}
         self._events: dict[str, Event] = {}
+        # (event name, key) -> ids, so matching never scans every subscription or event
+        self._subscriptions_by_key: dict[tuple[str, str], set[str]] = {}
+        self._events_by_key: dict[tuple[str, str], list[str]] = {}
+        self._unprocessed: set[str] = set()
         self._errors: list[ExecutionError] = []
 
     # -- instances -------------------------------------------------------------------------------------
@@ -100,7 +104,7 @@ class MemoryPersistenceProvider:
     def persist_workflow(self, instance: WorkflowInstance, subscriptions: Sequence[EventSubscription] = ()) -> None:
         with self._mutex:
             for subscription in subscriptions:
-                self._subscriptions[subscription.id] = subscription.model_copy()
+                self._add_subscription(subscription)
             stored = self._instances.get(instance.id)
             if stored is None:
                 raise WorkflowNotFoundError(instance.id)
@@ -144,27 +148,49 @@ class MemoryPersistenceProvider:
     # -- subscriptions ---------------------------------------------------------------------------------
     def create_event_subscription(self, subscription: EventSubscription) -> str:
         with self._mutex:
-            self._subscriptions[subscription.id] = subscription.model_copy()
+            self._add_subscription(subscription)
         return subscription.id
+
+    def _add_subscription(self, subscription: EventSubscription) -> None:
+        self._drop_subscription(subscription.id)
+        self._subscriptions[subscription.id] = subscription.model_copy()
+        key = (subscription.event_name, subscription.event_key)
+        self._subscriptions_by_key.setdefault(key, set()).add(subscription.id)
+
+    def _drop_subscription(self, subscription_id: str) -> None:
+        old = self._subscriptions.pop(subscription_id, None)
+        if old is not None:
+            ids = self._subscriptions_by_key.get((old.event_name, old.event_key))
+            if ids is not None:
+                ids.discard(subscription_id)
+                if not ids:
+                    del self._subscriptions_by_key[(old.event_name, old.event_key)]
 
     def get_subscriptions(self, event_name: str, event_key: str, as_of: datetime) -> list[EventSubscription]:
         as_of = _utc(as_of)
         with self._mutex:
             found = [
-                s.model_copy()
-                for s in self._subscriptions.values()
-                if s.event_name == event_name and s.event_key == event_key and s.subscribe_as_of <= as_of
+                self._subscriptions[i].model_copy()
+                for i in self._subscriptions_by_key.get((event_name, event_key), ())
+                if self._subscriptions[i].subscribe_as_of <= as_of
             ]
         return sorted(found, key=lambda s: s.subscribe_as_of)
 
     def terminate_subscription(self, subscription_id: str) -> None:
         with self._mutex:
-            self._subscriptions.pop(subscription_id, None)
+            self._drop_subscription(subscription_id)
 
     # -- events ----------------------------------------------------------------------------------------
     def create_event(self, event: Event) -> str:
         with self._mutex:
-            self._events[event.id] = event.model_copy()
+            stored = event.model_copy()
+            if event.id not in self._events:
+                self._events_by_key.setdefault((event.event_name, event.event_key), []).append(event.id)
+            self._events[event.id] = stored
+            if stored.is_processed:
+                self._unprocessed.discard(event.id)
+            else:
+                self._unprocessed.add(event.id)
         return event.id
 
     def get_event(self, event_id: str) -> Event:
@@ -175,26 +201,28 @@ class MemoryPersistenceProvider:
         since, until = _utc(since), _utc(until)
         with self._mutex:
             found = [
-                e.model_copy()
-                for e in self._events.values()
-                if e.event_name == event_name and e.event_key == event_key and since <= e.event_time <= until
+                self._events[i].model_copy()
+                for i in self._events_by_key.get((event_name, event_key), ())
+                if since <= self._events[i].event_time <= until
             ]
         return sorted(found, key=lambda e: e.event_time)
 
     def get_runnable_events(self, as_at: datetime) -> list[str]:
         as_at = _utc(as_at)
         with self._mutex:
-            return [e.id for e in self._events.values() if not e.is_processed and e.event_time <= as_at]
+            return [i for i in self._unprocessed if self._events[i].event_time <= as_at]
 
     def mark_event_processed(self, event_id: str) -> None:
         with self._mutex:
             if event_id in self._events:
                 self._events[event_id].is_processed = True
+                self._unprocessed.discard(event_id)
 
     def mark_event_unprocessed(self, event_id: str) -> None:
         with self._mutex:
             if event_id in self._events:
                 self._events[event_id].is_processed = False
+                self._unprocessed.add(event_id)
 
     # -- errors ----------------------------------------------------------------------------------------
     def persist_errors(self, errors: Sequence[ExecutionError]) -> None:

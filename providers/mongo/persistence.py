@@ -8,8 +8,9 @@ pymongo error chained; values BSON cannot hold are raised as :class:`Serializati
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -75,6 +76,9 @@ def _store(action: str, doc: Mapping[str, Any], write: Callable[[], T]) -> T:
         raise SerializationError(f"{path}: cannot be stored in MongoDB: {exc}") from exc
 
 
+_MONGOMOCK_LOCK = threading.RLock()
+
+
 def _utc(value: datetime) -> datetime:
     aware = as_utc(value)
     assert aware is not None
@@ -106,6 +110,10 @@ class MongoPersistenceProvider:
                 raise TypeError(f"client options {sorted(client_options)} apply only when a URL is given")
             self._client = url_or_client
             self._owns_client = False
+        #: mongomock (the in-process stand-in tests and samples use) is not thread-safe, and a host calls
+        #: its provider from many threads: calls on a mongomock client are serialised.
+        mock = type(self._client).__module__.startswith("mongomock")
+        self._serial: AbstractContextManager[Any] = _MONGOMOCK_LOCK if mock else nullcontext()
         self._db = db = self._client[database]
         self._workflows: Collection[dict[str, Any]] = db["workflows"]
         self._subscriptions: Collection[dict[str, Any]] = db["subscriptions"]
@@ -119,7 +127,7 @@ class MongoPersistenceProvider:
         log.debug("mongo.ready", database=database)
 
     def _create_indexes(self) -> None:
-        with _driver("index creation"):
+        with self._serial, _driver("index creation"):
             for name, indexes in INDEXES.items():
                 collection = self._db[name]
                 for keys in indexes:
@@ -128,20 +136,20 @@ class MongoPersistenceProvider:
     # -- instances -------------------------------------------------------------------------------------
     def create_workflow(self, instance: WorkflowInstance) -> str:
         doc = instance_document(instance, revision=1)
-        _store("create_workflow", doc, lambda: self._workflows.insert_one(doc))
+        with self._serial:
+            _store("create_workflow", doc, lambda: self._workflows.insert_one(doc))
         instance.revision = 1
         return instance.id
 
-    def persist_workflow(
-        self, instance: WorkflowInstance, subscriptions: Sequence[EventSubscription] = ()
-    ) -> None:
+    def persist_workflow(self, instance: WorkflowInstance, subscriptions: Sequence[EventSubscription] = ()) -> None:
         doc = instance_document(instance, revision=instance.revision + 1)
         for subscription in subscriptions:
             self._save_subscription(subscription)
         query = {"_id": instance.id, "revision": instance.revision}
-        result = _store("persist_workflow", doc, lambda: self._workflows.replace_one(query, doc))
+        with self._serial:
+            result = _store("persist_workflow", doc, lambda: self._workflows.replace_one(query, doc))
         if result.matched_count == 0:
-            with _driver("persist_workflow"):
+            with self._serial, _driver("persist_workflow"):
                 exists = self._workflows.count_documents({"_id": instance.id}, limit=1) > 0
             if not exists:
                 raise WorkflowNotFoundError(instance.id)
@@ -150,14 +158,14 @@ class MongoPersistenceProvider:
         instance.revision += 1
 
     def get_workflow_instance(self, workflow_id: str) -> WorkflowInstance:
-        with _driver("get_workflow_instance"):
+        with self._serial, _driver("get_workflow_instance"):
             doc = self._workflows.find_one({"_id": workflow_id})
         if doc is None:
             raise WorkflowNotFoundError(workflow_id)
         return load_workflow(doc)
 
     def get_workflow_instances(self, workflow_ids: Sequence[str]) -> list[WorkflowInstance]:
-        with _driver("get_workflow_instances"):
+        with self._serial, _driver("get_workflow_instances"):
             docs = {doc["_id"]: doc for doc in self._workflows.find({"_id": {"$in": list(workflow_ids)}})}
         return [load_workflow(docs[i]) for i in workflow_ids if i in docs]
 
@@ -166,7 +174,7 @@ class MongoPersistenceProvider:
             "status": WorkflowStatus.RUNNABLE.value,
             "next_execution": {"$ne": None, "$lte": to_millis(_utc(as_at))},
         }
-        with _driver("get_runnable_instances"):
+        with self._serial, _driver("get_runnable_instances"):
             return [doc["_id"] for doc in self._workflows.find(query, {"_id": 1})]
 
     def purge_workflows(self, status: WorkflowStatus, older_than: datetime) -> int:
@@ -178,7 +186,7 @@ class MongoPersistenceProvider:
                 {"complete_time": None, "create_time": {"$lt": cutoff}},
             ],
         }
-        with _driver("purge_workflows"):
+        with self._serial, _driver("purge_workflows"):
             deleted = self._workflows.delete_many(query).deleted_count
         log.debug("mongo.purged", status=WorkflowStatus(status).value, count=deleted)
         return deleted
@@ -186,7 +194,7 @@ class MongoPersistenceProvider:
     # -- subscriptions ---------------------------------------------------------------------------------
     def _save_subscription(self, subscription: EventSubscription) -> None:
         doc = model_document(subscription)
-        with _driver("save subscription"):
+        with self._serial, _driver("save subscription"):
             self._subscriptions.replace_one({"_id": subscription.id}, doc, upsert=True)
 
     def create_event_subscription(self, subscription: EventSubscription) -> str:
@@ -195,22 +203,23 @@ class MongoPersistenceProvider:
 
     def get_subscriptions(self, event_name: str, event_key: str, as_of: datetime) -> list[EventSubscription]:
         query = {"event_name": event_name, "event_key": event_key, "subscribe_as_of": {"$lte": _utc(as_of)}}
-        with _driver("get_subscriptions"):
+        with self._serial, _driver("get_subscriptions"):
             docs = list(self._subscriptions.find(query).sort("subscribe_as_of", ASCENDING))
         return [load_model(EventSubscription, doc) for doc in docs]
 
     def terminate_subscription(self, subscription_id: str) -> None:
-        with _driver("terminate_subscription"):
+        with self._serial, _driver("terminate_subscription"):
             self._subscriptions.delete_one({"_id": subscription_id})
 
     # -- events ----------------------------------------------------------------------------------------
     def create_event(self, event: Event) -> str:
         doc = event_document(event)
-        _store("create_event", doc, lambda: self._events.replace_one({"_id": event.id}, doc, upsert=True))
+        with self._serial:
+            _store("create_event", doc, lambda: self._events.replace_one({"_id": event.id}, doc, upsert=True))
         return event.id
 
     def get_event(self, event_id: str) -> Event:
-        with _driver("get_event"):
+        with self._serial, _driver("get_event"):
             doc = self._events.find_one({"_id": event_id})
         if doc is None:
             raise KeyError(event_id)
@@ -222,13 +231,13 @@ class MongoPersistenceProvider:
             "event_key": event_key,
             "event_time": {"$gte": _utc(since), "$lte": _utc(until)},
         }
-        with _driver("get_events"):
+        with self._serial, _driver("get_events"):
             docs = list(self._events.find(query).sort("event_time", ASCENDING))
         return [load_model(Event, doc) for doc in docs]
 
     def get_runnable_events(self, as_at: datetime) -> list[str]:
         query = {"is_processed": False, "event_time": {"$lte": _utc(as_at)}}
-        with _driver("get_runnable_events"):
+        with self._serial, _driver("get_runnable_events"):
             return [doc["_id"] for doc in self._events.find(query, {"_id": 1})]
 
     def mark_event_processed(self, event_id: str) -> None:
@@ -238,18 +247,18 @@ class MongoPersistenceProvider:
         self._set_processed(event_id, False)
 
     def _set_processed(self, event_id: str, processed: bool) -> None:
-        with _driver("mark event"):
+        with self._serial, _driver("mark event"):
             self._events.update_one({"_id": event_id}, {"$set": {"is_processed": processed}})
 
     # -- errors ----------------------------------------------------------------------------------------
     def persist_errors(self, errors: Sequence[ExecutionError]) -> None:
         docs = [model_document(error) for error in errors]
         if docs:
-            with _driver("persist_errors"):
+            with self._serial, _driver("persist_errors"):
                 self._errors.insert_many(docs)
 
     def get_errors(self, workflow_id: str) -> list[ExecutionError]:
-        with _driver("get_errors"):
+        with self._serial, _driver("get_errors"):
             docs = list(self._errors.find({"workflow_id": workflow_id}).sort("error_time", ASCENDING))
         return [load_model(ExecutionError, doc) for doc in docs]
 

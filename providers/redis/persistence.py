@@ -95,9 +95,7 @@ class RedisPersistenceProvider:
         instance.revision = 1
         return instance.id
 
-    def persist_workflow(
-        self, instance: WorkflowInstance, subscriptions: Sequence[EventSubscription] = ()
-    ) -> None:
+    def persist_workflow(self, instance: WorkflowInstance, subscriptions: Sequence[EventSubscription] = ()) -> None:
         self._store(instance, subscriptions, expected=instance.revision)
         instance.revision += 1
 
@@ -143,9 +141,7 @@ class RedisPersistenceProvider:
         log.debug("persist.conflict", workflow_id=instance.id, revision=instance.revision)
         raise ConcurrencyError(instance.id, instance.revision)
 
-    def _add_subscriptions(
-        self, subscriptions: Sequence[EventSubscription], keys: list[str], args: list[Any]
-    ) -> None:
+    def _add_subscriptions(self, subscriptions: Sequence[EventSubscription], keys: list[str], args: list[Any]) -> None:
         for subscription in subscriptions:
             keys.append(self._k_sub_index + _name_key(subscription.event_name, subscription.event_key))
             args += (subscription.id, subscription.model_dump_json(), micros(subscription.subscribe_as_of))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import pairwise
 
 from liteflow.core.definition import ErrorBehavior, WorkflowDefinition, WorkflowStep
 from liteflow.core.engine.outcome import PassResult
@@ -43,16 +44,30 @@ def error_behavior(step: WorkflowStep, definition: WorkflowDefinition, settings:
     return definition.default_error_behavior or settings.default_error_behavior
 
 
-def retry_delay(step: WorkflowStep, definition: WorkflowDefinition, settings: EngineSettings, attempt: int) -> timedelta:
+def retry_delay(
+    step: WorkflowStep, definition: WorkflowDefinition, settings: EngineSettings, attempt: int
+) -> timedelta:
     """The wait before retry number ``attempt + 1``: ``retry_interval * backoff ** attempt``."""
     interval = step.retry_interval or definition.default_retry_interval or settings.retry_interval
     return interval * (step.retry_backoff**attempt)
 
 
+class SagaGaveUp(Exception):
+    """Raised by a saga container once the compensations of its last failure have run, when its error
+    behaviour (or the one after its retries) is SUSPEND or TERMINATE: that behaviour applies now."""
+
+    def __init__(self, behavior: ErrorBehavior) -> None:
+        super().__init__(f"saga compensated; then {behavior.value}")
+        self.behavior = behavior
+
+
 def handle_step_error(failure: StepFailure, exc: BaseException) -> None:
     """Record the error and apply the step's error behaviour."""
-    message = f"{type(exc).__name__}: {exc}"
     f = failure
+    if isinstance(exc, SagaGaveUp):
+        saga_gave_up(f, exc.behavior)
+        return
+    message = f"{type(exc).__name__}: {exc}"
     f.out.errors.append(
         ExecutionError(workflow_id=f.instance.id, execution_pointer_id=f.pointer.id, error_time=f.now, message=message)
     )
@@ -101,55 +116,109 @@ def terminate(f: StepFailure) -> None:
         f.out.events.append(WorkflowTerminated.of(f.instance))
 
 
-def nearest_saga(f: StepFailure) -> ExecutionPointer | None:
+def saga_behavior(step: WorkflowStep) -> ErrorBehavior:
+    return step.error_behavior or ErrorBehavior.COMPENSATE
+
+
+def failure_chain(f: StepFailure) -> list[ExecutionPointer]:
+    """The failed pointer and its enclosing pointers up to the saga that handles the failure (last),
+    or ``[]`` outside a saga. A saga with the default behaviour (COMPENSATE) inside another saga fails
+    as a whole, so the outer saga handles it, as in Workflow Core."""
+    chain = [f.pointer]
+    handler: ExecutionPointer | None = None
     for scope_id in f.pointer.scope:  # innermost first
         parent = f.instance.find_pointer(scope_id)
-        if parent is not None and f.definition.steps[parent.step_id].is_saga:
-            return parent
-    return None
+        if parent is None:
+            break
+        chain.append(parent)
+        step = f.definition.steps[parent.step_id]
+        if step.is_saga:
+            handler = parent
+            if saga_behavior(step) is not ErrorBehavior.COMPENSATE:
+                break
+    if handler is None:
+        return []
+    return chain[: chain.index(handler) + 1]
+
+
+def has_compensation(f: StepFailure, pointer: ExecutionPointer) -> bool:
+    return f.definition.steps[pointer.step_id].compensation_step_id is not None
 
 
 def compensate(f: StepFailure) -> None:
     """Undo: the failed step's compensation, then (inside a saga) every completed step's, newest first."""
     end_pointer(f.pointer, PointerStatus.FAILED, f.now)
-    saga = nearest_saga(f)
-    if saga is None:
+    chain = failure_chain(f)
+    if not chain:
         if f.step.compensation_step_id is None:
             return
         f.pointer.status = PointerStatus.COMPENSATED
         pointers = f.instance.execution_pointers
-        pointers.append(compensation_pointer(f.definition, f.pointer, f.step.compensation_step_id, f.pointer.scope, f.now))
+        step_id = f.step.compensation_step_id
+        pointers.append(compensation_pointer(f.definition, f.pointer, step_id, f.pointer.scope, f.now))
         pointers.extend(
             next_pointer(f.definition, f.pointer, o.next_step, f.now) for o in f.step.outcomes if o.matches(None)
         )
         return
+    saga = chain[-1]
     inside = scoped_pointers(f.instance, saga.id)
     for other in inside:
         if other.end_time is None:
             if other.event_name is not None and not other.event_published:
                 f.out.ended_subscriptions.append(other.id)
-            end_pointer(other, PointerStatus.CANCELLED, f.now)
+            end_pointer(other, PointerStatus.FAILED if other.id in f.pointer.scope else PointerStatus.CANCELLED, f.now)
     order = {p.id: i for i, p in enumerate(f.instance.execution_pointers)}
-    completed = sorted(
-        (p for p in inside if p.status is PointerStatus.COMPLETE and f.definition.steps[p.step_id].compensation_step_id is not None),
-        key=lambda p: (p.end_time, order[p.id]),
-        reverse=True,
-    )
-    undo = ([f.pointer] if f.step.compensation_step_id is not None else []) + completed
-    scope = [saga.id, *saga.scope]
+    undo: list[ExecutionPointer] = []
+    # level by level, innermost first: the failed (or failing container) pointer's own compensation, then
+    # the completed steps around it (at any depth below its parent), newest first
+    for node, parent in pairwise(chain):
+        if has_compensation(f, node):
+            undo.append(node)
+        undo.extend(
+            sorted(
+                (
+                    p
+                    for p in inside
+                    if parent.id in p.scope
+                    and node.id not in p.scope
+                    and p.status is PointerStatus.COMPLETE
+                    and has_compensation(f, p)
+                ),
+                key=lambda p: (p.end_time, order[p.id]),
+                reverse=True,
+            )
+        )
+    saga_step = f.definition.steps[saga.step_id]
+    own = saga_step.compensation_step_id is not None and saga_behavior(saga_step) is ErrorBehavior.COMPENSATE
+    if own:
+        undo.append(saga)
+    queue_compensations(f, undo, [saga.id, *saga.scope])
+    if own:
+        saga.status = PointerStatus.RUNNING  # it carries on once its compensations have run
+    after_saga(f, saga)
+
+
+def queue_compensations(f: StepFailure, undo: list[ExecutionPointer], scope: list[str]) -> None:
+    """Add the compensations, run one after another (each waits, inactive, for its predecessor)."""
+    previous: ExecutionPointer | None = None
     for done in undo:
         done.status = PointerStatus.COMPENSATED
         step_id = f.definition.steps[done.step_id].compensation_step_id
         assert step_id is not None
-        f.instance.execution_pointers.append(compensation_pointer(f.definition, done, step_id, scope, f.now))
-    after_saga(f, saga)
+        pointer = compensation_pointer(f.definition, done, step_id, scope, f.now)
+        if previous is not None:
+            pointer.active = False
+            pointer.predecessor_id = previous.id
+        f.instance.execution_pointers.append(pointer)
+        previous = pointer
 
 
 def after_saga(f: StepFailure, saga: ExecutionPointer) -> None:
     """Once its compensations have run, the saga carries on after itself, or restarts for RETRY."""
     saga_step = f.definition.steps[saga.step_id]
     behavior = saga_step.error_behavior or ErrorBehavior.COMPENSATE
-    if behavior is ErrorBehavior.RETRY and saga_step.max_retries is not None and saga.retry_count >= saga_step.max_retries:
+    retries = saga_step.max_retries
+    if behavior is ErrorBehavior.RETRY and retries is not None and saga.retry_count >= retries:
         behavior = saga_step.behavior_after_retries
     if behavior is ErrorBehavior.RETRY:
         saga.persistence_data = {"restart": True}
@@ -157,7 +226,18 @@ def after_saga(f: StepFailure, saga: ExecutionPointer) -> None:
         saga.retry_count += 1
         return
     saga.persistence_data = {"compensated": True}
-    if behavior is ErrorBehavior.SUSPEND:
-        suspend(f)
-    elif behavior is ErrorBehavior.TERMINATE:
+    if behavior in (ErrorBehavior.SUSPEND, ErrorBehavior.TERMINATE):
+        # the compensations run first; the saga then raises SagaGaveUp (see saga_gave_up)
+        saga.persistence_data["then"] = behavior.value
+
+
+def saga_gave_up(f: StepFailure, behavior: ErrorBehavior) -> None:
+    """A saga whose compensations have run: TERMINATE ends the workflow; SUSPEND suspends it, and
+    resuming runs the saga again from its first step."""
+    if behavior is ErrorBehavior.TERMINATE:
+        end_pointer(f.pointer, PointerStatus.FAILED, f.now)
         terminate(f)
+        return
+    f.pointer.persistence_data = {"restart": True}
+    f.pointer.status = PointerStatus.FAILED
+    suspend(f)

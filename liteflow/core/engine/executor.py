@@ -90,7 +90,9 @@ class WorkflowExecutor:
         pointer.status = PointerStatus.RUNNING
         out.steps_run += 1
         if _debug_logger.isEnabledFor(logging.DEBUG):
-            log.debug("step.started", workflow_id=instance.id, step_id=step.id, step=step.display_name, pointer_id=pointer.id)
+            log.debug(
+                "step.started", workflow_id=instance.id, step_id=step.id, step=step.display_name, pointer_id=pointer.id
+            )
         context = StepExecutionContext(instance, step, pointer, pointer.persistence_data, self.host)
         try:
             body = step.new_body()
@@ -144,15 +146,16 @@ class WorkflowExecutor:
             cancel_pointer(pointer, now, out)
             if step.proceed_after_cancel:
                 complete_pointer(instance, definition, pointer, step, None, now)
-            else:
-                pointer.status = PointerStatus.CANCELLED
+            pointer.status = PointerStatus.CANCELLED  # as in Workflow Core, even when it proceeds
             for inner in scoped_pointers(instance, pointer.id):
                 if inner.end_time is None:
                     cancel_pointer(inner, now, out)
             if step.ends_workflow:
                 complete_workflow(instance, now, out)
 
-    def _cancel_condition_holds(self, instance: WorkflowInstance, step: WorkflowStep, pointer: ExecutionPointer) -> bool:
+    def _cancel_condition_holds(
+        self, instance: WorkflowInstance, step: WorkflowStep, pointer: ExecutionPointer
+    ) -> bool:
         assert step.cancel_condition is not None
         context = StepExecutionContext(instance, step, pointer, pointer.persistence_data, self.host)
         try:
@@ -168,7 +171,9 @@ def cancel_pointer(pointer: ExecutionPointer, now: datetime, out: PassResult) ->
     end_pointer(pointer, PointerStatus.CANCELLED, now)
 
 
-def _wrap(middleware: StepMiddleware, context: StepExecutionContext, body: StepBody, nxt: Callable[[], Any]) -> Callable[[], Any]:
+def _wrap(
+    middleware: StepMiddleware, context: StepExecutionContext, body: StepBody, nxt: Callable[[], Any]
+) -> Callable[[], Any]:
     def call() -> Any:
         return middleware(context, body, nxt)
 

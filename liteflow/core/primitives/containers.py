@@ -92,8 +92,9 @@ class Foreach(ContainerStepBody):
 class Saga(ContainerStepBody):
     """Runs its branch as one transaction: a failure inside compensates the completed steps.
 
-    The error handler marks the saga ``compensated`` (carry on after the compensations have run) or
-    ``restart`` (run the branch again once they have, for ``on_error(RETRY)``).
+    The error handler marks the saga ``compensated`` (carry on after the compensations have run; with
+    ``then`` set, suspend or terminate instead) or ``restart`` (run the branch again once they have, for
+    ``on_error(RETRY)``).
     """
 
     def run(self, context: StepExecutionContext) -> ExecutionResult:
@@ -104,4 +105,9 @@ class Saga(ContainerStepBody):
             return ExecutionResult.persist(data)
         if data.get("restart"):
             return ExecutionResult.branch([context.item], {CHILDREN_ACTIVE: True})
+        if data.get("then"):  # compensated; now suspend or terminate (see engine.errors.saga_gave_up)
+            from liteflow.core.definition import ErrorBehavior
+            from liteflow.core.engine.errors import SagaGaveUp
+
+            raise SagaGaveUp(ErrorBehavior(data["then"]))
         return ExecutionResult.next()

@@ -2,13 +2,16 @@
 
 The child is started with ``parent_workflow_id`` set; when it completes, its host publishes the event
 ``liteflow.workflow-completed`` keyed by the child's id with the child's final data, which the waiting
-step receives (``step.result``, for ``.output``).
+step receives (``step.result``, for ``.output``). When the child is terminated instead, the same event
+carries a marker and the waiting step raises :class:`ChildWorkflowTerminated`: the parent step's error
+behaviour applies (a retry starts a new child).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from liteflow.core.errors import LiteFlowError
 from liteflow.core.step import ExecutionResult, StepBody, StepExecutionContext
 
 if TYPE_CHECKING:
@@ -16,6 +19,12 @@ if TYPE_CHECKING:
     from liteflow.core.services.host import WorkflowHost
 
 CHILD_COMPLETED_EVENT = "liteflow.workflow-completed"
+#: The key of the event data announcing a terminated child (the value is the child's id).
+CHILD_TERMINATED = "liteflow.child-terminated"
+
+
+class ChildWorkflowTerminated(LiteFlowError):
+    """The child workflow of a ``sub_workflow`` step was terminated."""
 
 
 class SubWorkflow(StepBody):
@@ -30,7 +39,15 @@ class SubWorkflow(StepBody):
     def run(self, context: StepExecutionContext) -> ExecutionResult:
         pointer = context.execution_pointer
         if pointer.event_published:
-            self.result = pointer.event_data
+            data = pointer.event_data
+            if isinstance(data, dict) and CHILD_TERMINATED in data:
+                # forget this child: a retry of the step starts a new one
+                pointer.event_published = False
+                pointer.event_name = pointer.event_key = pointer.event_data = None
+                raise ChildWorkflowTerminated(
+                    f"child workflow {data[CHILD_TERMINATED]} ({self.definition_id!r}) was terminated"
+                )
+            self.result = data
             self.child_id = pointer.event_key
             return ExecutionResult.next()
         host: WorkflowHost = context.host
@@ -43,4 +60,10 @@ class SubWorkflow(StepBody):
 
 
 def announce_completion(host: WorkflowHost, instance: WorkflowInstance) -> None:
-    host.publish_event(CHILD_COMPLETED_EVENT, instance.id, instance.data)
+    """Tell the waiting parent that the child completed (its final data) or was terminated (a marker)."""
+    from liteflow.core.models import WorkflowStatus
+
+    if instance.status is WorkflowStatus.TERMINATED:
+        host.publish_event(CHILD_COMPLETED_EVENT, instance.id, {CHILD_TERMINATED: instance.id})
+    else:
+        host.publish_event(CHILD_COMPLETED_EVENT, instance.id, instance.data)

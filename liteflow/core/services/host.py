@@ -18,10 +18,16 @@ from liteflow.core.engine.registry import WorkflowRegistry
 from liteflow.core.engine.settings import EngineSettings
 from liteflow.core.errors import DefinitionError
 from liteflow.core.interfaces import LockProvider, PersistenceProvider, QueueProvider, QueueType
-from liteflow.core.lifecycle import LifecycleEvent, WorkflowResumed, WorkflowStarted, WorkflowSuspended, WorkflowTerminated
+from liteflow.core.lifecycle import (
+    LifecycleEvent,
+    WorkflowResumed,
+    WorkflowStarted,
+    WorkflowSuspended,
+    WorkflowTerminated,
+)
 from liteflow.core.lifecycle_hub import LifecycleHub
 from liteflow.core.log import logger
-from liteflow.core.models import Event, new_id, WorkflowInstance, WorkflowStatus, as_utc, to_millis, utcnow
+from liteflow.core.models import Event, WorkflowInstance, WorkflowStatus, as_utc, new_id, to_millis, utcnow
 from liteflow.core.serialization import rebuild, type_name
 from liteflow.core.services import control
 from liteflow.core.services.async_runner import AsyncRunner

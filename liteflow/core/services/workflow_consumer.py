@@ -8,6 +8,7 @@ from liteflow.core.engine.events import deliver, oldest_event_for, waiting_point
 from liteflow.core.engine.outcome import PassResult
 from liteflow.core.errors import ConcurrencyError, WorkflowNotFoundError
 from liteflow.core.interfaces import QueueType
+from liteflow.core.lifecycle import WorkflowCompleted, WorkflowSuspended, WorkflowTerminated
 from liteflow.core.log import logger
 from liteflow.core.models import WorkflowInstance, WorkflowStatus, to_millis, utcnow
 
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from liteflow.core.services.host import WorkflowHost
 
 log = logger("workflow_consumer")
+_STATUS_EVENTS = (WorkflowCompleted, WorkflowSuspended, WorkflowTerminated)
 
 
 def due(instance: WorkflowInstance, now_ms: int) -> bool:
@@ -88,8 +90,12 @@ class WorkflowConsumer:
             if not (fresh.revision == instance.revision + 1 and fresh.status is not WorkflowStatus.RUNNABLE):
                 log.warning("workflow.persist_conflict", workflow_id=instance.id, revision=instance.revision)
                 return False
-            instance.status = fresh.status
-            instance.complete_time = fresh.complete_time
+            if instance.status is not WorkflowStatus.TERMINATED or fresh.status is WorkflowStatus.TERMINATED:
+                # the change made meanwhile wins: what this pass did to the status (complete, suspend,
+                # terminate) did not happen, nor do its events
+                instance.status = fresh.status
+                instance.complete_time = fresh.complete_time
+                result.events[:] = [e for e in result.events if not isinstance(e, _STATUS_EVENTS)]
             instance.next_execution = None
             instance.revision = fresh.revision
             try:

@@ -1,0 +1,563 @@
+"""Workflow Core parity, the host: lifecycle events, step and workflow middleware, suspend/terminate
+of a running step, sub-workflows, versioning and purging. End to end on the in-memory default,
+public API only."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from liteflow.core import *
+from liteflow.core import (
+    ErrorBehavior,
+    ExecutionResult,
+    LifecycleEvent,
+    StepCompleted,
+    StepStarted,
+    Workflow,
+    WorkflowBuilder,
+    WorkflowError,
+    WorkflowHost,
+    WorkflowNotFoundError,
+    WorkflowResumed,
+    WorkflowStarted,
+    WorkflowStatus,
+    WorkflowSuspended,
+    WorkflowTerminated,
+    configure_workflow_host,
+)
+
+MS = timedelta(milliseconds=1)
+
+
+class Data:
+    def __init__(self) -> None:
+        self.value: Any = None
+        self.result: Any = None
+        self.done: list[str] = []
+
+
+@pytest.fixture
+def host() -> Iterator[WorkflowHost]:
+    h = configure_workflow_host(poll_interval=0.1, retry_interval=timedelta(milliseconds=20))
+    h.start()
+    try:
+        yield h
+    finally:
+        h.stop()
+
+
+def register(host: WorkflowHost, build: Callable[[WorkflowBuilder], Any], wid: str = "W", version: int = 1) -> str:
+    class W(Workflow):
+        data_type = Data
+
+        def id(self) -> str:
+            return wid
+
+        def version(self) -> int:
+            return version
+
+        def build(self, builder: WorkflowBuilder) -> None:
+            build(builder)
+
+    host.register_workflow(W())
+    return wid
+
+
+def rec(log: list[str], name: str) -> Callable[[Any], None]:
+    def step(context: Any) -> None:
+        log.append(name)
+        context.workflow.data.done.append(name)
+
+    return step
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 5) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.005)
+
+
+# -- lifecycle events -------------------------------------------------------------------------------------
+
+
+def test_lifecycle_events_of_a_workflow_and_its_steps(host: WorkflowHost) -> None:
+    log: list[str] = []
+    events: list[LifecycleEvent] = []
+    host.on_lifecycle_event(events.append)
+    register(host, lambda b: b.start_with(rec(log, "A")).then(rec(log, "B")))
+    wid = host.start_workflow("W", 1, None, reference="ref-1")
+    inst = host.wait_for_workflow(wid, timeout=10)
+    assert inst.status is WorkflowStatus.COMPLETE
+    kinds = [type(e).__name__ for e in events]
+    assert kinds == [
+        "WorkflowStarted",
+        "StepStarted",
+        "StepCompleted",
+        "StepStarted",
+        "StepCompleted",
+        "WorkflowCompleted",
+    ]
+    for event in events:
+        assert event.workflow_instance_id == wid
+        assert event.workflow_definition_id == "W"
+        assert event.version == 1
+        assert event.reference == "ref-1"
+        assert isinstance(event.event_time, datetime) and event.event_time.tzinfo is not None
+    steps = [e for e in events if isinstance(e, (StepStarted, StepCompleted))]
+    pointer_ids = {p.id: p.step_id for p in inst.execution_pointers}
+    assert [e.step_id for e in steps] == [0, 0, 1, 1]
+    for e in steps:
+        assert pointer_ids[e.execution_pointer_id] == e.step_id
+    times = [e.event_time for e in events]
+    assert times == sorted(times)
+
+
+def test_lifecycle_error_suspend_resume_terminate_events(host: WorkflowHost) -> None:
+    events: list[LifecycleEvent] = []
+    host.on_lifecycle_event(events.append)
+
+    def boom(context: Any) -> None:
+        raise ValueError("boom")
+
+    register(host, lambda b: b.start_with(boom).on_error(ErrorBehavior.SUSPEND))
+    wid = host.start_workflow("W", None, None, reference="r")
+    assert host.wait_for_workflow(wid, timeout=10).status is WorkflowStatus.SUSPENDED
+    assert host.resume_workflow(wid)
+    wait_until(lambda: sum(isinstance(e, WorkflowSuspended) for e in events) == 2)
+    assert host.terminate_workflow(wid)
+    assert host.get_workflow_instance(wid).status is WorkflowStatus.TERMINATED
+    kinds = [type(e) for e in events if not isinstance(e, (StepStarted, StepCompleted))]
+    assert kinds == [
+        WorkflowStarted,
+        WorkflowError,
+        WorkflowSuspended,
+        WorkflowResumed,
+        WorkflowError,
+        WorkflowSuspended,
+        WorkflowTerminated,
+    ]
+    errors = [e for e in events if isinstance(e, WorkflowError)]
+    assert all("boom" in e.message and e.step_id == 0 and e.execution_pointer_id for e in errors)
+    assert all(e.workflow_instance_id == wid and e.reference == "r" for e in events)
+
+
+def test_a_raising_lifecycle_callback_does_not_break_the_host(host: WorkflowHost) -> None:
+    seen: list[str] = []
+
+    def bad(event: LifecycleEvent) -> None:
+        raise RuntimeError("listener broke")
+
+    host.on_lifecycle_event(bad)
+    host.on_lifecycle_event(lambda e: seen.append(type(e).__name__))
+    log: list[str] = []
+    register(host, lambda b: b.start_with(rec(log, "A")).then(rec(log, "B")))
+    first = host.wait_for_workflow(host.start_workflow("W", None, None), timeout=10)
+    second = host.wait_for_workflow(host.start_workflow("W", None, None), timeout=10)
+    assert first.status is second.status is WorkflowStatus.COMPLETE
+    assert log == ["A", "B", "A", "B"]
+    assert seen.count("WorkflowCompleted") == 2
+
+
+# -- middleware -------------------------------------------------------------------------------------------
+
+
+def test_step_middleware_first_added_is_outermost_and_can_time_steps(host: WorkflowHost) -> None:
+    trace: list[str] = []
+    timings: list[tuple[int, float]] = []
+
+    def outer(context: Any, body: Any, nxt: Callable[[], Any]) -> Any:
+        trace.append(f"outer>{context.step.id}")
+        started = time.perf_counter()
+        result = nxt()
+        timings.append((context.step.id, time.perf_counter() - started))
+        trace.append(f"outer<{context.step.id}")
+        return result
+
+    def inner(context: Any, body: Any, nxt: Callable[[], Any]) -> Any:
+        trace.append(f"inner>{context.step.id}")
+        result = nxt()
+        trace.append(f"inner<{context.step.id}")
+        return result
+
+    host.add_step_middleware(outer)
+    host.add_step_middleware(inner)
+
+    def step(name: str) -> Callable[[Any], None]:
+        def fn(context: Any) -> None:
+            trace.append(name)
+            if name == "B":
+                time.sleep(0.03)
+
+        return fn
+
+    register(host, lambda b: b.start_with(step("A")).then(step("B")))
+    inst = host.wait_for_workflow(host.start_workflow("W", None, None), timeout=10)
+    assert inst.status is WorkflowStatus.COMPLETE
+    assert trace == ["outer>0", "inner>0", "A", "inner<0", "outer<0", "outer>1", "inner>1", "B", "inner<1", "outer<1"]
+    assert [s for s, _ in timings] == [0, 1]
+    assert timings[1][1] >= 0.025
+
+
+def test_step_middleware_can_replace_the_result(host: WorkflowHost) -> None:
+    log: list[str] = []
+
+    def choose(context: Any) -> ExecutionResult:
+        log.append("choose")
+        return ExecutionResult.outcome("a")
+
+    def swap(context: Any, body: Any, nxt: Callable[[], Any]) -> Any:
+        result = nxt()
+        if context.step.id == 0:
+            return ExecutionResult.outcome("b")
+        return result
+
+    host.add_step_middleware(swap)
+    register(
+        host,
+        lambda b: (
+            b.start_with(choose)
+            .when("a")
+            .do(lambda w: w.start_with(rec(log, "a")))
+            .when("b")
+            .do(lambda w: w.start_with(rec(log, "b")))
+            .then(rec(log, "end"))
+        ),
+    )
+    inst = host.wait_for_workflow(host.start_workflow("W", None, None), timeout=10)
+    assert inst.status is WorkflowStatus.COMPLETE
+    assert log == ["choose", "b", "end"]
+
+
+def test_workflow_middleware_pre_post_execute(host: WorkflowHost) -> None:
+    phases: list[tuple[str, str, WorkflowStatus]] = []
+    log: list[str] = []
+
+    def pre(instance: Any) -> None:
+        phases.append(("pre", instance.id, instance.status))
+        if instance.reference == "refuse":
+            raise PermissionError("not allowed")
+        instance.data.value = "set by pre"
+
+    host.add_workflow_middleware("pre", pre)
+    host.add_workflow_middleware("post", lambda i: phases.append(("post", i.id, i.status)))
+    host.add_workflow_middleware("execute", lambda i: phases.append(("execute", i.id, i.status)))
+    register(host, lambda b: b.start_with(rec(log, "A")).delay(lambda d, c: 10 * MS).then(rec(log, "B")))
+
+    with pytest.raises(PermissionError):
+        host.start_workflow("W", None, None, reference="refuse")
+    assert log == [] and [p[0] for p in phases] == ["pre"]
+    phases.clear()
+
+    wid = host.start_workflow("W", None, None)
+    inst = host.wait_for_workflow(wid, timeout=10)
+    assert inst.status is WorkflowStatus.COMPLETE
+    assert inst.data.value == "set by pre"
+    names = [p[0] for p in phases]
+    assert names[0] == "pre" and names[-1] == "post" and names.count("post") == 1
+    assert names.count("execute") >= 2  # one per execution pass (the delay makes at least two)
+    assert set(names[1:-1]) == {"execute"}
+    assert phases[-1][2] is WorkflowStatus.COMPLETE and phases[-2][2] is WorkflowStatus.COMPLETE
+    assert all(p[1] == wid for p in phases)
+
+
+def test_failing_post_and_execute_middleware_do_not_break_the_workflow(host: WorkflowHost) -> None:
+    def bad(instance: Any) -> None:
+        raise RuntimeError("middleware broke")
+
+    host.add_workflow_middleware("execute", bad)
+    host.add_workflow_middleware("post", bad)
+    log: list[str] = []
+    register(host, lambda b: b.start_with(rec(log, "A")).then(rec(log, "B")))
+    inst = host.wait_for_workflow(host.start_workflow("W", None, None), timeout=10)
+    assert inst.status is WorkflowStatus.COMPLETE and log == ["A", "B"]
+
+
+# -- suspend / terminate while a step runs ------------------------------------------------------------------
+
+
+def blocking_workflow(host: WorkflowHost, log: list[str]) -> tuple[threading.Event, threading.Event]:
+    entered, release = threading.Event(), threading.Event()
+
+    def block(context: Any) -> None:
+        log.append("block")
+        entered.set()
+        assert release.wait(10)
+        context.workflow.data.value = "kept"
+
+    register(host, lambda b: b.start_with(block).then(rec(log, "after")))
+    return entered, release
+
+
+def test_suspend_while_a_step_runs_applies_when_it_returns(host: WorkflowHost) -> None:
+    log: list[str] = []
+    entered, release = blocking_workflow(host, log)
+    wid = host.start_workflow("W", None, None)
+    assert entered.wait(5)
+    started = time.monotonic()
+    assert host.suspend_workflow(wid) is True
+    assert time.monotonic() - started < 0.5  # at once, without waiting for the step
+    release.set()
+    inst = host.wait_for_workflow(wid, timeout=10)
+    assert inst.status is WorkflowStatus.SUSPENDED
+    assert inst.data.value == "kept"  # the step's result was kept
+    time.sleep(0.15)
+    assert log == ["block"]
+    assert host.resume_workflow(wid)
+    inst = host.wait_for_workflow(wid, timeout=10)
+    assert inst.status is WorkflowStatus.COMPLETE
+    assert log == ["block", "after"]  # the blocking step did not run again
+    assert inst.data.done == ["after"] and inst.data.value == "kept"
+
+
+def test_terminate_while_a_step_runs_applies_when_it_returns(host: WorkflowHost) -> None:
+    log: list[str] = []
+    entered, release = blocking_workflow(host, log)
+    wid = host.start_workflow("W", None, None)
+    assert entered.wait(5)
+    started = time.monotonic()
+    assert host.terminate_workflow(wid) is True
+    assert time.monotonic() - started < 0.5
+    release.set()
+    inst = host.wait_for_workflow(wid, timeout=10)
+    assert inst.status is WorkflowStatus.TERMINATED
+    assert inst.data.value == "kept"
+    time.sleep(0.15)
+    assert log == ["block"]
+    assert host.get_workflow_instance(wid).status is WorkflowStatus.TERMINATED
+
+
+def last_step_blocking(host: WorkflowHost, events: list[str]) -> tuple[threading.Event, threading.Event]:
+    entered, release = threading.Event(), threading.Event()
+
+    def block(context: Any) -> None:
+        entered.set()
+        assert release.wait(10)
+
+    host.on_lifecycle_event(lambda e: events.append(type(e).__name__))
+    register(host, lambda b: b.start_with(lambda c: None).then(block))
+    return entered, release
+
+
+def test_suspend_during_the_last_step_defers_completion_until_resumed(host: WorkflowHost) -> None:
+    events: list[str] = []
+    entered, release = last_step_blocking(host, events)
+    wid = host.start_workflow("W", None, None)
+    assert entered.wait(5)
+    assert host.suspend_workflow(wid)
+    release.set()
+    inst = host.wait_for_workflow(wid, timeout=10)
+    assert inst.status is WorkflowStatus.SUSPENDED and inst.complete_time is None
+    assert "WorkflowCompleted" not in events
+    assert host.resume_workflow(wid)
+    inst = host.wait_for_workflow(wid, timeout=10)
+    assert inst.status is WorkflowStatus.COMPLETE
+    wait_until(lambda: "WorkflowCompleted" in events)
+    assert events.count("WorkflowCompleted") == 1
+    assert events.index("WorkflowSuspended") < events.index("WorkflowResumed") < events.index("WorkflowCompleted")
+
+
+def test_terminate_during_the_last_step_wins_over_completion(host: WorkflowHost) -> None:
+    events: list[str] = []
+    entered, release = last_step_blocking(host, events)
+    wid = host.start_workflow("W", None, None)
+    assert entered.wait(5)
+    assert host.terminate_workflow(wid)
+    release.set()
+    inst = host.wait_for_workflow(wid, timeout=10)
+    assert inst.status is WorkflowStatus.TERMINATED
+    time.sleep(0.1)
+    assert "WorkflowCompleted" not in events and events.count("WorkflowTerminated") == 1
+
+
+def test_control_calls_on_finished_or_unknown_workflows(host: WorkflowHost) -> None:
+    log: list[str] = []
+    register(host, lambda b: b.start_with(rec(log, "A")))
+    wid = host.start_workflow("W", None, None)
+    assert host.wait_for_workflow(wid, timeout=10).status is WorkflowStatus.COMPLETE
+    assert host.suspend_workflow(wid) is False
+    assert host.resume_workflow(wid) is False
+    assert host.terminate_workflow(wid) is False
+    with pytest.raises(WorkflowNotFoundError):
+        host.suspend_workflow("no-such-workflow")
+
+
+# -- sub-workflows -----------------------------------------------------------------------------------------
+
+
+def test_sub_workflow_runs_a_child_and_hands_back_its_final_data(host: WorkflowHost) -> None:
+    log: list[str] = []
+
+    def child_step(context: Any) -> None:
+        log.append(f"child:{context.workflow.data.value}")
+        context.workflow.data.value = context.workflow.data.value * 10
+
+    register(
+        host, lambda b: b.start_with(child_step).delay(lambda d, c: 20 * MS).then(rec(log, "child-end")), wid="Child"
+    )
+
+    def make_child_data(data: Data, context: Any) -> Data:
+        child = Data()
+        child.value = data.value + 1
+        return child
+
+    register(
+        host,
+        lambda b: (
+            b.start_with(rec(log, "parent-start"))
+            .sub_workflow("Child", None, make_child_data)
+            .output("result", lambda step: step.result)
+            .then(rec(log, "parent-end"))
+        ),
+        wid="Parent",
+    )
+    data = Data()
+    data.value = 4
+    wid = host.start_workflow("Parent", None, data)
+    inst = host.wait_for_workflow(wid, timeout=10)
+    assert inst.status is WorkflowStatus.COMPLETE
+    assert log == ["parent-start", "child:5", "child-end", "parent-end"]
+    assert inst.data.result.value == 50
+    assert inst.data.result.done == ["child-end"]
+
+
+def test_sub_workflow_of_a_pinned_version(host: WorkflowHost) -> None:
+    log: list[str] = []
+    register(host, lambda b: b.start_with(rec(log, "child-v1")), wid="Child", version=1)
+    register(host, lambda b: b.start_with(rec(log, "child-v2")), wid="Child", version=2)
+    register(
+        host,
+        lambda b: b.start_with(rec(log, "parent")).sub_workflow("Child", 1).then(rec(log, "parent-end")),
+        wid="Parent",
+    )
+    inst = host.wait_for_workflow(host.start_workflow("Parent", None, None), timeout=10)
+    assert inst.status is WorkflowStatus.COMPLETE
+    assert log == ["parent", "child-v1", "parent-end"]
+
+
+def test_a_terminated_child_fails_the_parent_step_and_a_retry_starts_a_new_child(host: WorkflowHost) -> None:
+    log: list[str] = []
+    runs = {"n": 0}
+
+    def child_step(context: Any) -> None:
+        runs["n"] += 1
+        log.append(f"child{runs['n']}")
+        if runs["n"] == 1:
+            raise RuntimeError("first child fails")
+        context.workflow.data.value = "second child"
+
+    register(host, lambda b: b.start_with(child_step).on_error(ErrorBehavior.TERMINATE), wid="Child")
+    register(
+        host,
+        lambda b: (
+            b.start_with(rec(log, "parent"))
+            .sub_workflow("Child")
+            .output("result", lambda step: step.result)
+            .on_error(ErrorBehavior.RETRY, 10 * MS)
+            .then(rec(log, "parent-end"))
+        ),
+        wid="Parent",
+    )
+    wid = host.start_workflow("Parent", None, None)
+    inst = host.wait_for_workflow(wid, timeout=10)
+    assert inst.status is WorkflowStatus.COMPLETE
+    assert log == ["parent", "child1", "child2", "parent-end"]
+    assert inst.data.result.value == "second child"
+    assert any("terminated" in e.message for e in host.get_errors(wid))
+
+
+def test_terminating_a_child_from_outside_fails_the_parent_step(host: WorkflowHost) -> None:
+    log: list[str] = []
+    register(host, lambda b: b.start_with(rec(log, "child")).wait_for("never", lambda d, c: "k"), wid="Child")
+    register(
+        host,
+        lambda b: (
+            b.start_with(rec(log, "parent"))
+            .sub_workflow("Child")
+            .on_error(ErrorBehavior.TERMINATE)
+            .then(rec(log, "never"))
+        ),
+        wid="Parent",
+    )
+    children: list[str] = []
+    host.on_lifecycle_event(
+        lambda e: (
+            children.append(e.workflow_instance_id)
+            if isinstance(e, WorkflowStarted) and e.workflow_definition_id == "Child"
+            else None
+        )
+    )
+    wid = host.start_workflow("Parent", None, None)
+    wait_until(
+        lambda: (
+            bool(children)
+            and any(p.event_name == "never" for p in host.get_workflow_instance(children[0]).execution_pointers)
+        )
+    )
+    assert host.terminate_workflow(children[0])
+    inst = host.wait_for_workflow(wid, timeout=10)
+    assert inst.status is WorkflowStatus.TERMINATED
+    assert log == ["parent", "child"]
+
+
+# -- versioning -------------------------------------------------------------------------------------------
+
+
+def test_instances_keep_their_version_and_none_starts_the_latest(host: WorkflowHost) -> None:
+    log: list[str] = []
+    register(
+        host,
+        lambda b: b.start_with(rec(log, "v1-a")).wait_for("go", lambda d, c: "k").then(rec(log, "v1-b")),
+        version=1,
+    )
+    old = host.start_workflow("W", None, None)
+    wait_until(lambda: any(p.event_name == "go" for p in host.get_workflow_instance(old).execution_pointers))
+    register(
+        host,
+        lambda b: b.start_with(rec(log, "v2-a")).wait_for("go", lambda d, c: "k").then(rec(log, "v2-b")),
+        version=2,
+    )
+    new = host.start_workflow("W", None, None)
+    pinned = host.start_workflow("W", 1, None)
+    assert host.get_workflow_instance(new).version == 2
+    assert host.get_workflow_instance(pinned).version == 1
+    wait_until(
+        lambda: all(
+            any(p.event_name == "go" for p in host.get_workflow_instance(w).execution_pointers) for w in (new, pinned)
+        )
+    )
+    host.publish_event("go", "k")
+    for wid in (old, new, pinned):
+        assert host.wait_for_workflow(wid, timeout=10).status is WorkflowStatus.COMPLETE
+    assert host.get_workflow_instance(old).data.done == ["v1-a", "v1-b"]
+    assert host.get_workflow_instance(pinned).data.done == ["v1-a", "v1-b"]
+    assert host.get_workflow_instance(new).data.done == ["v2-a", "v2-b"]
+
+
+# -- purge ------------------------------------------------------------------------------------------------
+
+
+def test_purge_workflows_by_status_and_age(host: WorkflowHost) -> None:
+    log: list[str] = []
+    register(host, lambda b: b.start_with(rec(log, "A")))
+    register(host, lambda b: b.start_with(rec(log, "wait")).wait_for("never", lambda d, c: "k"), wid="Waiting")
+    done = [host.start_workflow("W", None, None) for _ in range(3)]
+    for wid in done:
+        host.wait_for_workflow(wid, timeout=10)
+    waiting = host.start_workflow("Waiting", None, None)
+    wait_until(lambda: any(p.event_name == "never" for p in host.get_workflow_instance(waiting).execution_pointers))
+    before = datetime.now(timezone.utc) - timedelta(hours=1)
+    assert host.purge_workflows(WorkflowStatus.COMPLETE, before) == 0
+    later = datetime.now(timezone.utc) + timedelta(seconds=1)
+    assert host.purge_workflows(WorkflowStatus.COMPLETE, later) == 3
+    for wid in done:
+        with pytest.raises(WorkflowNotFoundError):
+            host.get_workflow_instance(wid)
+    assert host.get_workflow_instance(waiting).status is WorkflowStatus.RUNNABLE
+    assert host.purge_workflows(WorkflowStatus.COMPLETE, later) == 0

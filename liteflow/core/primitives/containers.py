@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from liteflow.core.engine.pointers import branch_complete
@@ -11,7 +12,7 @@ from liteflow.core.step import ExecutionResult, StepBody, StepExecutionContext
 CHILDREN_ACTIVE = "children_active"
 
 
-def _running(context: StepExecutionContext) -> bool:
+def branches_running(context: StepExecutionContext) -> bool:
     data = context.persistence_data
     return isinstance(data, dict) and bool(data.get(CHILDREN_ACTIVE))
 
@@ -22,16 +23,25 @@ class ContainerStepBody(StepBody):
     def branches_done(self, context: StepExecutionContext) -> bool:
         return branch_complete(context.workflow, context.execution_pointer.id)
 
+    @staticmethod
+    def start_branches(context: StepExecutionContext, items: list[Any] | None = None, **state: Any) -> ExecutionResult:
+        """Run the branches once per item (default: once, for the container's own item)."""
+        return ExecutionResult.branch([context.item] if items is None else items, {CHILDREN_ACTIVE: True, **state})
+
+    def once_done(self, context: StepExecutionContext, then: Callable[[], ExecutionResult]) -> ExecutionResult:
+        """Stay while the branches run; once they have all ended, ``then()``."""
+        if self.branches_done(context):
+            return then()
+        return ExecutionResult.persist(context.persistence_data)
+
 
 class Sequence(ContainerStepBody):
     """Runs its branch once (parallel branches, compensation sequences)."""
 
     def run(self, context: StepExecutionContext) -> ExecutionResult:
-        if not _running(context):
-            return ExecutionResult.branch([context.item], {CHILDREN_ACTIVE: True})
-        if self.branches_done(context):
-            return ExecutionResult.next()
-        return ExecutionResult.persist(context.persistence_data)
+        if not branches_running(context):
+            return self.start_branches(context)
+        return self.once_done(context, ExecutionResult.next)
 
 
 class If(ContainerStepBody):
@@ -41,13 +51,9 @@ class If(ContainerStepBody):
         self.condition: Any = False
 
     def run(self, context: StepExecutionContext) -> ExecutionResult:
-        if not _running(context):
-            if self.condition:
-                return ExecutionResult.branch([context.item], {CHILDREN_ACTIVE: True})
-            return ExecutionResult.next()
-        if self.branches_done(context):
-            return ExecutionResult.next()
-        return ExecutionResult.persist(context.persistence_data)
+        if not branches_running(context):
+            return self.start_branches(context) if self.condition else ExecutionResult.next()
+        return self.once_done(context, ExecutionResult.next)
 
 
 class While(ContainerStepBody):
@@ -57,13 +63,9 @@ class While(ContainerStepBody):
         self.condition: Any = False
 
     def run(self, context: StepExecutionContext) -> ExecutionResult:
-        if not _running(context):
-            if self.condition:
-                return ExecutionResult.branch([context.item], {CHILDREN_ACTIVE: True})
-            return ExecutionResult.next()
-        if self.branches_done(context):
-            return ExecutionResult.persist(None)  # re-enter: evaluate the condition again
-        return ExecutionResult.persist(context.persistence_data)
+        if not branches_running(context):
+            return self.start_branches(context) if self.condition else ExecutionResult.next()
+        return self.once_done(context, lambda: ExecutionResult.persist(None))  # re-enter: check the condition
 
 
 class Foreach(ContainerStepBody):
@@ -75,18 +77,18 @@ class Foreach(ContainerStepBody):
 
     def run(self, context: StepExecutionContext) -> ExecutionResult:
         items = list(self.collection or ())
-        if not _running(context):
+        if not branches_running(context):
             if not items:
                 return ExecutionResult.next()
             if self.run_parallel:
-                return ExecutionResult.branch(items, {CHILDREN_ACTIVE: True})
-            return ExecutionResult.branch([items[0]], {CHILDREN_ACTIVE: True, "index": 1})
+                return self.start_branches(context, items)
+            return self.start_branches(context, items[:1], index=1)
         if not self.branches_done(context):
             return ExecutionResult.persist(context.persistence_data)
         index = int(context.persistence_data.get("index", len(items)))
         if self.run_parallel or index >= len(items):
             return ExecutionResult.next()
-        return ExecutionResult.branch([items[index]], {CHILDREN_ACTIVE: True, "index": index + 1})
+        return self.start_branches(context, [items[index]], index=index + 1)
 
 
 class Saga(ContainerStepBody):
@@ -100,11 +102,11 @@ class Saga(ContainerStepBody):
     def run(self, context: StepExecutionContext) -> ExecutionResult:
         data = context.persistence_data if isinstance(context.persistence_data, dict) else {}
         if not (data.get(CHILDREN_ACTIVE) or data.get("compensated") or data.get("restart")):
-            return ExecutionResult.branch([context.item], {CHILDREN_ACTIVE: True})
+            return self.start_branches(context)
         if not self.branches_done(context):
             return ExecutionResult.persist(data)
         if data.get("restart"):
-            return ExecutionResult.branch([context.item], {CHILDREN_ACTIVE: True})
+            return self.start_branches(context)
         if data.get("then"):  # compensated; now suspend or terminate (see engine.errors.saga_gave_up)
             from liteflow.core.definition import ErrorBehavior
             from liteflow.core.engine.errors import SagaGaveUp

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from liteflow.core.primitives.containers import CHILDREN_ACTIVE, ContainerStepBody
+from liteflow.core.primitives.containers import ContainerStepBody, branches_running
 from liteflow.core.step import ExecutionResult, StepExecutionContext
 
 
@@ -30,14 +30,11 @@ class OutcomeSwitch(ContainerStepBody):
         return predecessor.outcome if predecessor is not None else None
 
     def run(self, context: StepExecutionContext) -> ExecutionResult:
-        data = context.persistence_data
-        if not (isinstance(data, dict) and data.get(CHILDREN_ACTIVE)):
-            result = ExecutionResult.branch([context.item], {CHILDREN_ACTIVE: True})
+        if not branches_running(context):
+            result = self.start_branches(context)
             result.outcome_value = self.value(context)
             return result
-        if self.branches_done(context):
-            return ExecutionResult.next()
-        return ExecutionResult.persist(data)
+        return self.once_done(context, ExecutionResult.next)
 
 
 class Decide(OutcomeSwitch):
@@ -65,11 +62,6 @@ class When(ContainerStepBody):
         return bool(self.expected_outcome == value)
 
     def run(self, context: StepExecutionContext) -> ExecutionResult:
-        data = context.persistence_data
-        if not (isinstance(data, dict) and data.get(CHILDREN_ACTIVE)):
-            if not self._matches(context):
-                return ExecutionResult.next()
-            return ExecutionResult.branch([context.item], {CHILDREN_ACTIVE: True})
-        if self.branches_done(context):
-            return ExecutionResult.next()
-        return ExecutionResult.persist(data)
+        if not branches_running(context):
+            return self.start_branches(context) if self._matches(context) else ExecutionResult.next()
+        return self.once_done(context, ExecutionResult.next)

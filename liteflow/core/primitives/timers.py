@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from liteflow.core.primitives.containers import CHILDREN_ACTIVE, ContainerStepBody
+from liteflow.core.primitives.containers import ContainerStepBody
 from liteflow.core.step import ExecutionResult, StepBody, StepExecutionContext
 
 
@@ -42,10 +42,8 @@ class Schedule(ContainerStepBody):
         if data is None:
             return ExecutionResult.sleep(_as_timedelta(self.interval), {"elapsed": False})
         if not data.get("elapsed"):
-            return ExecutionResult.branch([context.item], {"elapsed": True, CHILDREN_ACTIVE: True})
-        if self.branches_done(context):
-            return ExecutionResult.next()
-        return ExecutionResult.persist(data)
+            return self.start_branches(context, elapsed=True)
+        return self.once_done(context, ExecutionResult.next)
 
 
 class Recur(ContainerStepBody):
@@ -59,6 +57,6 @@ class Recur(ContainerStepBody):
         if self.stop_condition:
             return ExecutionResult.next()
         rounds = int((context.persistence_data or {}).get("rounds", 0)) + 1
-        result = ExecutionResult.branch([context.item], {"rounds": rounds, CHILDREN_ACTIVE: True})
+        result = self.start_branches(context, rounds=rounds)
         result.sleep_for = _as_timedelta(self.interval)
         return result

@@ -561,3 +561,33 @@ def test_purge_workflows_by_status_and_age(host: WorkflowHost) -> None:
             host.get_workflow_instance(wid)
     assert host.get_workflow_instance(waiting).status is WorkflowStatus.RUNNABLE
     assert host.purge_workflows(WorkflowStatus.COMPLETE, later) == 0
+
+
+def test_a_repeated_sub_workflow_step_reuses_the_child_it_started() -> None:
+    """A parent pass lost after the child started (crash, lapsed lock) runs the step again: same child."""
+    from liteflow.core.primitives.sub_workflow import SubWorkflow
+    from liteflow.core.step import StepExecutionContext as Context
+
+    class Child(Workflow):
+        def build(self, builder: WorkflowBuilder) -> None:
+            builder.start_with(lambda context: None)
+
+    class Parent(Workflow):
+        def build(self, builder: WorkflowBuilder) -> None:
+            builder.start_with(lambda context: None).sub_workflow("Child")
+
+    host = configure_workflow_host()
+    host.register_workflow(Child())
+    definition = host.register_workflow(Parent())
+    parent_id = host.start_workflow("Parent")
+    parent = host.get_workflow_instance(parent_id)
+    pointer = parent.execution_pointers[0]
+    step = definition.steps[pointer.step_id]
+    first = SubWorkflow()
+    first.definition_id = "Child"
+    again = SubWorkflow()
+    again.definition_id = "Child"
+    child_1 = first.run(Context(parent, step, pointer, None, host)).event_key
+    child_2 = again.run(Context(parent, step, pointer, None, host)).event_key
+    assert child_1 == child_2
+    assert host.get_workflow_instance(child_1).parent_workflow_id == parent_id

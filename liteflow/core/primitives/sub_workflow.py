@@ -9,9 +9,10 @@ behaviour applies (a retry starts a new child).
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING, Any
 
-from liteflow.core.errors import LiteFlowError
+from liteflow.core.errors import LiteFlowError, WorkflowNotFoundError
 from liteflow.core.step import ExecutionResult, StepBody, StepExecutionContext
 
 if TYPE_CHECKING:
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from liteflow.core.services.host import WorkflowHost
 
 CHILD_COMPLETED_EVENT = "liteflow.workflow-completed"
+_CHILD_IDS = uuid.UUID("6f1c1e0a-3c55-4f57-9d0e-2b1a3c4d5e6f")
 #: The key of the event data announcing a terminated child (the value is the child's id).
 CHILD_TERMINATED = "liteflow.child-terminated"
 
@@ -51,9 +53,19 @@ class SubWorkflow(StepBody):
             self.child_id = pointer.event_key
             return ExecutionResult.next()
         host: WorkflowHost = context.host
-        child_id = host.start_instance(
-            self.definition_id, self.version, self.child_data, parent_workflow_id=context.workflow.id
-        )
+        # The same id for every run of this attempt: a run repeated after a lost pass (a crash, a lapsed
+        # lock) finds the child it already started instead of starting a second one.
+        child_id = str(uuid.uuid5(_CHILD_IDS, f"{pointer.id}:{pointer.retry_count}"))
+        try:
+            host.persistence.get_workflow_instance(child_id)
+        except WorkflowNotFoundError:
+            host.start_instance(
+                self.definition_id,
+                self.version,
+                self.child_data,
+                parent_workflow_id=context.workflow.id,
+                workflow_id=child_id,
+            )
         result = ExecutionResult.wait_for_event(CHILD_COMPLETED_EVENT, child_id, pointer.create_time)
         result.persistence_data = {"child_id": child_id}
         return result

@@ -211,7 +211,9 @@ class WorkflowHost:
         data: Any,
         reference: str | None = None,
         parent_workflow_id: str | None = None,
+        workflow_id: str | None = None,
     ) -> str:
+        """``start_workflow`` with the parent of a child workflow and, optionally, the new instance's id."""
         definition = self.registry.get(definition_id, version)
         if data is None and definition.data_type is not None:
             data = definition.data_type()
@@ -227,6 +229,8 @@ class WorkflowHost:
             next_execution=to_millis(now),
             parent_workflow_id=parent_workflow_id,
         )
+        if workflow_id is not None:
+            instance.id = workflow_id
         if not isinstance(data, _PLAIN):
             self.registry.types.remember(type(data))
         instance.execution_pointers.append(genesis_pointer(definition, now))

@@ -171,6 +171,14 @@ class WorkflowDefinition:
     def step(self, step_id: int) -> WorkflowStep:
         return self.steps[step_id]
 
+    @property
+    def has_cancel_conditions(self) -> bool:
+        """Whether any step has a ``cancel_condition`` (checked on every pass, so worked out once)."""
+        cached = self.extra.get("has_cancel_conditions")
+        if cached is None:
+            cached = self.extra["has_cancel_conditions"] = any(s.cancel_condition is not None for s in self.steps)
+        return bool(cached)
+
 
 __all__ = [
     "ANY_OUTCOME",

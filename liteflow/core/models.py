@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import os
 import random
-import uuid
 from datetime import datetime, timezone
 from enum import Enum
 from typing import Annotated, Any
@@ -32,6 +31,9 @@ def as_utc(value: datetime | None) -> datetime | None:
     return value.astimezone(timezone.utc)
 
 
+_MASK_128 = (1 << 128) - 1
+
+
 class _IdSource:
     """Unique ids without a system call each: a random 128-bit base per process plus a counter.
 
@@ -49,7 +51,8 @@ class _IdSource:
         self._counter = itertools.count()
 
     def __call__(self) -> str:
-        return str(uuid.UUID(int=(self._base + next(self._counter)) & ((1 << 128) - 1)))
+        h = f"{(self._base + next(self._counter)) & _MASK_128:032x}"  # the text of uuid.UUID(int=...)
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 new_id = _IdSource()
@@ -109,6 +112,30 @@ class ExecutionPointer(_Persisted):
     retry_count: int = 0
     children: list[str] = Field(default_factory=list)
     scope: list[str] = Field(default_factory=list)
+
+
+_set_attribute = object.__setattr__
+
+
+def new_pointer(**fields: Any) -> ExecutionPointer:
+    """A new pointer from the engine's own values, which are valid already: it skips validation, which
+    costs more than the rest of making a pointer (the executor makes one per step)."""
+    values = dict(_POINTER_DEFAULTS)
+    values["id"] = new_id()
+    values["children"] = []
+    values["scope"] = []
+    values.update(fields)
+    pointer = object.__new__(ExecutionPointer)
+    _set_attribute(pointer, "__dict__", values)
+    _set_attribute(pointer, "__pydantic_fields_set__", set(values))
+    _set_attribute(pointer, "__pydantic_extra__", None)
+    _set_attribute(pointer, "__pydantic_private__", None)
+    return pointer
+
+
+_POINTER_DEFAULTS: dict[str, Any] = {
+    name: field.default for name, field in ExecutionPointer.model_fields.items() if field.default_factory is None
+}
 
 
 class WorkflowInstance(_Persisted):

@@ -54,7 +54,7 @@ class WorkflowExecutor:
     def execute(self, instance: WorkflowInstance, definition: WorkflowDefinition) -> PassResult:
         out = PassResult()
         now = utcnow()
-        cancellable = any(s.cancel_condition is not None for s in definition.steps)
+        cancellable = definition.has_cancel_conditions
         if cancellable:
             self.process_cancellations(instance, definition, now, out)
         scopes = open_scopes(instance)

@@ -6,11 +6,11 @@ from datetime import datetime
 from typing import Any
 
 from liteflow.core.definition import WorkflowDefinition
-from liteflow.core.models import ExecutionPointer, PointerStatus
+from liteflow.core.models import ExecutionPointer, PointerStatus, new_pointer
 
 
 def _pointer(definition: WorkflowDefinition, step_id: int, now: datetime, **fields: Any) -> ExecutionPointer:
-    return ExecutionPointer(
+    return new_pointer(
         step_id=step_id,
         step_name=definition.steps[step_id].name,
         status=PointerStatus.PENDING,

@@ -170,3 +170,25 @@ def test_lifecycle_events() -> None:
     for event in seen:
         assert event.workflow_instance_id == wid and event.workflow_definition_id == "WithType"
         assert event.version == 1 and event.reference == "r" and event.event_time is not None
+
+
+def test_lifecycle_callbacks_can_take_only_some_event_types() -> None:
+    from liteflow.core import StepCompleted, WorkflowCompleted, WorkflowStarted
+
+    class Two(Workflow):
+        def build(self, builder: WorkflowBuilder) -> None:
+            builder.start_with(lambda context: None).then(lambda context: None)
+
+    host = configure_workflow_host()
+    host.register_workflow(Two())
+    only_ends: list[object] = []
+    steps: list[object] = []
+    host.on_lifecycle_event(only_ends.append, WorkflowCompleted, WorkflowStarted)
+    assert host.executor.wants_step_events() is False  # nobody takes step events: none are made
+    with host:
+        host.wait_for_workflow(host.start_workflow("Two"), timeout=5)
+        host.on_lifecycle_event(steps.append, StepCompleted)
+        assert host.executor.wants_step_events() is True
+        host.wait_for_workflow(host.start_workflow("Two"), timeout=5)
+    assert [type(e).__name__ for e in only_ends] == ["WorkflowStarted", "WorkflowCompleted"] * 2
+    assert [type(e).__name__ for e in steps] == ["StepCompleted", "StepCompleted"]

@@ -20,6 +20,8 @@ from liteflow.core.errors import DefinitionError
 from liteflow.core.interfaces import LockProvider, PersistenceProvider, QueueProvider, QueueType
 from liteflow.core.lifecycle import (
     LifecycleEvent,
+    StepCompleted,
+    StepStarted,
     WorkflowResumed,
     WorkflowStarted,
     WorkflowSuspended,
@@ -72,13 +74,14 @@ class WorkflowHost:
         self._async = AsyncRunner()
         self._step_middleware: list[StepMiddleware] = []
         self._workflow_middleware: dict[str, list[WorkflowMiddleware]] = {"pre": [], "post": [], "execute": []}
-        self._listeners: list[LifecycleCallback] = []
+        self._listeners: list[tuple[LifecycleCallback, tuple[type[LifecycleEvent], ...]]] = []
+        self._wants_step_events = False
         self.executor = WorkflowExecutor(
             EngineSettings(options.retry_interval, options.default_error_behavior),
             self._async.run,
             self._step_middleware,
             host=self,
-            wants_step_events=lambda: bool(self._listeners) or self.lifecycle_hub is not None,
+            wants_step_events=lambda: self._wants_step_events or self.lifecycle_hub is not None,
         )
         self._processing: dict[str, int] = {}
         self._changed = threading.Condition()
@@ -328,10 +331,14 @@ class WorkflowHost:
             raise ValueError(f"unknown middleware phase {phase!r}: use 'pre', 'post' or 'execute'")
         self._workflow_middleware[phase].append(middleware)
 
-    def on_lifecycle_event(self, callback: LifecycleCallback) -> None:
-        """Call ``callback(event)`` for every lifecycle event (with a ``lifecycle_hub``, other hosts' too);
-        a failing callback is logged, never raised."""
-        self._listeners.append(callback)
+    def on_lifecycle_event(self, callback: LifecycleCallback, *types: type[LifecycleEvent]) -> None:
+        """Call ``callback(event)`` for every lifecycle event, or only those of the given ``types`` (with a
+        ``lifecycle_hub``, other hosts' too); a failing callback is logged, never raised. Step events are
+        only made while some callback (or a hub) takes them."""
+        wanted = types or (LifecycleEvent,)
+        self._listeners.append((callback, wanted))
+        if any(issubclass(step_event, wanted) for step_event in (StepStarted, StepCompleted)):
+            self._wants_step_events = True
         if self.lifecycle_hub is not None and self._hub_unsubscribe is None:
             self._hub_unsubscribe = self.lifecycle_hub.subscribe(self._remote_event)
 
@@ -349,7 +356,9 @@ class WorkflowHost:
             self._call_listeners(event)
 
     def _call_listeners(self, event: LifecycleEvent) -> None:
-        for callback in list(self._listeners):
+        for callback, wanted in list(self._listeners):
+            if not isinstance(event, wanted):
+                continue
             try:
                 callback(event)
             except Exception as exc:

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr
 
 
 def utcnow() -> datetime:
@@ -160,6 +160,8 @@ class WorkflowInstance(_Persisted):
     #: Compare-and-set counter: every successful persist increments it.
     revision: int = 0
     execution_pointers: list[ExecutionPointer] = Field(default_factory=list)
+    #: The engine's index of unfinished pointers (see ``engine.pointers.open_pointers``); never stored.
+    _open_index: Any = PrivateAttr(default=None)
 
     def find_pointer(self, pointer_id: str) -> ExecutionPointer | None:
         for pointer in self.execution_pointers:

@@ -57,25 +57,30 @@ def _utc(value: datetime) -> datetime:
     return converted
 
 
-def copy_instance(instance: WorkflowInstance) -> WorkflowInstance:
-    """A copy that shares nothing mutable with ``instance`` (bar values stored inside pointers)."""
+def copy_instance(instance: WorkflowInstance, share_ended: bool = False) -> WorkflowInstance:
+    """A copy that shares nothing mutable with ``instance`` (bar values stored inside pointers); with
+    ``share_ended``, pointers that have ended are shared rather than copied (the engine never changes
+    them again, bar a compensated step's status)."""
+    pointers = instance.execution_pointers
     return instance.model_copy(
         update={
             "data": _copy_value(instance.data),
-            "execution_pointers": [_copy_pointer(p) for p in instance.execution_pointers],
+            "execution_pointers": [
+                p if share_ended and p.end_time is not None else _copy_pointer(p) for p in pointers
+            ],
         }
     )
 
 
-def _snapshot(stored: WorkflowInstance) -> WorkflowInstance:
+def _snapshot(stored: WorkflowInstance, share_ended: bool = False) -> WorkflowInstance:
     """A copy of a stored instance, which its lock holder may be changing right now: copy again if the
     data changed size under the copy."""
     for _ in range(9):
         try:
-            return copy_instance(stored)
+            return copy_instance(stored, share_ended)
         except RuntimeError:  # "dictionary changed size during iteration"
             continue
-    return copy_instance(stored)
+    return copy_instance(stored, share_ended)
 
 
 class MemoryPersistenceProvider:
@@ -119,6 +124,15 @@ class MemoryPersistenceProvider:
             if stored is None:
                 raise WorkflowNotFoundError(workflow_id)
             return _snapshot(stored)
+
+    def get_workflow_instance_to_run(self, workflow_id: str) -> WorkflowInstance:
+        """For the host, which holds the instance's lock and persists what it changes: a copy that shares
+        the pointers that have ended, so loading costs no more for a long history than a short one."""
+        with self._mutex:
+            stored = self._instances.get(workflow_id)
+            if stored is None:
+                raise WorkflowNotFoundError(workflow_id)
+            return _snapshot(stored, share_ended=True)
 
     def get_workflow_instances(self, workflow_ids: Sequence[str]) -> list[WorkflowInstance]:
         with self._mutex:

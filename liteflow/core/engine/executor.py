@@ -11,7 +11,7 @@ from typing import Any
 from liteflow.core.definition import WorkflowDefinition, WorkflowStep
 from liteflow.core.engine.errors import StepFailure, end_pointer, handle_step_error
 from liteflow.core.engine.outcome import PassResult
-from liteflow.core.engine.pointers import scoped_pointers
+from liteflow.core.engine.pointers import open_pointers, scoped_pointers
 from liteflow.core.engine.result_processor import (
     complete_pointer,
     complete_workflow,
@@ -60,7 +60,7 @@ class WorkflowExecutor:
         scopes = open_scopes(instance)
         runnable = [
             p
-            for p in instance.execution_pointers
+            for p in open_pointers(instance)
             if p.active and (p.sleep_until is None or p.sleep_until <= now) and not waiting_on_children(p, scopes)
         ]
         emit = self.wants_step_events()
@@ -137,8 +137,8 @@ class WorkflowExecutor:
         self, instance: WorkflowInstance, definition: WorkflowDefinition, now: datetime, out: PassResult
     ) -> None:
         """End pointers whose step's ``cancel_condition`` now holds (and everything inside them)."""
-        for pointer in list(instance.execution_pointers):
-            if pointer.end_time is not None:
+        for pointer in open_pointers(instance):
+            if pointer.end_time is not None:  # ended by an earlier cancellation in this loop
                 continue
             step = definition.steps[pointer.step_id]
             if step.cancel_condition is None or not self._cancel_condition_holds(instance, step, pointer):

@@ -12,6 +12,25 @@ def runnable_pointers(instance: WorkflowInstance, now: datetime) -> list[Executi
     return [p for p in instance.execution_pointers if p.active and (p.sleep_until is None or p.sleep_until <= now)]
 
 
+def open_pointers(instance: WorkflowInstance) -> list[ExecutionPointer]:
+    """The pointers that have not ended, in order, without scanning the instance's whole history.
+
+    A pointer never reopens once it has ended (``end_time`` is never cleared) and pointers are only ever
+    appended, so the index kept on the instance is brought up to date by dropping what ended and adding
+    what was appended since: the cost of a pass does not grow with the number of finished pointers.
+    """
+    pointers = instance.execution_pointers
+    index = instance._open_index
+    if index is not None and index[0] is pointers:
+        _, seen, previous = index
+        current = [p for p in previous if p.end_time is None]
+        current.extend(p for p in pointers[seen:] if p.end_time is None)
+    else:
+        current = [p for p in pointers if p.end_time is None]
+    instance._open_index = (pointers, len(pointers), current)
+    return current
+
+
 def scoped_pointers(instance: WorkflowInstance, parent_id: str) -> list[ExecutionPointer]:
     """Every pointer inside the branches of ``parent_id`` (at any depth)."""
     return [p for p in instance.execution_pointers if parent_id in p.scope]
@@ -19,7 +38,7 @@ def scoped_pointers(instance: WorkflowInstance, parent_id: str) -> list[Executio
 
 def branch_complete(instance: WorkflowInstance, parent_id: str) -> bool:
     """True when every pointer inside the branches of ``parent_id`` has ended."""
-    return all(p.end_time is not None for p in instance.execution_pointers if parent_id in p.scope)
+    return not any(parent_id in p.scope for p in open_pointers(instance))
 
 
 def consumed_event_ids(instance: WorkflowInstance, before: datetime | None = None) -> set[str]:

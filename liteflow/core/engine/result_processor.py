@@ -7,6 +7,7 @@ from datetime import datetime
 from liteflow.core.definition import WorkflowDefinition, WorkflowStep
 from liteflow.core.engine.outcome import PassResult
 from liteflow.core.engine.pointer_factory import child_pointer, next_pointer
+from liteflow.core.engine.pointers import open_pointers
 from liteflow.core.lifecycle import StepCompleted, WorkflowCompleted
 from liteflow.core.models import (
     EventSubscription,
@@ -37,7 +38,7 @@ def complete_pointer(
             instance.execution_pointers.append(next_pointer(definition, pointer, outcome.next_step, now))
     if step.id in compensation_steps(definition):
         # compensations run one after another: the next one waits, inactive, for this one
-        for waiting in instance.execution_pointers:
+        for waiting in open_pointers(instance):
             pending = not waiting.active and waiting.start_time is None and waiting.end_time is None
             if pending and waiting.predecessor_id == pointer.id:
                 waiting.active = True
@@ -105,8 +106,8 @@ def process_result(
 def open_scopes(instance: WorkflowInstance) -> set[str]:
     """Ids of container pointers that still have an unfinished pointer inside their branches."""
     scopes: set[str] = set()
-    for p in instance.execution_pointers:
-        if p.end_time is None and p.scope:
+    for p in open_pointers(instance):
+        if p.scope:
             scopes.update(p.scope)
     return scopes
 
@@ -131,11 +132,8 @@ def determine_next_execution(instance: WorkflowInstance, now: datetime, out: Pas
         return
     scopes = open_scopes(instance)
     next_at: datetime | None = None
-    unfinished = False
-    for p in instance.execution_pointers:
-        if p.end_time is not None:
-            continue
-        unfinished = True
+    unfinished = open_pointers(instance)
+    for p in unfinished:
         if not p.active or waiting_on_children(p, scopes):
             continue
         if p.sleep_until is None or p.sleep_until <= now:

@@ -85,7 +85,8 @@ class WorkflowHost:
         )
         self._processing: dict[str, int] = {}
         self._changed = threading.Condition()
-        self._changes = 0
+        #: what wait_for_workflow callers are waiting for: workflow id -> the status last seen here
+        self._watched: dict[str, _Watch] = {}
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
         self._running = False
@@ -268,20 +269,34 @@ class WorkflowHost:
         return instance
 
     def wait_for_workflow(self, workflow_id: str, timeout: float = 30) -> WorkflowInstance:
-        """Block until the instance is no longer RUNNABLE; TimeoutError after ``timeout`` seconds."""
+        """Block until the instance is no longer RUNNABLE; TimeoutError after ``timeout`` seconds.
+
+        Woken by this host's own progress on the instance (it re-reads the instance only once it has
+        settled); progress made by other hosts is seen by re-reading it every quarter second.
+        """
         deadline = time.monotonic() + timeout
-        while True:
+        with self._changed:
+            watch = self._watched.setdefault(workflow_id, _Watch())
+            watch.waiters += 1
+        try:
+            while True:
+                instance = self.get_workflow_instance(workflow_id)
+                if instance.status is not WorkflowStatus.RUNNABLE and workflow_id not in self._processing:
+                    return instance
+                with self._changed:
+                    while not (watch.settled() and workflow_id not in self._processing):
+                        remaining = deadline - time.monotonic()
+                        if remaining <= 0:
+                            raise TimeoutError(
+                                f"workflow {workflow_id} is still {instance.status.value} after {timeout}s"
+                            )
+                        if not self._changed.wait(min(remaining, 0.25)):
+                            break  # re-read: another host may have moved it on
+        finally:
             with self._changed:
-                seen = self._changes
-            instance = self.get_workflow_instance(workflow_id)
-            if instance.status is not WorkflowStatus.RUNNABLE and workflow_id not in self._processing:
-                return instance
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"workflow {workflow_id} is still {instance.status.value} after {timeout}s")
-            with self._changed:
-                if self._changes == seen:
-                    self._changed.wait(min(remaining, 0.05))
+                watch.waiters -= 1
+                if watch.waiters == 0:
+                    self._watched.pop(workflow_id, None)
 
     def suspend_workflow(self, workflow_id: str) -> bool:
         return self._control(workflow_id, control.suspend, WorkflowSuspended)
@@ -308,7 +323,7 @@ class WorkflowHost:
 
                 announce_completion(self, instance)
         self.emit([event.of(instance)])
-        self._notify_changed()
+        self._notify_changed(instance.id, instance.status)
         return True
 
     def purge_workflows(self, status: WorkflowStatus, older_than: datetime) -> int:
@@ -396,7 +411,7 @@ class WorkflowHost:
             from liteflow.core.primitives.sub_workflow import announce_completion
 
             announce_completion(self, instance)  # a terminated child: its waiting parent step fails
-        self._notify_changed()
+        self._notify_changed(instance.id, instance.status)
 
     def _run_middleware(self, phase: str, middleware: WorkflowMiddleware, instance: WorkflowInstance) -> None:
         try:
@@ -415,17 +430,32 @@ class WorkflowHost:
                 self._processing[workflow_id] = count
             else:
                 self._processing.pop(workflow_id, None)
-            self._changes += 1
-            self._changed.notify_all()
+            if workflow_id in self._watched:
+                self._changed.notify_all()
 
     def processing_ids(self) -> set[str]:
         with self._changed:
             return set(self._processing)
 
-    def _notify_changed(self) -> None:
+    def _notify_changed(self, workflow_id: str, status: WorkflowStatus) -> None:
+        if workflow_id not in self._watched:  # nobody waits for it: no lock, no wake-up
+            return
         with self._changed:
-            self._changes += 1
-            self._changed.notify_all()
+            watch = self._watched.get(workflow_id)
+            if watch is not None:
+                watch.status = status
+                self._changed.notify_all()
+
+
+class _Watch:
+    """A workflow some ``wait_for_workflow`` callers wait for, and its status as last seen here."""
+
+    def __init__(self) -> None:
+        self.waiters = 0
+        self.status: WorkflowStatus | None = None
+
+    def settled(self) -> bool:
+        return self.status is not None and self.status is not WorkflowStatus.RUNNABLE
 
 
 def build_definition(workflow: Any) -> WorkflowDefinition:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from liteflow.core.engine.events import deliver, oldest_event_for, waiting_pointer
 from liteflow.core.engine.outcome import PassResult
 from liteflow.core.errors import ConcurrencyError, WorkflowNotFoundError
-from liteflow.core.interfaces import QueueType
+from liteflow.core.interfaces import PersistenceProvider, QueueType
 from liteflow.core.lifecycle import WorkflowCompleted, WorkflowSuspended, WorkflowTerminated
 from liteflow.core.log import logger
 from liteflow.core.models import WorkflowInstance, WorkflowStatus, to_millis, utcnow
@@ -17,6 +17,14 @@ if TYPE_CHECKING:
 
 log = logger("workflow_consumer")
 _STATUS_EVENTS = (WorkflowCompleted, WorkflowSuspended, WorkflowTerminated)
+
+
+def load_to_run(persistence: PersistenceProvider, workflow_id: str) -> WorkflowInstance:
+    """The instance, for a caller holding its lock. A provider may offer ``get_workflow_instance_to_run``,
+    a cheaper load for that case (the memory provider shares finished pointers); else the ordinary get."""
+    load = getattr(persistence, "get_workflow_instance_to_run", None) or persistence.get_workflow_instance
+    instance: WorkflowInstance = load(workflow_id)
+    return instance
 
 
 def due(instance: WorkflowInstance, now_ms: int) -> bool:
@@ -40,7 +48,7 @@ class WorkflowConsumer:
         instance: WorkflowInstance | None = None
         requeue = False
         try:
-            instance = host.persistence.get_workflow_instance(workflow_id)
+            instance = load_to_run(host.persistence, workflow_id)
             requeue = self.run(instance)
         except WorkflowNotFoundError:
             log.warning("workflow.not_found", workflow_id=workflow_id)

@@ -127,11 +127,15 @@ def new_pointer(**fields: Any) -> ExecutionPointer:
     values.update(fields)
     pointer = object.__new__(ExecutionPointer)
     _set_attribute(pointer, "__dict__", values)
-    _set_attribute(pointer, "__pydantic_fields_set__", set(values))
+    _set_attribute(pointer, "__pydantic_fields_set__", POINTER_FIELDS_SET)
     _set_attribute(pointer, "__pydantic_extra__", None)
     _set_attribute(pointer, "__pydantic_private__", None)
     return pointer
 
+
+#: The "fields set" of every pointer the engine makes: all of them. One shared set, since a set per pointer
+#: would be the largest part of a pointer's memory; pydantic only adds names to it (already all there).
+POINTER_FIELDS_SET: set[str] = set(ExecutionPointer.model_fields)
 
 _POINTER_DEFAULTS: dict[str, Any] = {
     name: field.default for name, field in ExecutionPointer.model_fields.items() if field.default_factory is None

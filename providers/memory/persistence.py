@@ -18,6 +18,7 @@ from typing import Any
 
 from liteflow.core.errors import ConcurrencyError, WorkflowNotFoundError
 from liteflow.core.models import (
+    POINTER_FIELDS_SET,
     Event,
     EventSubscription,
     ExecutionError,
@@ -45,7 +46,7 @@ def _copy_pointer(pointer: ExecutionPointer) -> ExecutionPointer:
     fields["scope"] = list(fields["scope"])
     copied = object.__new__(ExecutionPointer)
     _set(copied, "__dict__", fields)
-    _set(copied, "__pydantic_fields_set__", set(pointer.__pydantic_fields_set__))
+    _set(copied, "__pydantic_fields_set__", POINTER_FIELDS_SET)
     _set(copied, "__pydantic_extra__", None)
     _set(copied, "__pydantic_private__", None)
     return copied

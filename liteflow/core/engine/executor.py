@@ -57,10 +57,11 @@ class WorkflowExecutor:
         cancellable = definition.has_cancel_conditions
         if cancellable:
             self.process_cancellations(instance, definition, now, out)
-        scopes = open_scopes(instance)
+        unfinished = open_pointers(instance)
+        scopes = open_scopes(unfinished)
         runnable = [
             p
-            for p in open_pointers(instance)
+            for p in unfinished
             if p.active and (p.sleep_until is None or p.sleep_until <= now) and not waiting_on_children(p, scopes)
         ]
         emit = self.wants_step_events()

@@ -20,14 +20,19 @@ def open_pointers(instance: WorkflowInstance) -> list[ExecutionPointer]:
     what was appended since: the cost of a pass does not grow with the number of finished pointers.
     """
     pointers = instance.execution_pointers
-    index = instance._open_index
+    private = instance.__pydantic_private__  # pydantic's own getattr for private attributes is slow
+    if private is None:
+        instance._open_index = None
+        private = instance.__pydantic_private__
+        assert private is not None
+    index = private.get("_open_index")
     if index is not None and index[0] is pointers:
         _, seen, previous = index
         current = [p for p in previous if p.end_time is None]
         current.extend(p for p in pointers[seen:] if p.end_time is None)
     else:
         current = [p for p in pointers if p.end_time is None]
-    instance._open_index = (pointers, len(pointers), current)
+    private["_open_index"] = (pointers, len(pointers), current)
     return current
 
 

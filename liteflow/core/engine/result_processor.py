@@ -103,10 +103,10 @@ def process_result(
             pointer.children.append(child.id)
 
 
-def open_scopes(instance: WorkflowInstance) -> set[str]:
+def open_scopes(unfinished: list[ExecutionPointer]) -> set[str]:
     """Ids of container pointers that still have an unfinished pointer inside their branches."""
     scopes: set[str] = set()
-    for p in open_pointers(instance):
+    for p in unfinished:
         if p.scope:
             scopes.update(p.scope)
     return scopes
@@ -130,9 +130,9 @@ def determine_next_execution(instance: WorkflowInstance, now: datetime, out: Pas
     if instance.status is not WorkflowStatus.RUNNABLE:
         instance.next_execution = None
         return
-    scopes = open_scopes(instance)
-    next_at: datetime | None = None
     unfinished = open_pointers(instance)
+    scopes = open_scopes(unfinished)
+    next_at: datetime | None = None
     for p in unfinished:
         if not p.active or waiting_on_children(p, scopes):
             continue

@@ -27,7 +27,7 @@ class HostOptions(BaseModel):
     #: Longest a worker blocks on an empty queue before checking for stop (bounds ``stop()`` latency).
     idle_wait: float = Field(0.5, gt=0)
     #: Execution passes one worker makes on an instance before re-queueing it (fairness between instances).
-    max_passes: int = Field(64, ge=1)
+    max_passes: int = Field(256, ge=1)
     #: Longest ``stop()`` waits for in-flight steps to finish.
     stop_timeout: float = Field(30.0, gt=0)
     #: Seconds before an event whose workflow was busy is tried again.

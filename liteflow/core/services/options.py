@@ -23,7 +23,7 @@ class HostOptions(BaseModel):
     #: Workflow instances executed at once (worker threads).
     max_concurrent_workflows: int = Field(8, ge=1)
     #: Threads matching published events to waiting workflows.
-    event_workers: int = Field(2, ge=1)
+    event_workers: int = Field(4, ge=1)
     #: Longest a worker blocks on an empty queue before checking for stop (bounds ``stop()`` latency).
     idle_wait: float = Field(0.5, gt=0)
     #: Execution passes one worker makes on an instance before re-queueing it (fairness between instances).

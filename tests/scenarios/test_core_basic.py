@@ -4,62 +4,18 @@ re-entrant steps. Public API only."""
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from pydantic import BaseModel
+from support import LOG, WAIT, record, register_and_run
 
 from liteflow.core import *
 
-WAIT = 5.0
-
-
-@pytest.fixture
-def host() -> Iterator[WorkflowHost]:
-    h = configure_workflow_host(poll_interval=0.1, retry_interval=timedelta(milliseconds=50))
-    yield h
-    h.stop()
-
-
-def wait_until(check: Callable[[], Any], timeout: float = WAIT) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
-
-
-def run(host: WorkflowHost, workflow: Workflow, data: Any = None) -> WorkflowInstance:
-    host.register_workflow(workflow)
-    if not host.is_running:
-        host.start()
-    wid = host.start_workflow(workflow.id(), workflow.version(), data)
-    return host.wait_for_workflow(wid, timeout=WAIT)
-
 
 # -- basic chain --------------------------------------------------------------------------------------
-CALLS: list[str] = []
-CALLS_LOCK = threading.Lock()
-
-
-def record(name: str) -> None:
-    with CALLS_LOCK:
-        CALLS.append(name)
-
-
-@pytest.fixture(autouse=True)
-def _clear_calls() -> None:
-    CALLS.clear()
-
-
 class StepA(StepBody):
     def run(self, context: StepExecutionContext) -> ExecutionResult:
         record("A")
@@ -84,10 +40,10 @@ class ChainWorkflow(Workflow):
 
 def test_basic_chain_runs_each_step_once_in_order(host: WorkflowHost) -> None:
     started = time.monotonic()
-    instance = run(host, ChainWorkflow())
+    instance = register_and_run(host, ChainWorkflow())
     assert time.monotonic() - started < 2
     assert instance.status is WorkflowStatus.COMPLETE
-    assert CALLS == ["A", "B", "C"]
+    assert LOG == ["A", "B", "C"]
     assert instance.workflow_definition_id == "ChainWorkflow"
     assert instance.version == 1
     assert instance.complete_time is not None and instance.complete_time >= instance.create_time
@@ -97,7 +53,7 @@ def test_basic_chain_runs_each_step_once_in_order(host: WorkflowHost) -> None:
     assert second.predecessor_id == first.id and third.predecessor_id == second.id
     # nothing runs again afterwards
     time.sleep(0.2)
-    assert CALLS == ["A", "B", "C"]
+    assert LOG == ["A", "B", "C"]
 
 
 def test_reference_and_latest_version(host: WorkflowHost) -> None:
@@ -122,10 +78,10 @@ def test_reference_and_latest_version(host: WorkflowHost) -> None:
     instance = host.wait_for_workflow(wid, timeout=WAIT)
     assert instance.version == 2
     assert instance.reference == "order-42"
-    assert CALLS == ["B"]
+    assert LOG == ["B"]
     wid1 = host.start_workflow("Versioned", 1)
     assert host.wait_for_workflow(wid1, timeout=WAIT).version == 1
-    assert CALLS == ["B", "A"]
+    assert LOG == ["B", "A"]
 
 
 def test_many_instances_all_complete(host: WorkflowHost) -> None:
@@ -134,7 +90,7 @@ def test_many_instances_all_complete(host: WorkflowHost) -> None:
     ids = [host.start_workflow("ChainWorkflow", 1) for _ in range(20)]
     for wid in ids:
         assert host.wait_for_workflow(wid, timeout=WAIT).status is WorkflowStatus.COMPLETE
-    assert sorted(CALLS) == sorted(["A", "B", "C"] * 20)
+    assert sorted(LOG) == sorted(["A", "B", "C"] * 20)
 
 
 # -- data in / out ------------------------------------------------------------------------------------
@@ -176,7 +132,7 @@ class DataWorkflow(Workflow):
 def test_inputs_and_outputs_map_workflow_data(host: WorkflowHost) -> None:
     data = MyData()
     data.value1, data.value2 = 2, 3
-    instance = run(host, DataWorkflow(), data)
+    instance = register_and_run(host, DataWorkflow(), data)
     assert instance.status is WorkflowStatus.COMPLETE
     assert instance.data.value3 == 5
     assert instance.data.total == 105 + 2  # fn(step, data)
@@ -196,10 +152,10 @@ class DictDataWorkflow(Workflow):
 
 
 def test_dict_data(host: WorkflowHost) -> None:
-    instance = run(host, DictDataWorkflow(), {"a": 20, "b": 22})
+    instance = register_and_run(host, DictDataWorkflow(), {"a": 20, "b": 22})
     assert instance.status is WorkflowStatus.COMPLETE
     assert instance.data == {"a": 20, "b": 22, "sum": 42}
-    assert CALLS == ["sum=42"]
+    assert LOG == ["sum=42"]
 
 
 @dataclass
@@ -216,13 +172,13 @@ class TypedWorkflow(Workflow):
 
 
 def test_start_with_none_data_uses_data_type(host: WorkflowHost) -> None:
-    instance = run(host, TypedWorkflow(), None)
+    instance = register_and_run(host, TypedWorkflow(), None)
     assert isinstance(instance.data, Typed)
     assert instance.data == Typed(count=7, seen=["ran"])
 
 
 def test_none_data_without_data_type_stays_none(host: WorkflowHost) -> None:
-    instance = run(host, ChainWorkflow(), None)
+    instance = register_and_run(host, ChainWorkflow(), None)
     assert instance.status is WorkflowStatus.COMPLETE
     assert instance.data is None
 
@@ -244,9 +200,9 @@ class FunctionWorkflow(Workflow):
 
 
 def test_function_and_lambda_steps(host: WorkflowHost) -> None:
-    instance = run(host, FunctionWorkflow())
+    instance = register_and_run(host, FunctionWorkflow())
     assert instance.status is WorkflowStatus.COMPLETE
-    assert CALLS == ["fn:WorkflowInstance", "lambda", "A"]
+    assert LOG == ["fn:WorkflowInstance", "lambda", "A"]
     assert len(instance.execution_pointers) == 4
 
 
@@ -283,9 +239,9 @@ class AsyncWorkflow(Workflow):
 
 
 def test_async_steps(host: WorkflowHost) -> None:
-    instance = run(host, AsyncWorkflow())
+    instance = register_and_run(host, AsyncWorkflow())
     assert instance.status is WorkflowStatus.COMPLETE
-    assert CALLS == ["async:3", "async-none", "async-fn", "C"]
+    assert LOG == ["async:3", "async-none", "async-fn", "C"]
 
 
 # -- re-entrant steps ---------------------------------------------------------------------------------
@@ -317,12 +273,12 @@ class ReentrantWorkflow(Workflow):
 def test_reentrant_step_gets_its_persistence_data(host: WorkflowHost) -> None:
     SEEN_PERSISTENCE.clear()
     started = time.monotonic()
-    instance = run(host, ReentrantWorkflow())
+    instance = register_and_run(host, ReentrantWorkflow())
     elapsed = time.monotonic() - started
     assert instance.status is WorkflowStatus.COMPLETE
     assert SEEN_PERSISTENCE == [None, 1, 2, None, {"slept": 1}]
     assert 0.1 <= elapsed < 2
-    assert CALLS == ["C"]
+    assert LOG == ["C"]
     # one pointer per step: a re-entrant step keeps its pointer
     assert [p.step_id for p in instance.execution_pointers] == [0, 1, 2]
 
@@ -345,7 +301,7 @@ class PydanticWorkflow(Workflow):
 
 
 def test_pydantic_model_data(host: WorkflowHost) -> None:
-    instance = run(host, PydanticWorkflow(), None)
+    instance = register_and_run(host, PydanticWorkflow(), None)
     assert instance.status is WorkflowStatus.COMPLETE
     assert isinstance(instance.data, PydanticData)
     assert instance.data.total == 10

@@ -5,23 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from support import WAIT, make_host, register_and_run, wait_until
 
 from liteflow.core import *
-
-WAIT = 5.0
-
-
-@pytest.fixture
-def host() -> Iterator[WorkflowHost]:
-    h = configure_workflow_host(poll_interval=0.1, retry_interval=timedelta(milliseconds=50))
-    yield h
-    h.stop()
-
 
 ATTEMPTS: dict[str, int] = {}
 RETRY_COUNTS: dict[str, list[int]] = {}
@@ -101,26 +91,20 @@ def test_failing_step_is_retried_and_errors_are_recorded(host: WorkflowHost) -> 
 
 
 def test_per_step_retry_interval(host: WorkflowHost) -> None:
-    host.register_workflow(StepRetryWorkflow())
-    host.start()
-    wid = host.start_workflow("StepRetryWorkflow", 1, Data(fail_times=3, key="step-retry"))
-    instance = host.wait_for_workflow(wid, timeout=WAIT)
+    instance = register_and_run(host, StepRetryWorkflow(), Data(fail_times=3, key="step-retry"))
     assert instance.status is WorkflowStatus.COMPLETE
     assert ATTEMPTS["step-retry"] == 4
-    assert len(host.get_errors(wid)) == 3
+    assert len(host.get_errors(instance.id)) == 3
 
 
 def test_failing_pointer_waits_for_its_retry(host: WorkflowHost) -> None:
     """While waiting to retry, the pointer is FAILED, still active, and sleeps until the retry time."""
-    slow = configure_workflow_host(poll_interval=0.1, retry_interval=timedelta(seconds=30))
+    slow = make_host(retry_interval=timedelta(seconds=30))
     try:
         slow.register_workflow(RetryWorkflow())
         slow.start()
         wid = slow.start_workflow("RetryWorkflow", 1, Data(fail_times=1, key="slow"))
-        deadline = time.monotonic() + WAIT
-        while not slow.get_errors(wid):
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        wait_until(lambda: slow.get_errors(wid))
         time.sleep(0.1)
         instance = slow.get_workflow_instance(wid)
         pointer = instance.execution_pointers[0]
@@ -145,24 +129,18 @@ class TerminateOnError(Workflow):
 
 
 def test_error_behavior_suspend_then_resume(host: WorkflowHost) -> None:
-    host.register_workflow(SuspendOnError())
-    host.start()
-    wid = host.start_workflow("SuspendOnError", 1, Data(fail_times=1, key="suspend"))
-    instance = host.wait_for_workflow(wid, timeout=WAIT)
+    instance = register_and_run(host, SuspendOnError(), Data(fail_times=1, key="suspend"))
     assert instance.status is WorkflowStatus.SUSPENDED
     assert not instance.data.done
-    assert len(host.get_errors(wid)) == 1
-    assert host.resume_workflow(wid) is True
-    instance = host.wait_for_workflow(wid, timeout=WAIT)
+    assert len(host.get_errors(instance.id)) == 1
+    assert host.resume_workflow(instance.id) is True
+    instance = host.wait_for_workflow(instance.id, timeout=WAIT)
     assert instance.status is WorkflowStatus.COMPLETE
     assert instance.data.done
 
 
 def test_error_behavior_terminate(host: WorkflowHost) -> None:
-    host.register_workflow(TerminateOnError())
-    host.start()
-    wid = host.start_workflow("TerminateOnError", 1, Data(fail_times=1, key="terminate"))
-    instance = host.wait_for_workflow(wid, timeout=WAIT)
+    instance = register_and_run(host, TerminateOnError(), Data(fail_times=1, key="terminate"))
     assert instance.status is WorkflowStatus.TERMINATED
     assert instance.complete_time is not None
     assert instance.execution_pointers[0].status is PointerStatus.FAILED
@@ -176,11 +154,9 @@ def test_bad_step_result_is_an_error(host: WorkflowHost) -> None:
         def build(self, builder: WorkflowBuilder) -> None:
             builder.start_with(lambda context: "not a result").on_error(ErrorBehavior.TERMINATE)
 
-    host.register_workflow(BadResult())
-    host.start()
-    wid = host.start_workflow("BadResult")
-    assert host.wait_for_workflow(wid, timeout=WAIT).status is WorkflowStatus.TERMINATED
-    assert "ExecutionResult" in host.get_errors(wid)[0].message
+    instance = register_and_run(host, BadResult())
+    assert instance.status is WorkflowStatus.TERMINATED
+    assert "ExecutionResult" in host.get_errors(instance.id)[0].message
 
 
 # -- errors raised by the API -------------------------------------------------------------------------
@@ -282,10 +258,9 @@ def test_unknown_host_option_is_a_type_error() -> None:
 
 def test_step_failures_are_logged(host: WorkflowHost, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="liteflow")
-    host.register_workflow(RetryWorkflow())
-    host.start()
-    wid = host.start_workflow("RetryWorkflow", 1, Data(fail_times=1, key="logged"))
-    assert host.wait_for_workflow(wid, timeout=WAIT).status is WorkflowStatus.COMPLETE
+    instance = register_and_run(host, RetryWorkflow(), Data(fail_times=1, key="logged"))
+    assert instance.status is WorkflowStatus.COMPLETE
+    wid = instance.id
     failures = [r for r in caplog.records if "step.failed" in r.getMessage()]
     assert len(failures) == 1
     assert failures[0].levelno == logging.WARNING

@@ -4,40 +4,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from support import QUIET, WAIT, wait_until, waiting_pointers
 
 from liteflow.core import *
-
-WAIT = 5.0
-#: How long a test watches for something that must NOT happen.
-QUIET = 0.3
-
-
-@pytest.fixture
-def host() -> Iterator[WorkflowHost]:
-    h = configure_workflow_host(poll_interval=0.1, retry_interval=timedelta(milliseconds=50))
-    yield h
-    h.stop()
-
-
-def wait_until(check: Callable[[], Any], timeout: float = WAIT) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
-
-
-def waiting_pointers(host: WorkflowHost, wid: str) -> list[ExecutionPointer]:
-    instance = host.get_workflow_instance(wid)
-    return [p for p in instance.execution_pointers if p.status is PointerStatus.WAITING_FOR_EVENT]
 
 
 def wait_until_waiting(host: WorkflowHost, wid: str, count: int = 1) -> None:
@@ -154,36 +128,37 @@ class LateWaitDefault(Workflow):
     """Waits only once the gate opens, as of the default: when its pointer was created."""
 
     data_type = Data
+    #: When the wait accepts events from (None: the default).
+    effective_date: Callable[[Any, Any], datetime] | None = None
 
     def build(self, builder: WorkflowBuilder) -> None:
         (
             builder.start_with(gate)
-            .wait_for("late", lambda data, context: "k")
+            .wait_for("late", lambda data, context: "k", effective_date=self.effective_date)
             .output("captured", lambda step: step.event_data)
         )
 
 
-class LateWaitSinceStart(Workflow):
+class LateWaitSinceStart(LateWaitDefault):
     """Waits only once the gate opens, but accepts events published since the workflow started."""
 
-    data_type = Data
+    effective_date = staticmethod(lambda d, c: c.workflow.create_time)
 
-    def build(self, builder: WorkflowBuilder) -> None:
-        (
-            builder.start_with(gate)
-            .wait_for("late", lambda data, context: "k", effective_date=lambda d, c: c.workflow.create_time)
-            .output("captured", lambda step: step.event_data)
-        )
+
+def start_behind_gate(host: WorkflowHost, workflow: Workflow, early: Any) -> str:
+    """Starts ``workflow`` behind a closed gate, publishes ("late", "k", ``early``), then opens the gate."""
+    host.register_workflow(workflow)
+    host.start()
+    opened = open_gate_later(workflow.id())
+    wid = host.start_workflow(workflow.id(), 1, None, reference=workflow.id())
+    host.publish_event("late", "k", early)
+    time.sleep(0.05)
+    opened.set()
+    return wid
 
 
 def test_event_published_before_the_wait_is_not_delivered_by_default(host: WorkflowHost) -> None:
-    host.register_workflow(LateWaitDefault())
-    host.start()
-    opened = open_gate_later("default")
-    wid = host.start_workflow("LateWaitDefault", 1, None, reference="default")
-    host.publish_event("late", "k", "too early")
-    time.sleep(0.05)
-    opened.set()
+    wid = start_behind_gate(host, LateWaitDefault(), "too early")
     wait_until_waiting(host, wid)
     time.sleep(QUIET)
     instance = host.get_workflow_instance(wid)
@@ -194,13 +169,7 @@ def test_event_published_before_the_wait_is_not_delivered_by_default(host: Workf
 
 
 def test_event_published_before_the_wait_is_delivered_since_workflow_start(host: WorkflowHost) -> None:
-    host.register_workflow(LateWaitSinceStart())
-    host.start()
-    opened = open_gate_later("since-start")
-    wid = host.start_workflow("LateWaitSinceStart", 1, None, reference="since-start")
-    host.publish_event("late", "k", "kept for later")
-    time.sleep(0.05)
-    opened.set()
+    wid = start_behind_gate(host, LateWaitSinceStart(), "kept for later")
     instance = host.wait_for_workflow(wid, timeout=WAIT)
     assert instance.status is WorkflowStatus.COMPLETE
     assert instance.data.captured == "kept for later"
@@ -257,6 +226,8 @@ class WaitLoop(Workflow):
     """A loop that waits again: it never receives the event it already consumed."""
 
     data_type = Data
+    #: When each wait accepts events from (None: the default).
+    effective_date: Callable[[Any, Any], datetime] | None = None
 
     def build(self, builder: WorkflowBuilder) -> None:
         (
@@ -265,7 +236,7 @@ class WaitLoop(Workflow):
             .do(
                 lambda b: (
                     b.start_with(lambda context: None)
-                    .wait_for("tick", lambda data, context: "k")
+                    .wait_for("tick", lambda data, context: "k", effective_date=self.effective_date)
                     .output(lambda step, data: data.received.append(step.event_data))
                     .then(lambda context: setattr(context.workflow.data, "rounds", context.workflow.data.rounds + 1))
                 )
@@ -273,10 +244,19 @@ class WaitLoop(Workflow):
         )
 
 
-def test_loop_waiting_again_does_not_receive_the_consumed_event(host: WorkflowHost) -> None:
-    host.register_workflow(WaitLoop())
+class WaitLoopSinceStart(WaitLoop):
+    """A loop that waits again, accepting events since the workflow started: each event once."""
+
+    effective_date = staticmethod(lambda d, c: c.workflow.create_time)
+
+
+@pytest.mark.parametrize("workflow", [WaitLoop(), WaitLoopSinceStart()], ids=["default", "since_start"])
+def test_loop_waiting_again_receives_each_event_once(host: WorkflowHost, workflow: Workflow) -> None:
+    """Waiting again in a loop never delivers the event already consumed, as of the default or since
+    the workflow started."""
+    host.register_workflow(workflow)
     host.start()
-    wid = host.start_workflow("WaitLoop", 1, None)
+    wid = host.start_workflow(workflow.id(), 1, None)
     wait_until_waiting(host, wid)
     host.publish_event("tick", "k", "one")
     wait_until(lambda: host.get_workflow_instance(wid).data.rounds == 1 and waiting_pointers(host, wid))
@@ -318,39 +298,3 @@ def test_one_event_reaches_every_waiting_branch_of_a_workflow(host: WorkflowHost
     instance = host.wait_for_workflow(wid, timeout=WAIT)
     assert instance.status is WorkflowStatus.COMPLETE
     assert instance.data.received == ["all of you"] * 3
-
-
-class WaitLoopSinceStart(Workflow):
-    """A loop that waits again, accepting events since the workflow started: each event once."""
-
-    data_type = Data
-
-    def build(self, builder: WorkflowBuilder) -> None:
-        (
-            builder.start_with(lambda context: None)
-            .while_(lambda data, context: data.rounds < 2)
-            .do(
-                lambda b: (
-                    b.start_with(lambda context: None)
-                    .wait_for("tick", lambda data, context: "k", effective_date=lambda d, c: c.workflow.create_time)
-                    .output(lambda step, data: data.received.append(step.event_data))
-                    .then(lambda context: setattr(context.workflow.data, "rounds", context.workflow.data.rounds + 1))
-                )
-            )
-        )
-
-
-def test_loop_since_start_receives_each_event_once(host: WorkflowHost) -> None:
-    host.register_workflow(WaitLoopSinceStart())
-    host.start()
-    wid = host.start_workflow("WaitLoopSinceStart", 1, None)
-    wait_until_waiting(host, wid)
-    host.publish_event("tick", "k", "one")
-    wait_until(lambda: host.get_workflow_instance(wid).data.rounds == 1 and waiting_pointers(host, wid))
-    time.sleep(QUIET)
-    instance = host.get_workflow_instance(wid)
-    assert instance.status is WorkflowStatus.RUNNABLE
-    assert instance.data.received == ["one"]
-    host.publish_event("tick", "k", "two")
-    instance = host.wait_for_workflow(wid, timeout=WAIT)
-    assert instance.data.received == ["one", "two"]

@@ -2,46 +2,14 @@
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from support import LOG, WAIT, record, register_and_run, wait_until
 
 from liteflow.core import *
-
-WAIT = 5.0
-
-
-@pytest.fixture
-def host() -> Iterator[WorkflowHost]:
-    h = configure_workflow_host(poll_interval=0.1, retry_interval=timedelta(milliseconds=50))
-    yield h
-    h.stop()
-
-
-def run(host: WorkflowHost, workflow: Workflow, data: Any = None) -> WorkflowInstance:
-    host.register_workflow(workflow)
-    if not host.is_running:
-        host.start()
-    wid = host.start_workflow(workflow.id(), workflow.version(), data)
-    return host.wait_for_workflow(wid, timeout=WAIT)
-
-
-LOG: list[Any] = []
-LOG_LOCK = threading.Lock()
-
-
-def record(value: Any) -> None:
-    with LOG_LOCK:
-        LOG.append(value)
-
-
-@pytest.fixture(autouse=True)
-def _clear_log() -> None:
-    LOG.clear()
 
 
 class Hello(StepBody):
@@ -79,30 +47,23 @@ class Data:
 # -- for_each -----------------------------------------------------------------------------------------
 class ParallelForEach(Workflow):
     data_type = Data
+    run_parallel = True
 
     def build(self, builder: WorkflowBuilder) -> None:
         (
             builder.start_with(Hello)
-            .for_each(lambda data, context: data.items)
+            .for_each(lambda data, context: data.items, run_parallel=self.run_parallel)
             .do(lambda x: x.start_with(DoStuff).then(AfterStuff))
             .then(Goodbye)
         )
 
 
-class SequentialForEach(Workflow):
-    data_type = Data
-
-    def build(self, builder: WorkflowBuilder) -> None:
-        (
-            builder.start_with(Hello)
-            .for_each(lambda data, context: data.items, run_parallel=False)
-            .do(lambda x: x.start_with(DoStuff).then(AfterStuff))
-            .then(Goodbye)
-        )
+class SequentialForEach(ParallelForEach):
+    run_parallel = False
 
 
 def test_for_each_parallel(host: WorkflowHost) -> None:
-    instance = run(host, ParallelForEach())
+    instance = register_and_run(host, ParallelForEach())
     assert instance.status is WorkflowStatus.COMPLETE
     assert LOG[0] == "hello" and LOG[-1] == "goodbye"
     body = LOG[1:-1]
@@ -121,7 +82,7 @@ def test_for_each_parallel(host: WorkflowHost) -> None:
 
 
 def test_for_each_sequential_keeps_order(host: WorkflowHost) -> None:
-    instance = run(host, SequentialForEach())
+    instance = register_and_run(host, SequentialForEach())
     assert instance.status is WorkflowStatus.COMPLETE
     assert LOG == [
         "hello",
@@ -143,7 +104,7 @@ def test_for_each_sequential_keeps_order(host: WorkflowHost) -> None:
 def test_for_each_empty_collection_just_carries_on(host: WorkflowHost) -> None:
     data = Data()
     data.items = []
-    instance = run(host, ParallelForEach(), data)
+    instance = register_and_run(host, ParallelForEach(), data)
     assert instance.status is WorkflowStatus.COMPLETE
     assert LOG == ["hello", "goodbye"]
 
@@ -165,7 +126,7 @@ class IfWorkflow(Workflow):
 def test_if(host: WorkflowHost, value1: int, runs_branch: bool) -> None:
     data = Data()
     data.value1 = value1
-    instance = run(host, IfWorkflow(), data)
+    instance = register_and_run(host, IfWorkflow(), data)
     assert instance.status is WorkflowStatus.COMPLETE
     if runs_branch:
         assert LOG == ["hello", ("stuff", None), ("after", None), "goodbye"]
@@ -187,24 +148,23 @@ class Increment(StepBody):
 
 class WhileWorkflow(Workflow):
     data_type = Data
+    #: A pause at the end of each round (None: no pause).
+    pause: timedelta | None = None
 
     def build(self, builder: WorkflowBuilder) -> None:
-        (
-            builder.start_with(Hello)
-            .while_(lambda data, context: data.counter < 3)
-            .do(
-                lambda do: (
-                    do.start_with(Increment)
-                    .input("my_value", lambda data, context: data.counter)
-                    .output("counter", lambda step: step.your_value)
-                )
+        def body(do: WorkflowBuilder) -> Any:
+            step = (
+                do.start_with(Increment)
+                .input("my_value", lambda data, context: data.counter)
+                .output("counter", lambda step: step.your_value)
             )
-            .then(Goodbye)
-        )
+            return step if self.pause is None else step.delay(lambda data, context: self.pause)
+
+        builder.start_with(Hello).while_(lambda data, context: data.counter < 3).do(body).then(Goodbye)
 
 
 def test_while_loops_until_condition_fails(host: WorkflowHost) -> None:
-    instance = run(host, WhileWorkflow())
+    instance = register_and_run(host, WhileWorkflow())
     assert instance.status is WorkflowStatus.COMPLETE
     assert instance.data.counter == 3
     assert LOG == ["hello", ("inc", 0), ("inc", 1), ("inc", 2), "goodbye"]
@@ -213,7 +173,7 @@ def test_while_loops_until_condition_fails(host: WorkflowHost) -> None:
 def test_while_false_from_the_start(host: WorkflowHost) -> None:
     data = Data()
     data.counter = 10
-    instance = run(host, WhileWorkflow(), data)
+    instance = register_and_run(host, WhileWorkflow(), data)
     assert instance.status is WorkflowStatus.COMPLETE
     assert LOG == ["hello", "goodbye"]
 
@@ -229,14 +189,9 @@ def test_delay(host: WorkflowHost) -> None:
     host.start()
     started = time.monotonic()
     wid = host.start_workflow("DelayWorkflow")
-    deadline = time.monotonic() + WAIT
-    while True:  # observe the sleeping pointer
-        pointers = host.get_workflow_instance(wid).execution_pointers
-        sleeping = [p for p in pointers if p.status is PointerStatus.SLEEPING]
-        if sleeping:
-            break
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    sleeping = wait_until(  # observe the sleeping pointer
+        lambda: [p for p in host.get_workflow_instance(wid).execution_pointers if p.status is PointerStatus.SLEEPING]
+    )
     assert sleeping[0].sleep_until is not None and sleeping[0].step_id == 1
     assert LOG == ["hello"]
     instance = host.wait_for_workflow(wid, timeout=WAIT)
@@ -264,7 +219,7 @@ class NestedForEach(Workflow):
 
 
 def test_nested_for_each_items(host: WorkflowHost) -> None:
-    instance = run(host, NestedForEach())
+    instance = register_and_run(host, NestedForEach())
     assert instance.status is WorkflowStatus.COMPLETE
     assert LOG[0] == "hello" and LOG[-1] == "goodbye"
     assert sorted(v for _, v in LOG[1:-1]) == [1, 2, 10, 11, 20, 21]
@@ -276,28 +231,13 @@ def test_nested_for_each_items(host: WorkflowHost) -> None:
             assert outer_container.step_id == 1
 
 
-class WhileWithDelay(Workflow):
-    data_type = Data
-
-    def build(self, builder: WorkflowBuilder) -> None:
-        (
-            builder.start_with(Hello)
-            .while_(lambda data, context: data.counter < 3)
-            .do(
-                lambda do: (
-                    do.start_with(Increment)
-                    .input("my_value", lambda data, context: data.counter)
-                    .output("counter", lambda step: step.your_value)
-                    .delay(lambda data, context: timedelta(milliseconds=30))
-                )
-            )
-            .then(Goodbye)
-        )
+class WhileWithDelay(WhileWorkflow):
+    pause = timedelta(milliseconds=30)
 
 
 def test_while_with_delay_inside(host: WorkflowHost) -> None:
     started = time.monotonic()
-    instance = run(host, WhileWithDelay())
+    instance = register_and_run(host, WhileWithDelay())
     assert instance.status is WorkflowStatus.COMPLETE
     assert LOG == ["hello", ("inc", 0), ("inc", 1), ("inc", 2), "goodbye"]
     assert 0.09 <= time.monotonic() - started < 2
@@ -331,14 +271,10 @@ def test_sequential_for_each_waiting_for_events_keyed_by_item(host: WorkflowHost
         return None
 
     deadline = time.monotonic() + WAIT
-    while waiting_key() != "x":
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    wait_until(lambda: waiting_key() == "x", timeout=deadline - time.monotonic())
     host.publish_event("item-done", "y", "y-early")  # y's branch has not started: not delivered to it
     host.publish_event("item-done", "x", "x-done")
-    while waiting_key() != "y":
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    wait_until(lambda: waiting_key() == "y", timeout=deadline - time.monotonic())
     host.publish_event("item-done", "y", "y-done")
     instance = host.wait_for_workflow(wid, timeout=WAIT)
     assert instance.status is WorkflowStatus.COMPLETE
@@ -369,6 +305,6 @@ class BranchErrorWorkflow(Workflow):
 
 
 def test_error_inside_a_branch_terminates_the_workflow(host: WorkflowHost) -> None:
-    instance = run(host, BranchErrorWorkflow())
+    instance = register_and_run(host, BranchErrorWorkflow())
     assert instance.status is WorkflowStatus.TERMINATED
     assert LOG == ["hello", "failing"]

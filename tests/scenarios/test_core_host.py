@@ -5,56 +5,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
 import pytest
+from support import LOG, QUIET, WAIT, is_waiting, make_host, record, step, wait_until
 
 from liteflow.core import *
 from liteflow.providers.memory import MemoryLockProvider, MemoryPersistenceProvider, MemoryQueueProvider
-
-WAIT = 5.0
-QUIET = 0.3
-
-
-def make_host(**kwargs: Any) -> WorkflowHost:
-    return configure_workflow_host(poll_interval=0.1, retry_interval=timedelta(milliseconds=50), **kwargs)
-
-
-@pytest.fixture
-def host() -> Iterator[WorkflowHost]:
-    h = make_host()
-    yield h
-    h.stop()
-
-
-def wait_until(check: Callable[[], Any], timeout: float = WAIT) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
-
-
-LOG: list[str] = []
-LOG_LOCK = threading.Lock()
-
-
-@pytest.fixture(autouse=True)
-def _clear_log() -> None:
-    LOG.clear()
-
-
-def step(name: str) -> Callable[[StepExecutionContext], None]:
-    def body(context: StepExecutionContext) -> None:
-        with LOG_LOCK:
-            LOG.append(name)
-
-    return body
 
 
 class EventWorkflow(Workflow):
@@ -76,16 +34,18 @@ class Simple(Workflow):
         builder.start_with(step("hello")).then(step("goodbye"))
 
 
-def is_waiting(host: WorkflowHost, wid: str) -> bool:
-    return any(p.status is PointerStatus.WAITING_FOR_EVENT for p in host.get_workflow_instance(wid).execution_pointers)
-
-
-# -- suspend / resume / terminate ---------------------------------------------------------------------
-def test_suspended_workflow_does_not_advance_until_resumed(host: WorkflowHost) -> None:
+def start_waiting(host: WorkflowHost) -> str:
+    """Registers EventWorkflow, starts ``host`` and an instance; returns its id once it waits for "go"."""
     host.register_workflow(EventWorkflow())
     host.start()
     wid = host.start_workflow("EventWorkflow")
     wait_until(lambda: is_waiting(host, wid))
+    return wid
+
+
+# -- suspend / resume / terminate ---------------------------------------------------------------------
+def test_suspended_workflow_does_not_advance_until_resumed(host: WorkflowHost) -> None:
+    wid = start_waiting(host)
     assert host.suspend_workflow(wid) is True
     assert host.suspend_workflow(wid) is False  # already suspended
     assert host.get_workflow_instance(wid).status is WorkflowStatus.SUSPENDED
@@ -121,10 +81,7 @@ def test_suspended_sleeping_workflow_waits_past_its_wakeup(host: WorkflowHost) -
 
 
 def test_terminate_a_waiting_workflow(host: WorkflowHost) -> None:
-    host.register_workflow(EventWorkflow())
-    host.start()
-    wid = host.start_workflow("EventWorkflow")
-    wait_until(lambda: is_waiting(host, wid))
+    wid = start_waiting(host)
     assert host.terminate_workflow(wid) is True
     assert host.terminate_workflow(wid) is False
     assert host.resume_workflow(wid) is False
@@ -139,10 +96,7 @@ def test_terminate_a_waiting_workflow(host: WorkflowHost) -> None:
 
 
 def test_terminate_a_suspended_workflow(host: WorkflowHost) -> None:
-    host.register_workflow(EventWorkflow())
-    host.start()
-    wid = host.start_workflow("EventWorkflow")
-    wait_until(lambda: is_waiting(host, wid))
+    wid = start_waiting(host)
     assert host.suspend_workflow(wid)
     assert host.terminate_workflow(wid) is True
     assert host.get_workflow_instance(wid).status is WorkflowStatus.TERMINATED
@@ -349,8 +303,7 @@ SLOW_STARTED = threading.Event()
 def slow_step(context: StepExecutionContext) -> None:
     SLOW_STARTED.set()
     time.sleep(0.3)
-    with LOG_LOCK:
-        LOG.append("slow")
+    record("slow")
 
 
 class SlowWorkflow(Workflow):

@@ -5,75 +5,23 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from support import MS, WAIT, Data, define, is_waiting, rec, run, wait_until, waits_for, with_value
 
-from liteflow.core import *
 from liteflow.core import (
     ExecutionResult,
     PointerStatus,
-    Workflow,
     WorkflowBuilder,
     WorkflowCompleted,
     WorkflowHost,
     WorkflowStatus,
-    configure_workflow_host,
 )
 
-MS = timedelta(milliseconds=1)
-
-
-class Data:
-    def __init__(self) -> None:
-        self.value: Any = None
-        self.counter = 0
-        self.flag = False
-        self.items: list[Any] = []
-
-
-@pytest.fixture
-def host() -> Iterator[WorkflowHost]:
-    h = configure_workflow_host(poll_interval=0.1, retry_interval=timedelta(milliseconds=20))
-    h.start()
-    try:
-        yield h
-    finally:
-        h.stop()
-
-
-def register(host: WorkflowHost, build: Callable[[WorkflowBuilder], Any], wid: str = "W", version: int = 1) -> str:
-    class W(Workflow):
-        data_type = Data
-
-        def id(self) -> str:
-            return wid
-
-        def version(self) -> int:
-            return version
-
-        def build(self, builder: WorkflowBuilder) -> None:
-            build(builder)
-
-    host.register_workflow(W())
-    return wid
-
-
-def rec(log: list[str], name: str, fn: Callable[[Any], Any] | None = None) -> Callable[[Any], Any]:
-    """A step that appends ``name`` to ``log`` (then runs ``fn(context)``; its result is the step's)."""
-
-    def step(context: Any) -> Any:
-        log.append(name)
-        return fn(context) if fn is not None else None
-
-    return step
-
-
-def run(host: WorkflowHost, wid: str, data: Any = None, timeout: float = 10) -> Any:
-    instance_id = host.start_workflow(wid, None, data)
-    return host.wait_for_workflow(instance_id, timeout=timeout)
+pytestmark = pytest.mark.host_options(retry_interval=20 * MS, started=True)
 
 
 # -- parallel ----------------------------------------------------------------------------------------------
@@ -85,7 +33,7 @@ def test_parallel_branches_all_run_and_join_once(host: WorkflowHost) -> None:
     def bump(context: Any) -> None:
         context.workflow.data.counter += 1
 
-    register(
+    define(
         host,
         lambda b: (
             b.start_with(rec(log, "start"))
@@ -109,7 +57,7 @@ def test_parallel_branches_all_run_and_join_once(host: WorkflowHost) -> None:
 
 def test_parallel_join_waits_for_the_slowest_branch(host: WorkflowHost) -> None:
     log: list[str] = []
-    register(
+    define(
         host,
         lambda b: (
             b.start_with(rec(log, "start"))
@@ -147,51 +95,31 @@ def outcome_workflow(log: list[str], with_default: bool = False) -> Callable[[Wo
     return build
 
 
-def with_value(value: Any) -> Data:
-    data = Data()
-    data.value = value
-    return data
-
-
-def test_outcome_runs_only_matching_branches_then_continues_once(host: WorkflowHost) -> None:
+@pytest.mark.parametrize(
+    ("with_default", "value", "expected"),
+    [
+        pytest.param(False, 2, ["choose", "two", "X"], id="outcome_runs_only_matching_branches_then_continues_once"),
+        pytest.param(False, 99, ["choose", "X"], id="outcome_with_no_match_and_no_default_just_continues"),
+        pytest.param(True, "nope", ["choose", "default", "X"], id="otherwise_runs_when_nothing_matches"),
+        pytest.param(True, 2, ["choose", "two", "X"], id="otherwise_does_not_run_when_a_branch_matches"),
+    ],
+)
+def test_outcome_branches(host: WorkflowHost, with_default: bool, value: Any, expected: list[str]) -> None:
     log: list[str] = []
-    register(host, outcome_workflow(log))
-    inst = run(host, "W", with_value(2))
+    define(host, outcome_workflow(log, with_default=with_default))
+    inst = run(host, "W", with_value(value))
+    assert log == expected
     assert inst.status is WorkflowStatus.COMPLETE
-    assert log == ["choose", "two", "X"]
 
 
 def test_outcome_every_matching_branch_finishes_before_then(host: WorkflowHost) -> None:
     log: list[str] = []
-    register(host, outcome_workflow(log))
+    define(host, outcome_workflow(log))
     inst = run(host, "W", with_value(1))
     assert inst.status is WorkflowStatus.COMPLETE
     assert log[0] == "choose" and log[-1] == "X"
     assert sorted(log[1:-1]) == ["one-a", "one-again", "one-b"]
     assert log.index("one-a") < log.index("one-b")
-
-
-def test_outcome_with_no_match_and_no_default_just_continues(host: WorkflowHost) -> None:
-    log: list[str] = []
-    register(host, outcome_workflow(log))
-    inst = run(host, "W", with_value(99))
-    assert inst.status is WorkflowStatus.COMPLETE
-    assert log == ["choose", "X"]
-
-
-def test_otherwise_runs_when_nothing_matches(host: WorkflowHost) -> None:
-    log: list[str] = []
-    register(host, outcome_workflow(log, with_default=True))
-    inst = run(host, "W", with_value("nope"))
-    assert log == ["choose", "default", "X"]
-    assert inst.status is WorkflowStatus.COMPLETE
-
-
-def test_otherwise_does_not_run_when_a_branch_matches(host: WorkflowHost) -> None:
-    log: list[str] = []
-    register(host, outcome_workflow(log, with_default=True))
-    run(host, "W", with_value(2))
-    assert log == ["choose", "two", "X"]
 
 
 # -- decide -----------------------------------------------------------------------------------------------
@@ -219,7 +147,7 @@ def decide_workflow(log: list[str]) -> Callable[[WorkflowBuilder], Any]:
 @pytest.mark.parametrize(("value", "expected"), [("a", ["a1", "a2"]), ("b", ["b1"]), ("zzz", [])])
 def test_decide_runs_the_matching_branch_then_continues(host: WorkflowHost, value: str, expected: list[str]) -> None:
     log: list[str] = []
-    register(host, decide_workflow(log))
+    define(host, decide_workflow(log))
     inst = run(host, "W", with_value(value))
     assert inst.status is WorkflowStatus.COMPLETE
     assert log == ["start", *expected, "end"]
@@ -239,7 +167,7 @@ def test_schedule_runs_later_while_following_steps_do_not_wait(host: WorkflowHos
 
         return fn
 
-    register(
+    define(
         host,
         lambda b: (
             b.start_with(rec(log, "start", stamp("start")))
@@ -258,7 +186,7 @@ def test_schedule_runs_later_while_following_steps_do_not_wait(host: WorkflowHos
 
 def test_schedule_interval_reads_the_data(host: WorkflowHost) -> None:
     log: list[str] = []
-    register(
+    define(
         host,
         lambda b: (
             b.start_with(rec(log, "start"))
@@ -283,7 +211,7 @@ def test_recur_runs_its_branch_until_the_condition_holds(host: WorkflowHost) -> 
     def tick(context: Any) -> None:
         context.workflow.data.counter += 1
 
-    register(
+    define(
         host,
         lambda b: (
             b.start_with(rec(log, "start"))
@@ -305,7 +233,7 @@ def test_recur_runs_its_branch_until_the_condition_holds(host: WorkflowHost) -> 
 
 def test_recur_stops_at_once_when_the_condition_already_holds(host: WorkflowHost) -> None:
     log: list[str] = []
-    register(
+    define(
         host,
         lambda b: (
             b.start_with(rec(log, "start"))
@@ -326,7 +254,7 @@ def test_end_workflow_completes_and_later_steps_never_run(host: WorkflowHost) ->
     log: list[str] = []
     events: list[Any] = []
     host.on_lifecycle_event(events.append)
-    register(
+    define(
         host,
         lambda b: b.start_with(rec(log, "A")).end_workflow().then(rec(log, "never")).then(rec(log, "never2")),
     )
@@ -342,7 +270,7 @@ def test_end_workflow_completes_and_later_steps_never_run(host: WorkflowHost) ->
 
 def test_end_workflow_inside_a_branch_ends_the_whole_workflow(host: WorkflowHost) -> None:
     log: list[str] = []
-    register(
+    define(
         host,
         lambda b: (
             b.start_with(rec(log, "A"))
@@ -383,7 +311,7 @@ def cancel_workflow(log: list[str], proceed: bool) -> Callable[[WorkflowBuilder]
 
 def test_cancel_condition_proceed_after_cancel_carries_on(host: WorkflowHost) -> None:
     log: list[str] = []
-    register(host, cancel_workflow(log, proceed=True))
+    define(host, cancel_workflow(log, proceed=True))
     inst = run(host, "W")
     assert inst.status is WorkflowStatus.COMPLETE
     assert log.index("set-flag") < log.index("after-wait") < log.index("end")
@@ -398,7 +326,7 @@ def test_cancel_condition_proceed_after_cancel_carries_on(host: WorkflowHost) ->
 
 def test_cancel_condition_without_proceed_ends_that_path(host: WorkflowHost) -> None:
     log: list[str] = []
-    register(host, cancel_workflow(log, proceed=False))
+    define(host, cancel_workflow(log, proceed=False))
     inst = run(host, "W")
     assert inst.status is WorkflowStatus.COMPLETE
     assert "after-wait" not in log
@@ -413,7 +341,7 @@ def test_cancel_condition_already_true_when_reached(host: WorkflowHost) -> None:
     def set_flag(context: Any) -> None:
         context.workflow.data.flag = True
 
-    register(
+    define(
         host,
         lambda b: (
             b.start_with(rec(log, "start", set_flag))
@@ -434,7 +362,7 @@ def test_wait_for_with_cancel_condition_still_receives_its_event(host: WorkflowH
     def got(context: Any) -> None:
         received.set()
 
-    register(
+    define(
         host,
         lambda b: (
             b.start_with(rec(log, "start"))
@@ -445,14 +373,9 @@ def test_wait_for_with_cancel_condition_still_receives_its_event(host: WorkflowH
         ),
     )
     wid = host.start_workflow("W", None, None)
-    deadline = time.monotonic() + 5
-    while not any(
-        p.status is PointerStatus.WAITING_FOR_EVENT for p in host.get_workflow_instance(wid).execution_pointers
-    ):
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    wait_until(lambda: is_waiting(host, wid))
     host.publish_event("approval", "k", "yes")
-    inst = host.wait_for_workflow(wid, timeout=5)
+    inst = host.wait_for_workflow(wid, timeout=WAIT)
     assert inst.status is WorkflowStatus.COMPLETE
     assert log == ["start", "after-wait"]
     assert inst.data.value == "yes"
@@ -474,12 +397,9 @@ def test_branches_and_workflows_may_begin_with_a_primitive(host: WorkflowHost) -
             .then(rec(log, "joined"))
         )
 
-    register(host, build)
+    define(host, build)
     wid = host.start_workflow("W", None, None)
-    deadline = time.monotonic() + 5
-    while not any(p.event_name == "go" for p in host.get_workflow_instance(wid).execution_pointers):
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    wait_until(lambda: waits_for(host, wid, "go"))
     host.publish_event("go", "k", "went")
     inst = host.wait_for_workflow(wid, timeout=10)
     assert inst.status is WorkflowStatus.COMPLETE
@@ -494,7 +414,7 @@ def test_a_workflow_may_begin_with_a_saga(host: WorkflowHost) -> None:
         log.append("B")
         raise RuntimeError("B failed")
 
-    register(
+    define(
         host,
         lambda b: b.saga(lambda s: s.start_with(rec(log, "A")).compensate_with(rec(log, "UA")).then(fail)).then(
             rec(log, "after")

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from support import MS, Data, define, rec, run, wait_until, waits_for
 
-from liteflow.core import *
 from liteflow.core import (
     ErrorBehavior,
     ExecutionResult,
@@ -32,56 +32,7 @@ from liteflow.core import (
     configure_workflow_host,
 )
 
-MS = timedelta(milliseconds=1)
-
-
-class Data:
-    def __init__(self) -> None:
-        self.value: Any = None
-        self.result: Any = None
-        self.done: list[str] = []
-
-
-@pytest.fixture
-def host() -> Iterator[WorkflowHost]:
-    h = configure_workflow_host(poll_interval=0.1, retry_interval=timedelta(milliseconds=20))
-    h.start()
-    try:
-        yield h
-    finally:
-        h.stop()
-
-
-def register(host: WorkflowHost, build: Callable[[WorkflowBuilder], Any], wid: str = "W", version: int = 1) -> str:
-    class W(Workflow):
-        data_type = Data
-
-        def id(self) -> str:
-            return wid
-
-        def version(self) -> int:
-            return version
-
-        def build(self, builder: WorkflowBuilder) -> None:
-            build(builder)
-
-    host.register_workflow(W())
-    return wid
-
-
-def rec(log: list[str], name: str) -> Callable[[Any], None]:
-    def step(context: Any) -> None:
-        log.append(name)
-        context.workflow.data.done.append(name)
-
-    return step
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 5) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.005)
+pytestmark = pytest.mark.host_options(retry_interval=20 * MS, started=True)
 
 
 # -- lifecycle events -------------------------------------------------------------------------------------
@@ -91,7 +42,7 @@ def test_lifecycle_events_of_a_workflow_and_its_steps(host: WorkflowHost) -> Non
     log: list[str] = []
     events: list[LifecycleEvent] = []
     host.on_lifecycle_event(events.append)
-    register(host, lambda b: b.start_with(rec(log, "A")).then(rec(log, "B")))
+    define(host, lambda b: b.start_with(rec(log, "A")).then(rec(log, "B")))
     wid = host.start_workflow("W", 1, None, reference="ref-1")
     inst = host.wait_for_workflow(wid, timeout=10)
     assert inst.status is WorkflowStatus.COMPLETE
@@ -126,7 +77,7 @@ def test_lifecycle_error_suspend_resume_terminate_events(host: WorkflowHost) -> 
     def boom(context: Any) -> None:
         raise ValueError("boom")
 
-    register(host, lambda b: b.start_with(boom).on_error(ErrorBehavior.SUSPEND))
+    define(host, lambda b: b.start_with(boom).on_error(ErrorBehavior.SUSPEND))
     wid = host.start_workflow("W", None, None, reference="r")
     assert host.wait_for_workflow(wid, timeout=10).status is WorkflowStatus.SUSPENDED
     assert host.resume_workflow(wid)
@@ -157,9 +108,9 @@ def test_a_raising_lifecycle_callback_does_not_break_the_host(host: WorkflowHost
     host.on_lifecycle_event(bad)
     host.on_lifecycle_event(lambda e: seen.append(type(e).__name__))
     log: list[str] = []
-    register(host, lambda b: b.start_with(rec(log, "A")).then(rec(log, "B")))
-    first = host.wait_for_workflow(host.start_workflow("W", None, None), timeout=10)
-    second = host.wait_for_workflow(host.start_workflow("W", None, None), timeout=10)
+    define(host, lambda b: b.start_with(rec(log, "A")).then(rec(log, "B")))
+    first = run(host)
+    second = run(host)
     assert first.status is second.status is WorkflowStatus.COMPLETE
     assert log == ["A", "B", "A", "B"]
     assert seen.count("WorkflowCompleted") == 2
@@ -197,8 +148,8 @@ def test_step_middleware_first_added_is_outermost_and_can_time_steps(host: Workf
 
         return fn
 
-    register(host, lambda b: b.start_with(step("A")).then(step("B")))
-    inst = host.wait_for_workflow(host.start_workflow("W", None, None), timeout=10)
+    define(host, lambda b: b.start_with(step("A")).then(step("B")))
+    inst = run(host)
     assert inst.status is WorkflowStatus.COMPLETE
     assert trace == ["outer>0", "inner>0", "A", "inner<0", "outer<0", "outer>1", "inner>1", "B", "inner<1", "outer<1"]
     assert [s for s, _ in timings] == [0, 1]
@@ -219,7 +170,7 @@ def test_step_middleware_can_replace_the_result(host: WorkflowHost) -> None:
         return result
 
     host.add_step_middleware(swap)
-    register(
+    define(
         host,
         lambda b: (
             b.start_with(choose)
@@ -230,7 +181,7 @@ def test_step_middleware_can_replace_the_result(host: WorkflowHost) -> None:
             .then(rec(log, "end"))
         ),
     )
-    inst = host.wait_for_workflow(host.start_workflow("W", None, None), timeout=10)
+    inst = run(host)
     assert inst.status is WorkflowStatus.COMPLETE
     assert log == ["choose", "b", "end"]
 
@@ -248,7 +199,7 @@ def test_workflow_middleware_pre_post_execute(host: WorkflowHost) -> None:
     host.add_workflow_middleware("pre", pre)
     host.add_workflow_middleware("post", lambda i: phases.append(("post", i.id, i.status)))
     host.add_workflow_middleware("execute", lambda i: phases.append(("execute", i.id, i.status)))
-    register(host, lambda b: b.start_with(rec(log, "A")).delay(lambda d, c: 10 * MS).then(rec(log, "B")))
+    define(host, lambda b: b.start_with(rec(log, "A")).delay(lambda d, c: 10 * MS).then(rec(log, "B")))
 
     with pytest.raises(PermissionError):
         host.start_workflow("W", None, None, reference="refuse")
@@ -274,8 +225,8 @@ def test_failing_post_and_execute_middleware_do_not_break_the_workflow(host: Wor
     host.add_workflow_middleware("execute", bad)
     host.add_workflow_middleware("post", bad)
     log: list[str] = []
-    register(host, lambda b: b.start_with(rec(log, "A")).then(rec(log, "B")))
-    inst = host.wait_for_workflow(host.start_workflow("W", None, None), timeout=10)
+    define(host, lambda b: b.start_with(rec(log, "A")).then(rec(log, "B")))
+    inst = run(host)
     assert inst.status is WorkflowStatus.COMPLETE and log == ["A", "B"]
 
 
@@ -291,49 +242,39 @@ def blocking_workflow(host: WorkflowHost, log: list[str]) -> tuple[threading.Eve
         assert release.wait(10)
         context.workflow.data.value = "kept"
 
-    register(host, lambda b: b.start_with(block).then(rec(log, "after")))
+    define(host, lambda b: b.start_with(block).then(rec(log, "after")))
     return entered, release
 
 
-def test_suspend_while_a_step_runs_applies_when_it_returns(host: WorkflowHost) -> None:
+@pytest.mark.parametrize("action", ["suspend", "terminate"])
+def test_suspend_or_terminate_while_a_step_runs_applies_when_it_returns(host: WorkflowHost, action: str) -> None:
     log: list[str] = []
     entered, release = blocking_workflow(host, log)
     wid = host.start_workflow("W", None, None)
     assert entered.wait(5)
     started = time.monotonic()
-    assert host.suspend_workflow(wid) is True
+    assert getattr(host, f"{action}_workflow")(wid) is True
     assert time.monotonic() - started < 0.5  # at once, without waiting for the step
     release.set()
     inst = host.wait_for_workflow(wid, timeout=10)
-    assert inst.status is WorkflowStatus.SUSPENDED
+    assert inst.status is (WorkflowStatus.SUSPENDED if action == "suspend" else WorkflowStatus.TERMINATED)
     assert inst.data.value == "kept"  # the step's result was kept
     time.sleep(0.15)
     assert log == ["block"]
-    assert host.resume_workflow(wid)
-    inst = host.wait_for_workflow(wid, timeout=10)
-    assert inst.status is WorkflowStatus.COMPLETE
-    assert log == ["block", "after"]  # the blocking step did not run again
-    assert inst.data.done == ["after"] and inst.data.value == "kept"
+    if action == "suspend":
+        assert host.resume_workflow(wid)
+        inst = host.wait_for_workflow(wid, timeout=10)
+        assert inst.status is WorkflowStatus.COMPLETE
+        assert log == ["block", "after"]  # the blocking step did not run again
+        assert inst.data.done == ["after"] and inst.data.value == "kept"
+    else:
+        assert host.get_workflow_instance(wid).status is WorkflowStatus.TERMINATED
 
 
-def test_terminate_while_a_step_runs_applies_when_it_returns(host: WorkflowHost) -> None:
-    log: list[str] = []
-    entered, release = blocking_workflow(host, log)
-    wid = host.start_workflow("W", None, None)
-    assert entered.wait(5)
-    started = time.monotonic()
-    assert host.terminate_workflow(wid) is True
-    assert time.monotonic() - started < 0.5
-    release.set()
-    inst = host.wait_for_workflow(wid, timeout=10)
-    assert inst.status is WorkflowStatus.TERMINATED
-    assert inst.data.value == "kept"
-    time.sleep(0.15)
-    assert log == ["block"]
-    assert host.get_workflow_instance(wid).status is WorkflowStatus.TERMINATED
-
-
-def last_step_blocking(host: WorkflowHost, events: list[str]) -> tuple[threading.Event, threading.Event]:
+def act_during_the_last_step(host: WorkflowHost, action: str) -> tuple[list[str], str, Any]:
+    """Runs a workflow whose last step blocks, calls ``host.<action>_workflow`` while it runs, then lets it
+    return; gives the names of the lifecycle events, the instance id and the instance once it has stopped."""
+    events: list[str] = []
     entered, release = threading.Event(), threading.Event()
 
     def block(context: Any) -> None:
@@ -341,18 +282,16 @@ def last_step_blocking(host: WorkflowHost, events: list[str]) -> tuple[threading
         assert release.wait(10)
 
     host.on_lifecycle_event(lambda e: events.append(type(e).__name__))
-    register(host, lambda b: b.start_with(lambda c: None).then(block))
-    return entered, release
+    define(host, lambda b: b.start_with(lambda c: None).then(block))
+    wid = host.start_workflow("W", None, None)
+    assert entered.wait(5)
+    assert getattr(host, f"{action}_workflow")(wid)
+    release.set()
+    return events, wid, host.wait_for_workflow(wid, timeout=10)
 
 
 def test_suspend_during_the_last_step_defers_completion_until_resumed(host: WorkflowHost) -> None:
-    events: list[str] = []
-    entered, release = last_step_blocking(host, events)
-    wid = host.start_workflow("W", None, None)
-    assert entered.wait(5)
-    assert host.suspend_workflow(wid)
-    release.set()
-    inst = host.wait_for_workflow(wid, timeout=10)
+    events, wid, inst = act_during_the_last_step(host, "suspend")
     assert inst.status is WorkflowStatus.SUSPENDED and inst.complete_time is None
     assert "WorkflowCompleted" not in events
     assert host.resume_workflow(wid)
@@ -364,13 +303,7 @@ def test_suspend_during_the_last_step_defers_completion_until_resumed(host: Work
 
 
 def test_terminate_during_the_last_step_wins_over_completion(host: WorkflowHost) -> None:
-    events: list[str] = []
-    entered, release = last_step_blocking(host, events)
-    wid = host.start_workflow("W", None, None)
-    assert entered.wait(5)
-    assert host.terminate_workflow(wid)
-    release.set()
-    inst = host.wait_for_workflow(wid, timeout=10)
+    events, _, inst = act_during_the_last_step(host, "terminate")
     assert inst.status is WorkflowStatus.TERMINATED
     time.sleep(0.1)
     assert "WorkflowCompleted" not in events and events.count("WorkflowTerminated") == 1
@@ -378,7 +311,7 @@ def test_terminate_during_the_last_step_wins_over_completion(host: WorkflowHost)
 
 def test_control_calls_on_finished_or_unknown_workflows(host: WorkflowHost) -> None:
     log: list[str] = []
-    register(host, lambda b: b.start_with(rec(log, "A")))
+    define(host, lambda b: b.start_with(rec(log, "A")))
     wid = host.start_workflow("W", None, None)
     assert host.wait_for_workflow(wid, timeout=10).status is WorkflowStatus.COMPLETE
     assert host.suspend_workflow(wid) is False
@@ -398,7 +331,7 @@ def test_sub_workflow_runs_a_child_and_hands_back_its_final_data(host: WorkflowH
         log.append(f"child:{context.workflow.data.value}")
         context.workflow.data.value = context.workflow.data.value * 10
 
-    register(
+    define(
         host, lambda b: b.start_with(child_step).delay(lambda d, c: 20 * MS).then(rec(log, "child-end")), wid="Child"
     )
 
@@ -407,7 +340,7 @@ def test_sub_workflow_runs_a_child_and_hands_back_its_final_data(host: WorkflowH
         child.value = data.value + 1
         return child
 
-    register(
+    define(
         host,
         lambda b: (
             b.start_with(rec(log, "parent-start"))
@@ -429,14 +362,14 @@ def test_sub_workflow_runs_a_child_and_hands_back_its_final_data(host: WorkflowH
 
 def test_sub_workflow_of_a_pinned_version(host: WorkflowHost) -> None:
     log: list[str] = []
-    register(host, lambda b: b.start_with(rec(log, "child-v1")), wid="Child", version=1)
-    register(host, lambda b: b.start_with(rec(log, "child-v2")), wid="Child", version=2)
-    register(
+    define(host, lambda b: b.start_with(rec(log, "child-v1")), wid="Child", version=1)
+    define(host, lambda b: b.start_with(rec(log, "child-v2")), wid="Child", version=2)
+    define(
         host,
         lambda b: b.start_with(rec(log, "parent")).sub_workflow("Child", 1).then(rec(log, "parent-end")),
         wid="Parent",
     )
-    inst = host.wait_for_workflow(host.start_workflow("Parent", None, None), timeout=10)
+    inst = run(host, "Parent")
     assert inst.status is WorkflowStatus.COMPLETE
     assert log == ["parent", "child-v1", "parent-end"]
 
@@ -452,8 +385,8 @@ def test_a_terminated_child_fails_the_parent_step_and_a_retry_starts_a_new_child
             raise RuntimeError("first child fails")
         context.workflow.data.value = "second child"
 
-    register(host, lambda b: b.start_with(child_step).on_error(ErrorBehavior.TERMINATE), wid="Child")
-    register(
+    define(host, lambda b: b.start_with(child_step).on_error(ErrorBehavior.TERMINATE), wid="Child")
+    define(
         host,
         lambda b: (
             b.start_with(rec(log, "parent"))
@@ -474,8 +407,8 @@ def test_a_terminated_child_fails_the_parent_step_and_a_retry_starts_a_new_child
 
 def test_terminating_a_child_from_outside_fails_the_parent_step(host: WorkflowHost) -> None:
     log: list[str] = []
-    register(host, lambda b: b.start_with(rec(log, "child")).wait_for("never", lambda d, c: "k"), wid="Child")
-    register(
+    define(host, lambda b: b.start_with(rec(log, "child")).wait_for("never", lambda d, c: "k"), wid="Child")
+    define(
         host,
         lambda b: (
             b.start_with(rec(log, "parent"))
@@ -511,14 +444,14 @@ def test_terminating_a_child_from_outside_fails_the_parent_step(host: WorkflowHo
 
 def test_instances_keep_their_version_and_none_starts_the_latest(host: WorkflowHost) -> None:
     log: list[str] = []
-    register(
+    define(
         host,
         lambda b: b.start_with(rec(log, "v1-a")).wait_for("go", lambda d, c: "k").then(rec(log, "v1-b")),
         version=1,
     )
     old = host.start_workflow("W", None, None)
-    wait_until(lambda: any(p.event_name == "go" for p in host.get_workflow_instance(old).execution_pointers))
-    register(
+    wait_until(lambda: waits_for(host, old, "go"))
+    define(
         host,
         lambda b: b.start_with(rec(log, "v2-a")).wait_for("go", lambda d, c: "k").then(rec(log, "v2-b")),
         version=2,
@@ -527,11 +460,7 @@ def test_instances_keep_their_version_and_none_starts_the_latest(host: WorkflowH
     pinned = host.start_workflow("W", 1, None)
     assert host.get_workflow_instance(new).version == 2
     assert host.get_workflow_instance(pinned).version == 1
-    wait_until(
-        lambda: all(
-            any(p.event_name == "go" for p in host.get_workflow_instance(w).execution_pointers) for w in (new, pinned)
-        )
-    )
+    wait_until(lambda: all(waits_for(host, w, "go") for w in (new, pinned)))
     host.publish_event("go", "k")
     for wid in (old, new, pinned):
         assert host.wait_for_workflow(wid, timeout=10).status is WorkflowStatus.COMPLETE
@@ -545,13 +474,13 @@ def test_instances_keep_their_version_and_none_starts_the_latest(host: WorkflowH
 
 def test_purge_workflows_by_status_and_age(host: WorkflowHost) -> None:
     log: list[str] = []
-    register(host, lambda b: b.start_with(rec(log, "A")))
-    register(host, lambda b: b.start_with(rec(log, "wait")).wait_for("never", lambda d, c: "k"), wid="Waiting")
+    define(host, lambda b: b.start_with(rec(log, "A")))
+    define(host, lambda b: b.start_with(rec(log, "wait")).wait_for("never", lambda d, c: "k"), wid="Waiting")
     done = [host.start_workflow("W", None, None) for _ in range(3)]
     for wid in done:
         host.wait_for_workflow(wid, timeout=10)
     waiting = host.start_workflow("Waiting", None, None)
-    wait_until(lambda: any(p.event_name == "never" for p in host.get_workflow_instance(waiting).execution_pointers))
+    wait_until(lambda: waits_for(host, waiting, "never"))
     before = datetime.now(timezone.utc) - timedelta(hours=1)
     assert host.purge_workflows(WorkflowStatus.COMPLETE, before) == 0
     later = datetime.now(timezone.utc) + timedelta(seconds=1)

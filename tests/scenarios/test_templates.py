@@ -6,25 +6,17 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Iterator
-from datetime import timedelta
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from support import QUIET, is_waiting, wait_until
 
 from liteflow.core import *
 from liteflow.core.templates import TaskEvent, TaskRegistry, default_registry
 from liteflow.providers.memory import MemoryLockProvider, MemoryPersistenceProvider, MemoryQueueProvider
 
 WAIT = 10.0
-QUIET = 0.3
-
-
-@pytest.fixture
-def host() -> Iterator[WorkflowHost]:
-    h = configure_workflow_host(poll_interval=0.1, retry_interval=timedelta(milliseconds=50))
-    yield h
-    h.stop()
 
 
 class Recorder:
@@ -70,22 +62,6 @@ def tpl(rec: Recorder, graph: dict[str, list[str]], names: dict[str, str] | None
             rec.task(task_id)
     tasks = [{"id": t, "name": names.get(t, t), **extra.pop(f"config_{t}", {})} for t in ids]
     return WorkflowTemplate.from_dict({"title": "t", "tasks": tasks, "graph": graph, **extra}, registry=rec.registry)
-
-
-def wait_until(check: Callable[[], Any], timeout: float = WAIT) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
-
-
-def waiting(host: WorkflowHost, wid: str) -> bool:
-    pointers = host.get_workflow_instance(wid).execution_pointers
-    return any(p.status is PointerStatus.WAITING_FOR_EVENT for p in pointers)
 
 
 def outputs(host: WorkflowHost, wid: str) -> dict[str, Any]:
@@ -195,8 +171,8 @@ def test_join_waits_for_a_slow_parent(host: WorkflowHost, rec: Recorder) -> None
     host.start()
     wid = host.trigger("t", None)
     assert wid is not None
-    wait_until(lambda: waiting(host, wid))
-    wait_until(lambda: "other" in outputs(host, wid) and "fast" in outputs(host, wid))
+    wait_until(lambda: is_waiting(host, wid), WAIT)
+    wait_until(lambda: "other" in outputs(host, wid) and "fast" in outputs(host, wid), WAIT)
     time.sleep(QUIET)
     assert "j" not in rec.names()
     host.publish_event("go", "k", {"slow": True})
@@ -213,9 +189,9 @@ def test_independent_branches_progress_while_one_waits(host: WorkflowHost, rec: 
     host.start()
     wid = host.trigger("t", 1)
     assert wid is not None
-    wait_until(lambda: "b3" in outputs(host, wid))
+    wait_until(lambda: "b3" in outputs(host, wid), WAIT)
     instance = host.get_workflow_instance(wid)
-    assert instance.status is WorkflowStatus.RUNNABLE and waiting(host, wid)
+    assert instance.status is WorkflowStatus.RUNNABLE and is_waiting(host, wid)
     assert "after" not in rec.names()
     host.publish_event("release", "x", "released")
     done = host.wait_for_workflow(wid, WAIT)
@@ -289,7 +265,7 @@ def test_builtin_delay_and_wait_for_key_from_data(host: WorkflowHost, rec: Recor
     started = time.monotonic()
     wid = host.trigger("t", {"order": "A-7"})
     assert wid is not None
-    wait_until(lambda: waiting(host, wid))
+    wait_until(lambda: is_waiting(host, wid), WAIT)
     assert time.monotonic() - started >= 0.2
     assert outputs(host, wid)["pause"] == "out:first"  # delay passes its input on
     host.publish_event("approved", "A-6", "not mine")
@@ -400,7 +376,7 @@ def test_policy_skip(host: WorkflowHost, rec: Recorder) -> None:
     assert host.data_received({"key": "2"}) == []
     assert host.trigger("t", {"key": "2"}) is None
     host.publish_event("unlock", "1")
-    wait_until(lambda: "root" in outputs(host, first))
+    wait_until(lambda: "root" in outputs(host, first), WAIT)
     assert host.data_received({"key": "2"}) == []  # still running
     host.publish_event("finish", "1")
     assert host.wait_for_workflow(first, WAIT).status is WorkflowStatus.COMPLETE
@@ -414,7 +390,7 @@ def test_policy_skip_until_unlock(host: WorkflowHost, rec: Recorder) -> None:
     (first,) = host.data_received({"key": "1"})
     assert host.data_received({"key": "2"}) == []  # the root task has not finished
     host.publish_event("unlock", "1")
-    wait_until(lambda: "root" in outputs(host, first))
+    wait_until(lambda: "root" in outputs(host, first), WAIT)
     (second,) = host.data_received({"key": "2"})  # unlocked, although still running
     assert status(host, first) is status(host, second) is WorkflowStatus.RUNNABLE
     assert host.data_received({"key": "3"}) == []  # the second one is locked now

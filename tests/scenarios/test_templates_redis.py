@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from support import is_waiting, wait_until
 
 from liteflow.core import *
 from liteflow.core.templates import TaskEvent, TaskRegistry, default_registry
@@ -74,25 +74,12 @@ def make_host(redis_url: str, redis_cleanup: str) -> Iterator[HostFactory]:
             provider.close()
 
 
-def wait_until(check: Callable[[], Any], timeout: float = WAIT) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
-    return value
-
-
-def waiting(host: WorkflowHost, wid: str) -> bool:
-    return any(p.status is PointerStatus.WAITING_FOR_EVENT for p in host.get_workflow_instance(wid).execution_pointers)
-
-
 def test_template_instance_survives_a_host_restart(make_host: HostFactory) -> None:
     first = make_host()
     first.start()
     wid = first.trigger("redis approval", {"order": "A-1"})
     assert wid is not None
-    wait_until(lambda: waiting(first, wid) and "audit" in first.get_workflow_instance(wid).data["outputs"])
+    wait_until(lambda: is_waiting(first, wid) and "audit" in first.get_workflow_instance(wid).data["outputs"], WAIT)
     first.stop()
 
     second = make_host()  # a new process would do the same: register tasks, load the template, start
@@ -131,5 +118,5 @@ def test_output_that_cannot_be_stored_is_a_step_error(make_host: HostFactory) ->
     host.start()
     wid = host.trigger("bad output", None)
     assert wid is not None
-    errors = wait_until(lambda: host.get_errors(wid))
+    errors = wait_until(lambda: host.get_errors(wid), WAIT)
     assert "outputs.bad" in errors[0].message

@@ -1,0 +1,41 @@
+"""The benchmark suite still runs: ``python -m benchmarks --quick --providers memory`` exits 0 and its
+JSON names every workload. No timing is asserted (figures depend on the machine)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKLOADS = ("W", "L", "E", "F", "H", "RSS")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_quick_benchmarks_run_and_report_every_workload(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--providers", "memory", "--json", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=170,
+        check=False,
+    )
+    assert done.returncode == 0, f"exit {done.returncode}\nstdout:\n{done.stdout}\nstderr:\n{done.stderr[-4000:]}"
+    results = json.loads(out.read_text())
+    for workload in WORKLOADS:
+        rows = results["workloads"].get(workload)
+        assert rows, f"no {workload} results in {out}"
+        assert all(row["status"] != "error" for row in rows), rows
+        assert all(row["metrics"] for row in rows if row["status"] == "ok"), rows
+    assert results["meta"]["quick"] is True
+    assert "Workload" in done.stdout  # the table was printed

@@ -192,3 +192,24 @@ def test_lifecycle_callbacks_can_take_only_some_event_types() -> None:
         host.wait_for_workflow(host.start_workflow("Two"), timeout=5)
     assert [type(e).__name__ for e in only_ends] == ["WorkflowStarted", "WorkflowCompleted"] * 2
     assert [type(e).__name__ for e in steps] == ["StepCompleted", "StepCompleted"]
+
+
+def test_suspend_and_terminate_land_on_a_workflow_that_never_stops_running() -> None:
+    """A tight loop persists after every step and would win every compare-and-set: the worker running
+    it applies the change between two steps instead."""
+
+    class Spin(Workflow):
+        def build(self, builder: WorkflowBuilder) -> None:
+            builder.start_with(lambda context: None).while_(lambda data, context: True).do(
+                lambda b: b.start_with(lambda context: None)
+            )
+
+    host = configure_workflow_host()
+    host.register_workflow(Spin())
+    with host:
+        workflow_id = host.start_workflow("Spin")
+        assert host.suspend_workflow(workflow_id) is True
+        assert host.wait_for_workflow(workflow_id, timeout=5).status is WorkflowStatus.SUSPENDED
+        assert host.resume_workflow(workflow_id) is True
+        assert host.terminate_workflow(workflow_id) is True
+        assert host.wait_for_workflow(workflow_id, timeout=5).status is WorkflowStatus.TERMINATED

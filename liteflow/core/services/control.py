@@ -7,6 +7,8 @@ result (see ``WorkflowConsumer.save``): the change lands as soon as the current 
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 
 from liteflow.core.errors import ConcurrencyError
@@ -16,18 +18,61 @@ from liteflow.core.models import WorkflowInstance, WorkflowStatus, to_millis, ut
 Change = Callable[[WorkflowInstance], bool]
 
 
+class ControlRequest:
+    """A status change waiting for the host running the instance to apply it between two steps."""
+
+    def __init__(self, change: Change) -> None:
+        self.change = change
+        self.done = threading.Event()
+        self.applied: WorkflowInstance | None = None
+
+    def apply(self, persistence: PersistenceProvider, instance: WorkflowInstance) -> bool:
+        """Called by the lock holder after a pass: apply and persist; True if the instance changed."""
+        if self.done.is_set() or not self.change(instance):
+            self.done.set()
+            return False
+        try:
+            persistence.persist_workflow(instance)
+        except ConcurrencyError:  # stale after all: the caller's own compare-and-set goes on trying
+            return False
+        self.applied = instance
+        self.done.set()
+        return True
+
+
 def change_status(
-    persistence: PersistenceProvider, workflow_id: str, change: Change, attempts: int = 100
+    persistence: PersistenceProvider,
+    workflow_id: str,
+    change: Change,
+    within: float = 30.0,
+    request: ControlRequest | None = None,
 ) -> WorkflowInstance | None:
-    """Apply ``change`` (which returns False when it does not apply) until it persists; the new instance."""
-    for _ in range(attempts):
+    """Apply ``change`` (which returns False when it does not apply) until it persists; the new instance.
+
+    An instance that a host is running fast persists after every step and may win the compare-and-set
+    many times in a row: tries back off (1 ms, doubling up to 50 ms) and go on for ``within`` seconds.
+    """
+    deadline = time.monotonic() + within
+    pause = 0.001
+    while True:
+        if request is not None and request.done.is_set():  # the host running it applied the change
+            return request.applied
         instance = persistence.get_workflow_instance(workflow_id)
         if not change(instance):
             return None
         try:
             persistence.persist_workflow(instance)
         except ConcurrencyError:
+            if time.monotonic() + pause > deadline:
+                break
+            if request is not None:
+                request.done.wait(pause)  # a user's call, not the engine's hot path
+            else:
+                time.sleep(pause)
+            pause = min(pause * 2, 0.05)
             continue
+        if request is not None:
+            request.done.set()  # too late for the host: this call applied it
         return instance
     raise ConcurrencyError(workflow_id, -1)
 

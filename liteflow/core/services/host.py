@@ -87,6 +87,7 @@ class WorkflowHost:
         self._changed = threading.Condition()
         #: what wait_for_workflow callers are waiting for: workflow id -> the status last seen here
         self._watched: dict[str, _Watch] = {}
+        self._control_requests: dict[str, control.ControlRequest] = {}
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
         self._running = False
@@ -311,7 +312,17 @@ class WorkflowHost:
         return self._control(workflow_id, control.terminate, WorkflowTerminated)
 
     def _control(self, workflow_id: str, change: control.Change, event: type[LifecycleEvent]) -> bool:
-        instance = control.change_status(self.persistence, workflow_id, change)
+        # Compare-and-set, retried; meanwhile a worker of this host running the instance applies the
+        # change between two steps (a busy instance would otherwise win every compare-and-set).
+        request = control.ControlRequest(change)
+        with self._changed:
+            self._control_requests[workflow_id] = request
+        try:
+            instance = control.change_status(self.persistence, workflow_id, change, request=request)
+        finally:
+            with self._changed:
+                if self._control_requests.get(workflow_id) is request:
+                    del self._control_requests[workflow_id]
         if instance is None:
             return False
         if instance.status is WorkflowStatus.TERMINATED:
@@ -432,6 +443,15 @@ class WorkflowHost:
                 self._processing.pop(workflow_id, None)
             if workflow_id in self._watched:
                 self._changed.notify_all()
+
+    def apply_control_request(self, instance: WorkflowInstance) -> None:
+        """Between two passes of a worker holding the instance's lock: apply a pending status change."""
+        if not self._control_requests:
+            return
+        with self._changed:
+            request = self._control_requests.get(instance.id)
+        if request is not None:
+            request.apply(self.persistence, instance)
 
     def processing_ids(self) -> set[str]:
         with self._changed:

@@ -85,6 +85,7 @@ class WorkflowConsumer:
                 return False
             host.after_pass(instance, result, was_runnable)
             self.pull_events(instance, result)
+            host.apply_control_request(instance)
         return due(instance, to_millis(utcnow()))
 
     def save(self, instance: WorkflowInstance, result: PassResult) -> bool:

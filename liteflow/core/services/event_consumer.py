@@ -12,6 +12,7 @@ from liteflow.core.models import EventSubscription, WorkflowStatus, utcnow
 
 if TYPE_CHECKING:
     from liteflow.core.services.host import WorkflowHost
+    from liteflow.core.services.workflow_consumer import WorkflowConsumer
 
 log = logger("event_consumer")
 
@@ -20,8 +21,9 @@ class EventConsumer:
     """Matches an event to subscriptions by name, key and as-of time; each matching waiting pointer
     receives the oldest event it has not consumed. An event whose workflow is busy is tried again soon."""
 
-    def __init__(self, host: WorkflowHost) -> None:
+    def __init__(self, host: WorkflowHost, workflows: WorkflowConsumer) -> None:
         self.host = host
+        self.workflows = workflows
 
     def process(self, event_id: str) -> None:
         host = self.host
@@ -40,7 +42,8 @@ class EventConsumer:
                 host.scheduler.wake_after((event.event_time - now).total_seconds(), event_id, QueueType.EVENT)
                 return
             subscriptions = host.persistence.get_subscriptions(event.event_name, event.event_key, event.event_time)
-            seeded = [self.seed(subscription) for subscription in subscriptions]
+            last = len(subscriptions) - 1  # the last one runs here; the others go to the workflow workers
+            seeded = [self.seed(subscription, run_here=i == last) for i, subscription in enumerate(subscriptions)]
             if all(seeded):
                 host.persistence.mark_event_processed(event_id)
             else:
@@ -48,9 +51,12 @@ class EventConsumer:
         finally:
             host.lock.release_lock(lock_id)
 
-    def seed(self, subscription: EventSubscription) -> bool:
-        """Deliver to one subscription; False if its workflow is locked (try again later)."""
+    def seed(self, subscription: EventSubscription, run_here: bool = False) -> bool:
+        """Deliver to one subscription; False if its workflow is locked (try again later). With
+        ``run_here``, run the woken workflow in this thread while still holding its lock (no hand-over to
+        a workflow worker: the shortest path from an event to the steps after the wait)."""
         host = self.host
+        requeue: bool | None = None
         workflow_id = subscription.workflow_id
         if not host.lock.acquire_lock(workflow_id):
             return False
@@ -76,8 +82,16 @@ class EventConsumer:
             except ConcurrencyError:
                 return False
             host.persistence.terminate_subscription(subscription.id)
+            if run_here and instance.status is WorkflowStatus.RUNNABLE:
+                host.begin_processing(workflow_id)
+                try:
+                    requeue = self.workflows.run(instance)
+                finally:
+                    host.finished_processing(workflow_id)
         finally:
             host.lock.release_lock(workflow_id)
-        if instance.status is WorkflowStatus.RUNNABLE:
+        if requeue is not None:
+            self.workflows.follow_up(instance, requeue)
+        elif instance.status is WorkflowStatus.RUNNABLE:
             host.queue.queue_work(workflow_id, QueueType.WORKFLOW)
         return True

@@ -133,7 +133,7 @@ class WorkflowHost:
             self._stop = threading.Event()
             self.scheduler.start()
             workflow_consumer = WorkflowConsumer(self)
-            event_consumer = EventConsumer(self)
+            event_consumer = EventConsumer(self, workflow_consumer)
             poller = RunnablePoller(self, self._stop)
             self._threads = [
                 self._thread(f"liteflow-workflow-{i}", self._work_loop, QueueType.WORKFLOW, workflow_consumer.process)
@@ -189,7 +189,7 @@ class WorkflowHost:
                 if item_id is None:
                     continue
                 if queue is QueueType.WORKFLOW:
-                    self._begin_processing(item_id)
+                    self.begin_processing(item_id)
                     try:
                         handle(item_id)
                     finally:
@@ -430,7 +430,7 @@ class WorkflowHost:
         except Exception as exc:
             log.warning("middleware.failed", phase=phase, workflow_id=instance.id, error=str(exc))
 
-    def _begin_processing(self, workflow_id: str) -> None:
+    def begin_processing(self, workflow_id: str) -> None:
         with self._changed:
             self._processing[workflow_id] = self._processing.get(workflow_id, 0) + 1
 

@@ -54,13 +54,17 @@ class WorkflowConsumer:
             log.warning("workflow.not_found", workflow_id=workflow_id)
         finally:
             host.lock.release_lock(workflow_id)
-        if instance is None:
-            return
+        if instance is not None:
+            self.follow_up(instance, requeue)
+
+    def follow_up(self, instance: WorkflowInstance, requeue: bool) -> None:
+        """After the lock is released: queue the instance again, or set a timer for when it is due."""
+        host = self.host
         if requeue:
-            host.queue.queue_work(workflow_id, QueueType.WORKFLOW)
+            host.queue.queue_work(instance.id, QueueType.WORKFLOW)
         elif instance.status is WorkflowStatus.RUNNABLE and instance.next_execution is not None:
             host.scheduler.wake_after(
-                (instance.next_execution - to_millis(utcnow())) / 1000, workflow_id, QueueType.WORKFLOW
+                (instance.next_execution - to_millis(utcnow())) / 1000, instance.id, QueueType.WORKFLOW
             )
 
     def run(self, instance: WorkflowInstance) -> bool:

@@ -373,7 +373,7 @@ class WhenBuilder(StepBuilder):
 
     @classmethod
     def add(cls, switch: StepBuilder, value: Any, label: str | None) -> WhenBuilder:
-        siblings: list[Any] = switch.step.__dict__.setdefault("_when_values", [])
+        siblings = switch.step.branch_values
         siblings.append(value)
         step = switch.builder.add_step(When, label or f"when:{value!r}")
         switch.step.children.append(step.id)

@@ -136,6 +136,8 @@ class WorkflowStep:
     compensates_by_default: bool = False
     cancel_condition: DataFn | None = None
     proceed_after_cancel: bool = False
+    #: On an outcome switch: the values of its ``when`` branches (the default branch runs when none match).
+    branch_values: list[Any] = field(default_factory=list)
     #: Ends the workflow when reached (``end_workflow()``).
     ends_workflow: bool = False
 

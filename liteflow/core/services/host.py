@@ -20,8 +20,6 @@ from liteflow.core.errors import DefinitionError
 from liteflow.core.interfaces import LockProvider, PersistenceProvider, QueueProvider, QueueType
 from liteflow.core.lifecycle import (
     LifecycleEvent,
-    StepCompleted,
-    StepStarted,
     WorkflowResumed,
     WorkflowStarted,
     WorkflowSuspended,
@@ -34,6 +32,7 @@ from liteflow.core.serialization import rebuild, type_name
 from liteflow.core.services import control
 from liteflow.core.services.async_runner import AsyncRunner
 from liteflow.core.services.event_consumer import EventConsumer
+from liteflow.core.services.lifecycle_dispatch import LifecycleCallback, LifecycleDispatcher
 from liteflow.core.services.options import HostOptions
 from liteflow.core.services.poller import RunnablePoller
 from liteflow.core.services.scheduler import WakeupScheduler
@@ -42,7 +41,6 @@ from liteflow.core.workflow import Workflow
 
 log = logger("host")
 
-LifecycleCallback = Callable[[LifecycleEvent], Any]
 WorkflowMiddleware = Callable[[WorkflowInstance], Any]
 _PLAIN = (dict, list, tuple, str, int, float, bool, type(None), SimpleNamespace)
 
@@ -64,7 +62,7 @@ class WorkflowHost:
     ) -> None:
         self.id = new_id()
         self.lifecycle_hub = lifecycle_hub
-        self._hub_unsubscribe: Callable[[], None] | None = None
+        self.lifecycle = LifecycleDispatcher(self.id, lifecycle_hub)
         self.persistence = persistence
         self.queue = queue
         self.lock = lock
@@ -74,14 +72,12 @@ class WorkflowHost:
         self._async = AsyncRunner()
         self._step_middleware: list[StepMiddleware] = []
         self._workflow_middleware: dict[str, list[WorkflowMiddleware]] = {"pre": [], "post": [], "execute": []}
-        self._listeners: list[tuple[LifecycleCallback, tuple[type[LifecycleEvent], ...]]] = []
-        self._wants_step_events = False
         self.executor = WorkflowExecutor(
             EngineSettings(options.retry_interval, options.default_error_behavior),
             self._async.run,
             self._step_middleware,
             host=self,
-            wants_step_events=lambda: self._wants_step_events or self.lifecycle_hub is not None,
+            wants_step_events=self.lifecycle.wants_step_events,
         )
         self._processing: dict[str, int] = {}
         self._changed = threading.Condition()
@@ -361,41 +357,15 @@ class WorkflowHost:
         """Call ``callback(event)`` for every lifecycle event, or only those of the given ``types`` (with a
         ``lifecycle_hub``, other hosts' too); a failing callback is logged, never raised. Step events are
         only made while some callback (or a hub) takes them."""
-        wanted = types or (LifecycleEvent,)
-        self._listeners.append((callback, wanted))
-        if any(issubclass(step_event, wanted) for step_event in (StepStarted, StepCompleted)):
-            self._wants_step_events = True
-        if self.lifecycle_hub is not None and self._hub_unsubscribe is None:
-            self._hub_unsubscribe = self.lifecycle_hub.subscribe(self._remote_event)
+        self.lifecycle.add(callback, types)
 
     def emit(self, events: list[LifecycleEvent]) -> None:
-        for event in events:
-            self._call_listeners(event)
-            if self.lifecycle_hub is not None:
-                try:
-                    self.lifecycle_hub.publish(self.id, event)
-                except Exception as exc:
-                    log.warning("lifecycle.publish_failed", event_type=type(event).__name__, error=str(exc))
-
-    def _remote_event(self, origin: str, event: LifecycleEvent) -> None:
-        if origin != self.id:
-            self._call_listeners(event)
-
-    def _call_listeners(self, event: LifecycleEvent) -> None:
-        for callback, wanted in list(self._listeners):
-            if not isinstance(event, wanted):
-                continue
-            try:
-                callback(event)
-            except Exception as exc:
-                log.warning("lifecycle.callback_failed", event_type=type(event).__name__, error=str(exc))
+        self.lifecycle.emit(events)
 
     def close(self) -> None:
         """Stop the host and stop listening to the lifecycle hub (providers are left to their owner)."""
         self.stop()
-        if self._hub_unsubscribe is not None:
-            self._hub_unsubscribe()
-            self._hub_unsubscribe = None
+        self.lifecycle.close()
 
     # -- used by the consumers -------------------------------------------------------------------------
     def rebuild_data(self, instance: WorkflowInstance, definition: WorkflowDefinition | None) -> None:

@@ -1,0 +1,69 @@
+"""Delivering lifecycle events to a host's callbacks, and sharing them through a lifecycle hub."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from liteflow.core.lifecycle import LifecycleEvent, StepCompleted, StepStarted
+from liteflow.core.lifecycle_hub import LifecycleHub
+from liteflow.core.log import logger
+
+log = logger("lifecycle")
+
+LifecycleCallback = Callable[[LifecycleEvent], Any]
+
+
+class LifecycleDispatcher:
+    """A host's lifecycle callbacks (each for all event types or some), and its hub if it has one.
+
+    Its own events are delivered here and published to the hub; other hosts' events come back from
+    the hub (a host ignores its own coming back). A failing callback is logged, never raised.
+    """
+
+    def __init__(self, origin: str, hub: LifecycleHub | None) -> None:
+        self.origin = origin
+        self.hub = hub
+        self._listeners: list[tuple[LifecycleCallback, tuple[type[LifecycleEvent], ...]]] = []
+        self._step_events_wanted = False
+        self._unsubscribe: Callable[[], None] | None = None
+
+    def wants_step_events(self) -> bool:
+        """Whether step events are worth making: some callback takes them, or a hub shares them."""
+        return self._step_events_wanted or self.hub is not None
+
+    def add(self, callback: LifecycleCallback, types: tuple[type[LifecycleEvent], ...]) -> None:
+        wanted = types or (LifecycleEvent,)
+        self._listeners.append((callback, wanted))
+        if any(issubclass(step_event, wanted) for step_event in (StepStarted, StepCompleted)):
+            self._step_events_wanted = True
+        if self.hub is not None and self._unsubscribe is None:
+            self._unsubscribe = self.hub.subscribe(self._remote)
+
+    def emit(self, events: list[LifecycleEvent]) -> None:
+        for event in events:
+            self._deliver(event)
+            if self.hub is not None:
+                try:
+                    self.hub.publish(self.origin, event)
+                except Exception as exc:
+                    log.warning("lifecycle.publish_failed", event_type=type(event).__name__, error=str(exc))
+
+    def _remote(self, origin: str, event: LifecycleEvent) -> None:
+        if origin != self.origin:
+            self._deliver(event)
+
+    def _deliver(self, event: LifecycleEvent) -> None:
+        for callback, wanted in list(self._listeners):
+            if not isinstance(event, wanted):
+                continue
+            try:
+                callback(event)
+            except Exception as exc:
+                log.warning("lifecycle.callback_failed", event_type=type(event).__name__, error=str(exc))
+
+    def close(self) -> None:
+        """Stop listening to the hub."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None

@@ -227,6 +227,19 @@ class MemoryPersistenceProvider:
         with self._mutex:
             return [i for i in self._unprocessed if self._events[i].event_time <= as_at]
 
+    def purge_events(self, older_than: datetime) -> int:
+        older_than = _utc(older_than)
+        with self._mutex:
+            doomed = [e for e in self._events.values() if e.is_processed and e.event_time < older_than]
+            for event in doomed:
+                del self._events[event.id]
+                key = (event.event_name, event.event_key)
+                same_key = self._events_by_key.get(key, [])
+                same_key.remove(event.id)
+                if not same_key:
+                    self._events_by_key.pop(key, None)
+            return len(doomed)
+
     def mark_event_processed(self, event_id: str) -> None:
         with self._mutex:
             if event_id in self._events:

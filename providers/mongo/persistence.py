@@ -240,6 +240,11 @@ class MongoPersistenceProvider:
         with self._serial, _driver("get_runnable_events"):
             return [doc["_id"] for doc in self._events.find(query, {"_id": 1})]
 
+    def purge_events(self, older_than: datetime) -> int:
+        query = {"is_processed": True, "event_time": {"$lt": _utc(older_than)}}
+        with self._serial, _driver("purge_events"):
+            return int(self._events.delete_many(query).deleted_count)
+
     def mark_event_processed(self, event_id: str) -> None:
         self._set_processed(event_id, True)
 

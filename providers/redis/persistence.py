@@ -217,6 +217,32 @@ class RedisPersistenceProvider:
             pipe.execute()
         return event.id
 
+    def purge_events(self, older_than: datetime) -> int:
+        """Processed events before ``older_than`` go, with their index entries, in batches of 500."""
+        purged = 0
+        with provider_errors("purge_events"):
+            client = self._conn.client
+            # exclusive bound: "(" + score
+            ids = [text(i) for i in client.zrangebyscore(self._k_events, "-inf", f"({micros(older_than)}")]
+            for start in range(0, len(ids), 500):
+                batch = ids[start : start + 500]
+                pipe = client.pipeline(transaction=False)
+                for event_id in batch:
+                    pipe.hget(self._k_event, event_id)
+                    pipe.zscore(self._k_unprocessed, event_id)
+                found = pipe.execute()
+                pipe = client.pipeline(transaction=True)
+                for event_id, raw, unprocessed in zip(batch, found[::2], found[1::2], strict=True):
+                    if raw is None or unprocessed is not None:
+                        continue
+                    event = self._load_event(raw, processed=True)
+                    pipe.hdel(self._k_event, event_id)
+                    pipe.zrem(self._k_events, event_id)
+                    pipe.zrem(self._k_event_index + _name_key(event.event_name, event.event_key), event_id)
+                    purged += 1
+                pipe.execute()
+        return purged
+
     def get_event(self, event_id: str) -> Event:
         """Raises KeyError for an unknown id."""
         with provider_errors("get_event"):

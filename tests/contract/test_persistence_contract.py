@@ -367,6 +367,28 @@ def test_get_events_since_until_inclusive_oldest_first(persistence: Any) -> None
     assert persistence.get_events("approved", "k3", T0, at[3]) == []
 
 
+def test_purge_events_drops_only_processed_events_before_the_cutoff(persistence: Any) -> None:
+    cutoff = T0 + timedelta(hours=1)
+    old_done = event(T0, is_processed=True)
+    old_open = event(T0)
+    at_cutoff_done = event(cutoff, is_processed=True)
+    new_done = event(cutoff + timedelta(hours=1), is_processed=True)
+    marked_later = event(T0 + timedelta(minutes=1))
+    for e in (old_done, old_open, at_cutoff_done, new_done, marked_later):
+        persistence.create_event(e)
+    persistence.mark_event_processed(marked_later.id)
+
+    assert persistence.purge_events(cutoff) == 2
+
+    for gone in (old_done, marked_later):
+        with pytest.raises(KeyError):
+            persistence.get_event(gone.id)
+    kept = persistence.get_events("approved", "k1", T0 - timedelta(days=1), cutoff + timedelta(days=1))
+    assert [e.id for e in kept] == [old_open.id, at_cutoff_done.id, new_done.id]
+    assert persistence.get_runnable_events(cutoff + timedelta(days=1)) == [old_open.id]
+    assert persistence.purge_events(cutoff) == 0
+
+
 def test_runnable_events_and_processed_marks(persistence: Any) -> None:
     now = ms_now()
     due = event(now - timedelta(seconds=5))

@@ -213,3 +213,29 @@ def test_suspend_and_terminate_land_on_a_workflow_that_never_stops_running() -> 
         assert host.resume_workflow(workflow_id) is True
         assert host.terminate_workflow(workflow_id) is True
         assert host.wait_for_workflow(workflow_id, timeout=5).status is WorkflowStatus.TERMINATED
+
+
+def test_purge_events_on_the_host_keeps_events_not_yet_delivered() -> None:
+    from datetime import timedelta
+
+    from liteflow.core.models import utcnow
+
+    class Waits(Workflow):
+        def build(self, builder: WorkflowBuilder) -> None:
+            builder.start_with(lambda context: None).wait_for(
+                "go", lambda data, context: "k", lambda data, context: context.workflow.create_time
+            )
+
+    host = configure_workflow_host()
+    host.register_workflow(Waits())
+    with host:
+        workflow_id = host.start_workflow("Waits")
+        delivered = host.publish_event("go", "k", 1)
+        host.wait_for_workflow(workflow_id, timeout=5)
+        deadline = time.monotonic() + 5
+        while not host.persistence.get_event(delivered).is_processed:  # marked right after delivery
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        pending = host.publish_event("go", "other-key", 2, effective_date=utcnow() + timedelta(hours=1))
+        assert host.purge_events(utcnow() + timedelta(days=1)) == 1  # the delivered one
+    assert host.persistence.get_event(pending).is_processed is False

@@ -221,6 +221,7 @@ CALLS: dict[str, Callable[[], tuple[Any, ...]]] = {
     "get_event": lambda: ("e",),
     "get_events": lambda: ("n", "k", NOW, NOW),
     "get_runnable_events": lambda: (NOW,),
+    "purge_events": lambda: (NOW,),
     "mark_event_processed": lambda: ("e",),
     "mark_event_unprocessed": lambda: ("e",),
     "persist_errors": lambda: ([ExecutionError(workflow_id="w", execution_pointer_id="p", message="m")],),

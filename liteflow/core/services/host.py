@@ -337,6 +337,11 @@ class WorkflowHost:
         """Delete instances in ``status`` that finished (or were created) before ``older_than``."""
         return self.persistence.purge_workflows(status, as_utc(older_than) or utcnow())
 
+    def purge_events(self, older_than: datetime) -> int:
+        """Delete processed events published before ``older_than``: they are kept for later waits whose
+        as-of time is at or before them, so choose a time no wait will go back to."""
+        return self.persistence.purge_events(as_utc(older_than) or utcnow())
+
     def get_errors(self, workflow_id: str) -> list[Any]:
         """The step failures recorded for an instance."""
         return self.persistence.get_errors(workflow_id)

@@ -30,6 +30,7 @@ class EventConsumer:
         lock_id = f"evt:{event_id}"
         if not host.lock.acquire_lock(lock_id):
             return
+        run_here: str | None = None
         try:
             try:
                 event = host.persistence.get_event(event_id)
@@ -42,21 +43,28 @@ class EventConsumer:
                 host.scheduler.wake_after((event.event_time - now).total_seconds(), event_id, QueueType.EVENT)
                 return
             subscriptions = host.persistence.get_subscriptions(event.event_name, event.event_key, event.event_time)
-            last = len(subscriptions) - 1  # the last one runs here; the others go to the workflow workers
-            seeded = [self.seed(subscription, run_here=i == last) for i, subscription in enumerate(subscriptions)]
-            if all(seeded):
+            last = len(subscriptions) - 1  # the last woken workflow runs here; the others go to the workers
+            outcomes = [self.seed(subscription, hand_over=i != last) for i, subscription in enumerate(subscriptions)]
+            if all(outcome is not False for outcome in outcomes):
                 host.persistence.mark_event_processed(event_id)
             else:
                 host.scheduler.wake_after(host.options.event_retry_delay, event_id, QueueType.EVENT)
+            if outcomes and isinstance(outcomes[-1], str):
+                run_here = outcomes[-1]
         finally:
             host.lock.release_lock(lock_id)
+        if run_here is not None:  # the shortest path from an event to the steps after the wait
+            host.begin_processing(run_here)
+            try:
+                self.workflows.process(run_here)
+            finally:
+                host.finished_processing(run_here)
 
-    def seed(self, subscription: EventSubscription, run_here: bool = False) -> bool:
-        """Deliver to one subscription; False if its workflow is locked (try again later). With
-        ``run_here``, run the woken workflow in this thread while still holding its lock (no hand-over to
-        a workflow worker: the shortest path from an event to the steps after the wait)."""
+    def seed(self, subscription: EventSubscription, hand_over: bool = True) -> bool | str:
+        """Deliver to one subscription. False if its workflow is locked (try again later); otherwise True,
+        or, without ``hand_over``, the id of the woken workflow for the caller to run itself (instead of
+        queueing it for a workflow worker)."""
         host = self.host
-        requeue: bool | None = None
         workflow_id = subscription.workflow_id
         if not host.lock.acquire_lock(workflow_id):
             return False
@@ -82,16 +90,11 @@ class EventConsumer:
             except ConcurrencyError:
                 return False
             host.persistence.terminate_subscription(subscription.id)
-            if run_here and instance.status is WorkflowStatus.RUNNABLE:
-                host.begin_processing(workflow_id)
-                try:
-                    requeue = self.workflows.run(instance)
-                finally:
-                    host.finished_processing(workflow_id)
         finally:
             host.lock.release_lock(workflow_id)
-        if requeue is not None:
-            self.workflows.follow_up(instance, requeue)
-        elif instance.status is WorkflowStatus.RUNNABLE:
-            host.queue.queue_work(workflow_id, QueueType.WORKFLOW)
+        if instance.status is not WorkflowStatus.RUNNABLE:
+            return True
+        if not hand_over:
+            return workflow_id
+        host.queue.queue_work(workflow_id, QueueType.WORKFLOW)
         return True

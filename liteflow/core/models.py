@@ -125,6 +125,11 @@ def new_pointer(**fields: Any) -> ExecutionPointer:
     values["children"] = []
     values["scope"] = []
     values.update(fields)
+    return pointer_from_values(values)
+
+
+def pointer_from_values(values: dict[str, Any]) -> ExecutionPointer:
+    """A pointer around ``values`` (every field, already valid), without validating them again."""
     pointer = object.__new__(ExecutionPointer)
     _set_attribute(pointer, "__dict__", values)
     _set_attribute(pointer, "__pydantic_fields_set__", POINTER_FIELDS_SET)

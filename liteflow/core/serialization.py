@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
@@ -158,5 +158,3 @@ class TypeResolver:
     def resolve(self, name: str | None) -> type | None:
         return None if name is None else self._types.get(name)
 
-
-DataRebuilder = Callable[[WorkflowInstance], None]

@@ -18,7 +18,6 @@ from typing import Any
 
 from liteflow.core.errors import ConcurrencyError, WorkflowNotFoundError
 from liteflow.core.models import (
-    POINTER_FIELDS_SET,
     Event,
     EventSubscription,
     ExecutionError,
@@ -26,6 +25,7 @@ from liteflow.core.models import (
     WorkflowInstance,
     WorkflowStatus,
     as_utc,
+    pointer_from_values,
     to_millis,
 )
 
@@ -36,20 +36,12 @@ def _copy_value(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
-_set = object.__setattr__
-
-
 def _copy_pointer(pointer: ExecutionPointer) -> ExecutionPointer:
     """A copy with its own ``children`` and ``scope`` lists (pydantic's model_copy costs twice as much)."""
     fields = pointer.__dict__.copy()
     fields["children"] = list(fields["children"])
     fields["scope"] = list(fields["scope"])
-    copied = object.__new__(ExecutionPointer)
-    _set(copied, "__dict__", fields)
-    _set(copied, "__pydantic_fields_set__", POINTER_FIELDS_SET)
-    _set(copied, "__pydantic_extra__", None)
-    _set(copied, "__pydantic_private__", None)
-    return copied
+    return pointer_from_values(fields)
 
 
 def _utc(value: datetime) -> datetime:

@@ -7,11 +7,6 @@ from datetime import datetime
 from liteflow.core.models import ExecutionPointer, WorkflowInstance
 
 
-def runnable_pointers(instance: WorkflowInstance, now: datetime) -> list[ExecutionPointer]:
-    """Active pointers that are not asleep."""
-    return [p for p in instance.execution_pointers if p.active and (p.sleep_until is None or p.sleep_until <= now)]
-
-
 def open_pointers(instance: WorkflowInstance) -> list[ExecutionPointer]:
     """The pointers that have not ended, in order, without scanning the instance's whole history.
 

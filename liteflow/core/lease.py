@@ -30,21 +30,24 @@ class LeaseRenewer:
         self._thread: threading.Thread | None = None
         self._name = name
 
+    # Every worker thread takes and releases a lock per workflow it runs: adding to and discarding from
+    # the set are single steps for the interpreter and need no mutex (one shared mutex here made the
+    # workers queue up behind each other); only starting the renewal thread does.
     def hold(self, resource_id: str) -> None:
-        with self._mutex:
-            self._held.add(resource_id)
-            if self._thread is None or not self._thread.is_alive():
-                self._stop.clear()
-                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
-                self._thread.start()
+        self._held.add(resource_id)
+        thread = self._thread
+        if thread is None or not thread.is_alive():
+            with self._mutex:
+                if self._thread is None or not self._thread.is_alive():
+                    self._stop.clear()
+                    self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+                    self._thread.start()
 
     def forget(self, resource_id: str) -> None:
-        with self._mutex:
-            self._held.discard(resource_id)
+        self._held.discard(resource_id)
 
     def held(self) -> set[str]:
-        with self._mutex:
-            return set(self._held)
+        return set(self._held)
 
     def _run(self) -> None:
         while not self._stop.wait(self.lease / 3):
@@ -55,9 +58,8 @@ class LeaseRenewer:
                     log.warning("lock.renew_failed", resource=resource_id, error=str(exc))
                     continue
                 if not ok:
-                    with self._mutex:
-                        lost = resource_id in self._held  # not released meanwhile
-                        self._held.discard(resource_id)
+                    lost = resource_id in self._held  # not released meanwhile
+                    self._held.discard(resource_id)
                     if lost:
                         log.warning("lock.lost", resource=resource_id)
 

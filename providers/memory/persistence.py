@@ -76,13 +76,25 @@ def _snapshot(stored: WorkflowInstance, share_ended: bool = False) -> WorkflowIn
     return copy_instance(stored, share_ended)
 
 
+#: Instance writes are serialised per stripe of ids, not by one lock for the whole store: worker threads
+#: persisting different instances never wait for each other (one shared lock made them queue up behind
+#: whichever holder the interpreter had just switched away from).
+_STRIPES = 64
+
+
 class MemoryPersistenceProvider:
-    """Thread-safe in-memory persistence. Values are kept as Python objects (no JSON round trip)."""
+    """Thread-safe in-memory persistence. Values are kept as Python objects (no JSON round trip).
+
+    Instances are read without a lock (a dictionary lookup, then a copy that retries if the lock holder
+    changes the instance under it) and written under the lock of their id's stripe; everything else
+    (subscriptions, events, errors) shares one mutex.
+    """
 
     stores_json = False
 
     def __init__(self) -> None:
         self._mutex = threading.RLock()
+        self._stripes = tuple(threading.Lock() for _ in range(_STRIPES))
         self._instances: dict[str, WorkflowInstance] = {}
         self._subscriptions: dict[str, EventSubscription] = {}
         self._events: dict[str, Event] = {}
@@ -93,64 +105,70 @@ class MemoryPersistenceProvider:
         self._errors: list[ExecutionError] = []
 
     # -- instances -------------------------------------------------------------------------------------
+    def _stripe(self, workflow_id: str) -> threading.Lock:
+        return self._stripes[hash(workflow_id) % _STRIPES]
+
     def create_workflow(self, instance: WorkflowInstance) -> str:
-        with self._mutex:
-            instance.revision = 1
-            self._instances[instance.id] = copy_instance(instance)
+        instance.revision = 1
+        stored = copy_instance(instance)
+        with self._stripe(instance.id):
+            self._instances[instance.id] = stored
         return instance.id
 
     def persist_workflow(self, instance: WorkflowInstance, subscriptions: Sequence[EventSubscription] = ()) -> None:
-        with self._mutex:
-            for subscription in subscriptions:
-                self._add_subscription(subscription)
+        with self._stripe(instance.id):
             stored = self._instances.get(instance.id)
             if stored is None:
                 raise WorkflowNotFoundError(instance.id)
             if stored.revision != instance.revision:
                 raise ConcurrencyError(instance.id, instance.revision)
+            if subscriptions:
+                with self._mutex:
+                    for subscription in subscriptions:
+                        self._add_subscription(subscription)
             instance.revision += 1
             self._instances[instance.id] = instance
 
+    def _stored(self, workflow_id: str) -> WorkflowInstance:
+        stored = self._instances.get(workflow_id)
+        if stored is None:
+            raise WorkflowNotFoundError(workflow_id)
+        return stored
+
     def get_workflow_instance(self, workflow_id: str) -> WorkflowInstance:
-        with self._mutex:
-            stored = self._instances.get(workflow_id)
-            if stored is None:
-                raise WorkflowNotFoundError(workflow_id)
-            return _snapshot(stored)
+        return _snapshot(self._stored(workflow_id))
 
     def get_workflow_instance_to_run(self, workflow_id: str) -> WorkflowInstance:
         """For the host, which holds the instance's lock and persists what it changes: a copy that shares
         the pointers that have ended, so loading costs no more for a long history than a short one."""
-        with self._mutex:
-            stored = self._instances.get(workflow_id)
-            if stored is None:
-                raise WorkflowNotFoundError(workflow_id)
-            return _snapshot(stored, share_ended=True)
+        return _snapshot(self._stored(workflow_id), share_ended=True)
 
     def get_workflow_instances(self, workflow_ids: Sequence[str]) -> list[WorkflowInstance]:
-        with self._mutex:
-            return [_snapshot(self._instances[i]) for i in workflow_ids if i in self._instances]
+        found = [self._instances.get(i) for i in workflow_ids]
+        return [_snapshot(stored) for stored in found if stored is not None]
 
     def get_runnable_instances(self, as_at: datetime) -> list[str]:
         now = to_millis(_utc(as_at))
-        with self._mutex:
-            return [
-                i.id
-                for i in self._instances.values()
-                if i.status == WorkflowStatus.RUNNABLE and i.next_execution is not None and i.next_execution <= now
-            ]
+        return [
+            i.id
+            for i in list(self._instances.values())  # list(): one step, while other threads add instances
+            if i.status == WorkflowStatus.RUNNABLE and i.next_execution is not None and i.next_execution <= now
+        ]
 
     def purge_workflows(self, status: WorkflowStatus, older_than: datetime) -> int:
-        with self._mutex:
-            older_than = _utc(older_than)
-            doomed = [
-                i.id
-                for i in self._instances.values()
-                if i.status == status and (i.complete_time or i.create_time) < older_than
-            ]
-            for workflow_id in doomed:
-                del self._instances[workflow_id]
-            return len(doomed)
+        older_than = _utc(older_than)
+
+        def doomed(i: WorkflowInstance) -> bool:
+            return i.status == status and (i.complete_time or i.create_time) < older_than
+
+        purged = 0
+        for candidate in [i.id for i in list(self._instances.values()) if doomed(i)]:
+            with self._stripe(candidate):  # checked again: it may have been persisted since
+                stored = self._instances.get(candidate)
+                if stored is not None and doomed(stored):
+                    del self._instances[candidate]
+                    purged += 1
+        return purged
 
     # -- subscriptions ---------------------------------------------------------------------------------
     def create_event_subscription(self, subscription: EventSubscription) -> str:

@@ -4,8 +4,9 @@ Reads return copies (pointers and workflow data copied), so nothing a caller get
 stored. Writes keep the caller's object itself, without copying: the host persists after every step,
 and a copy costs as much as the instance's history. The object handed to ``persist_workflow`` then
 belongs to the store; the host keeps working on it only while it holds the instance's lock, so readers
-may see a step's changes a moment before they are persisted. The compare-and-set on ``revision``
-behaves exactly as in the persistent providers.
+may see a step's changes a moment before they are persisted. An instance that has ended is stored
+frozen instead (``frozen``: compact tuples the garbage collector need not walk). The compare-and-set on
+``revision`` behaves exactly as in the persistent providers.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from liteflow.core.models import (
     pointer_from_values,
     to_millis,
 )
+from liteflow.providers.memory.frozen import ENDED, FrozenInstance, freeze, thaw, value_of
 
 
 def _copy_value(value: Any) -> Any:
@@ -58,9 +60,7 @@ def copy_instance(instance: WorkflowInstance, share_ended: bool = False) -> Work
     return instance.model_copy(
         update={
             "data": _copy_value(instance.data),
-            "execution_pointers": [
-                p if share_ended and p.end_time is not None else _copy_pointer(p) for p in pointers
-            ],
+            "execution_pointers": [p if share_ended and p.end_time is not None else _copy_pointer(p) for p in pointers],
         }
     )
 
@@ -87,7 +87,7 @@ class MemoryPersistenceProvider:
 
     Instances are read without a lock (a dictionary lookup, then a copy that retries if the lock holder
     changes the instance under it) and written under the lock of their id's stripe; everything else
-    (subscriptions, events, errors) shares one mutex.
+    (subscriptions, events, errors) shares one mutex. Ended instances are stored frozen (see ``frozen``).
     """
 
     stores_json = False
@@ -95,7 +95,7 @@ class MemoryPersistenceProvider:
     def __init__(self) -> None:
         self._mutex = threading.RLock()
         self._stripes = tuple(threading.Lock() for _ in range(_STRIPES))
-        self._instances: dict[str, WorkflowInstance] = {}
+        self._instances: dict[str, WorkflowInstance | FrozenInstance] = {}
         self._subscriptions: dict[str, EventSubscription] = {}
         self._events: dict[str, Event] = {}
         # (event name, key) -> ids, so matching never scans every subscription or event
@@ -120,53 +120,63 @@ class MemoryPersistenceProvider:
             stored = self._instances.get(instance.id)
             if stored is None:
                 raise WorkflowNotFoundError(instance.id)
-            if stored.revision != instance.revision:
+            if value_of(stored, "revision") != instance.revision:
                 raise ConcurrencyError(instance.id, instance.revision)
             if subscriptions:
                 with self._mutex:
                     for subscription in subscriptions:
                         self._add_subscription(subscription)
             instance.revision += 1
-            self._instances[instance.id] = instance
+            self._instances[instance.id] = freeze(instance) if instance.status in ENDED else instance
 
-    def _stored(self, workflow_id: str) -> WorkflowInstance:
+    def _read(self, workflow_id: str, share_ended: bool = False) -> WorkflowInstance:
         stored = self._instances.get(workflow_id)
         if stored is None:
             raise WorkflowNotFoundError(workflow_id)
-        return stored
+        if isinstance(stored, tuple):
+            instance = thaw(stored)
+            instance.data = _copy_value(instance.data)
+            return instance
+        return _snapshot(stored, share_ended)
 
     def get_workflow_instance(self, workflow_id: str) -> WorkflowInstance:
-        return _snapshot(self._stored(workflow_id))
+        return self._read(workflow_id)
 
     def get_workflow_instance_to_run(self, workflow_id: str) -> WorkflowInstance:
         """For the host, which holds the instance's lock and persists what it changes: a copy that shares
         the pointers that have ended, so loading costs no more for a long history than a short one."""
-        return _snapshot(self._stored(workflow_id), share_ended=True)
+        return self._read(workflow_id, share_ended=True)
 
     def get_workflow_instances(self, workflow_ids: Sequence[str]) -> list[WorkflowInstance]:
-        found = [self._instances.get(i) for i in workflow_ids]
-        return [_snapshot(stored) for stored in found if stored is not None]
+        return [self._read(i) for i in workflow_ids if i in self._instances]
 
     def get_runnable_instances(self, as_at: datetime) -> list[str]:
         now = to_millis(_utc(as_at))
+        # list(): one step, while other threads add instances; ended (frozen) instances are never due
         return [
             i.id
-            for i in list(self._instances.values())  # list(): one step, while other threads add instances
-            if i.status == WorkflowStatus.RUNNABLE and i.next_execution is not None and i.next_execution <= now
+            for i in list(self._instances.values())
+            if not isinstance(i, tuple)
+            and i.status == WorkflowStatus.RUNNABLE
+            and i.next_execution is not None
+            and i.next_execution <= now
         ]
 
     def purge_workflows(self, status: WorkflowStatus, older_than: datetime) -> int:
         older_than = _utc(older_than)
 
-        def doomed(i: WorkflowInstance) -> bool:
-            return i.status == status and (i.complete_time or i.create_time) < older_than
+        def doomed(stored: WorkflowInstance | FrozenInstance) -> bool:
+            ended_at = value_of(stored, "complete_time") or value_of(stored, "create_time")
+            return bool(value_of(stored, "status") == status and ended_at < older_than)
 
         purged = 0
-        for candidate in [i.id for i in list(self._instances.values()) if doomed(i)]:
-            with self._stripe(candidate):  # checked again: it may have been persisted since
-                stored = self._instances.get(candidate)
+        for workflow_id, stored in list(self._instances.items()):
+            if not doomed(stored):
+                continue
+            with self._stripe(workflow_id):  # checked again: it may have been persisted since
+                stored = self._instances.get(workflow_id)
                 if stored is not None and doomed(stored):
-                    del self._instances[candidate]
+                    del self._instances[workflow_id]
                     purged += 1
         return purged
 

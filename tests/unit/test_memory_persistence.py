@@ -1,0 +1,134 @@
+"""The memory persistence provider's own behaviour: ended instances stored frozen, stripe-locked writes."""
+
+from __future__ import annotations
+
+import gc
+import threading
+from datetime import timedelta
+
+import pytest
+
+from liteflow.core.errors import ConcurrencyError
+from liteflow.core.models import ExecutionPointer, PointerStatus, WorkflowInstance, WorkflowStatus, utcnow
+from liteflow.providers.memory import MemoryPersistenceProvider
+from liteflow.providers.memory.frozen import freeze, thaw
+
+
+class Payload:
+    def __init__(self) -> None:
+        self.items = [1, 2]
+
+
+def _instance(**fields: object) -> WorkflowInstance:
+    now = utcnow()
+    pointers = [
+        ExecutionPointer(step_id=0, status=PointerStatus.COMPLETE, start_time=now, end_time=now, children=["b"]),
+        ExecutionPointer(step_id=1, status=PointerStatus.COMPLETE, outcome={"x": 1}, scope=["a"], retry_count=2),
+    ]
+    values: dict[str, object] = {
+        "workflow_definition_id": "wf",
+        "version": 3,
+        "reference": "ref",
+        "data": Payload(),
+        "data_type_name": "tests.Payload",
+        "execution_pointers": pointers,
+    }
+    values.update(fields)
+    return WorkflowInstance(**values)  # type: ignore[arg-type]
+
+
+def test_freeze_then_thaw_gives_back_every_field() -> None:
+    instance = _instance(status=WorkflowStatus.COMPLETE, complete_time=utcnow(), revision=7)
+    back = thaw(freeze(instance))
+    assert back.model_dump(exclude={"data"}) == instance.model_dump(exclude={"data"})
+    assert back.data is instance.data
+    assert isinstance(back.status, WorkflowStatus) and isinstance(back.execution_pointers[0].status, PointerStatus)
+    assert back.execution_pointers[0].children == ["b"] and isinstance(back.execution_pointers[0].children, list)
+
+
+def test_a_frozen_instance_is_not_tracked_by_the_garbage_collector() -> None:
+    """Unless a value in it is a container (data, an outcome): those stay as they are, and tracked."""
+    now = utcnow()
+    pointers = [
+        ExecutionPointer(step_id=i, status=PointerStatus.COMPLETE, end_time=now, children=["x"], outcome=i)
+        for i in range(3)
+    ]
+    frozen = freeze(_instance(status=WorkflowStatus.COMPLETE, data=None, execution_pointers=pointers))
+    for _ in range(4):  # a tuple is untracked once its items are: the innermost go first
+        gc.collect()
+    assert not gc.is_tracked(frozen)
+    with_outcome = freeze(_instance(status=WorkflowStatus.COMPLETE, data=None))  # an outcome is a dict
+    for _ in range(4):
+        gc.collect()
+    assert gc.is_tracked(with_outcome)
+
+
+def test_a_completed_instance_reads_back_whole_and_as_a_copy() -> None:
+    store = MemoryPersistenceProvider()
+    instance = _instance()
+    store.create_workflow(instance)
+    running = store.get_workflow_instance_to_run(instance.id)
+    running.status = WorkflowStatus.COMPLETE
+    running.complete_time = utcnow()
+    store.persist_workflow(running)
+
+    first = store.get_workflow_instance(instance.id)
+    assert first.status is WorkflowStatus.COMPLETE and first.revision == 2
+    assert [p.step_id for p in first.execution_pointers] == [0, 1]
+    assert first.execution_pointers[1].outcome == {"x": 1}
+    first.data.items.append(3)
+    first.execution_pointers[0].children.append("c")
+    second = store.get_workflow_instance(instance.id)
+    assert second.data.items == [1, 2] and second.execution_pointers[0].children == ["b"]
+    assert store.get_runnable_instances(utcnow() + timedelta(days=1)) == []
+
+
+def test_compare_and_set_holds_for_frozen_instances() -> None:
+    store = MemoryPersistenceProvider()
+    instance = _instance()
+    store.create_workflow(instance)
+    a = store.get_workflow_instance(instance.id)
+    b = store.get_workflow_instance(instance.id)
+    a.status = WorkflowStatus.TERMINATED
+    store.persist_workflow(a)
+    with pytest.raises(ConcurrencyError):
+        store.persist_workflow(b)
+    assert store.get_workflow_instance(instance.id).status is WorkflowStatus.TERMINATED
+
+
+def test_purge_removes_only_ended_instances_of_that_status() -> None:
+    store = MemoryPersistenceProvider()
+    done, running = _instance(), _instance()
+    for instance in (done, running):
+        store.create_workflow(instance)
+    finished = store.get_workflow_instance(done.id)
+    finished.status = WorkflowStatus.COMPLETE
+    finished.complete_time = utcnow() - timedelta(hours=2)
+    store.persist_workflow(finished)
+    assert store.purge_workflows(WorkflowStatus.COMPLETE, utcnow() - timedelta(hours=1)) == 1
+    assert [i.id for i in store.get_workflow_instances([done.id, running.id])] == [running.id]
+
+
+def test_concurrent_writers_of_one_instance_never_both_win() -> None:
+    store = MemoryPersistenceProvider()
+    instance = _instance()
+    store.create_workflow(instance)
+    wins: list[int] = []
+    barrier = threading.Barrier(8)
+
+    def writer(n: int) -> None:
+        copy = store.get_workflow_instance(instance.id)
+        barrier.wait()
+        try:
+            store.persist_workflow(copy)
+            wins.append(n)
+        except ConcurrencyError:
+            pass
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(wins) == 1
+    assert store.get_workflow_instance(instance.id).revision == 2

@@ -8,12 +8,14 @@ decode or not, so replies are read through :func:`text`, which accepts both.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Union
 
 import redis
+from redis.client import NEVER_DECODE
 from redis.commands.core import Script
+from redis.exceptions import NoScriptError
 
 from liteflow.core.errors import ProviderError
 from liteflow.core.log import logger
@@ -67,6 +69,50 @@ def socket_timeout(client: redis.Redis) -> float | None:
     return _driver_default_socket_timeout()
 
 
+class _Connections:
+    """Connections for the hot path's commands, taken and given back without the pool's bookkeeping.
+
+    redis-py's client spends about as much CPU around a command (pool checkout, retry wrapper, command
+    instrumentation, reply callbacks) as on sending it and parsing the answer; a host sends one or two
+    commands per step. These connections are made the way the client's own pool makes them (same class
+    and options: address, TLS, timeouts, credentials), kept on a stack (one per thread at a time), and
+    answer with the raw reply. A command that fails because the connection broke is sent once more on a
+    fresh connection; the second failure is raised.
+    """
+
+    def __init__(self, pool: redis.ConnectionPool) -> None:
+        self._pool = pool
+        self._idle: list[redis.connection.AbstractConnection] = []
+        self.closed = False
+
+    def execute(self, *args: Any) -> Any:
+        try:
+            connection = self._idle.pop()  # list.pop and append are atomic: no lock needed
+        except IndexError:
+            connection = self._pool.connection_class(**self._pool.connection_kwargs)
+        try:
+            try:
+                connection.send_command(*args)
+                return connection.read_response()
+            except (redis.ConnectionError, redis.TimeoutError):
+                connection.disconnect()  # reconnects on the next send
+                connection.send_command(*args)
+                return connection.read_response()
+        except BaseException:
+            connection.disconnect()  # nothing half-read may be left for the next command
+            raise
+        finally:
+            if self.closed:
+                connection.disconnect()
+            else:
+                self._idle.append(connection)
+
+    def close(self) -> None:
+        self.closed = True
+        while self._idle:
+            self._idle.pop().disconnect()
+
+
 class RedisConnection:
     """A Redis client for one provider object, plus the key prefix every key it names starts with.
 
@@ -76,6 +122,9 @@ class RedisConnection:
       here ever flushes a database);
     * a URL gets a client with its own connection pool, and (on first use) a second pool without a
       socket timeout for blocking commands; a client passed in is used as it is, for both;
+    * :meth:`execute` and :meth:`run_script` send a command on a connection of the hot path (see
+      :class:`_Connections`) when the client has a plain connection pool, else through the client;
+      both answer with the raw reply (no redis-py reply callbacks);
     * :meth:`close` closes only what this object opened, never a client passed in.
     """
 
@@ -93,6 +142,8 @@ class RedisConnection:
         self._blocking: redis.Redis | None = None
         self._blocking_limit: float | None = None
         self._mutex = threading.Lock()
+        pool = self.client.connection_pool
+        self._fast = _Connections(pool) if type(pool) is redis.ConnectionPool else None
         self.closed = False
 
     @property
@@ -105,8 +156,22 @@ class RedisConnection:
         return self.prefix + "".join(parts)
 
     def script(self, source: str) -> Script:
-        """A Lua script run with EVALSHA (loaded on first use, and again after a SCRIPT FLUSH)."""
+        """A Lua script for :meth:`run_script` (its SHA1 is computed once, here)."""
         return self.client.register_script(source)
+
+    def execute(self, *args: Any) -> Any:
+        """One command (``"HGET", key, field``), answered with the raw reply."""
+        if self._fast is None:
+            return self.client.execute_command(*args, **{NEVER_DECODE: True})
+        return self._fast.execute(*args)
+
+    def run_script(self, script: Script, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+        """EVALSHA ``script``; loaded first if the server does not know it (first use, SCRIPT FLUSH)."""
+        try:
+            return self.execute("EVALSHA", script.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            self.execute("SCRIPT", "LOAD", script.script)
+            return self.execute("EVALSHA", script.sha, len(keys), *keys, *args)
 
     def blocking(self) -> tuple[redis.Redis, float | None]:
         """The client for blocking commands, and the longest block it can wait (None: no limit).
@@ -133,6 +198,8 @@ class RedisConnection:
         with self._mutex:
             self.closed = True
             blocking, self._blocking = self._blocking, None
+        if self._fast is not None:
+            self._fast.close()
         if not self.owns_client:
             return
         for client in (blocking, self.client):

@@ -45,7 +45,7 @@ class RedisLockProvider:
 
     def acquire_lock(self, resource_id: str) -> bool:
         with provider_errors("acquire_lock"):
-            taken = self._conn.client.set(self._key(resource_id), self._token, nx=True, px=self._lease_ms)
+            taken = self._conn.execute("SET", self._key(resource_id), self._token, "NX", "PX", self._lease_ms)
         if not taken:
             return False
         self._renewer.hold(resource_id)
@@ -54,14 +54,16 @@ class RedisLockProvider:
     def release_lock(self, resource_id: str) -> None:
         self._renewer.forget(resource_id)
         with provider_errors("release_lock"):
-            released = self._release([self._key(resource_id)], [self._token])
+            released = self._conn.run_script(self._release, [self._key(resource_id)], [self._token])
         if not released:
             log.debug("lock.release_not_owned", resource=resource_id)
 
     def _renew(self, resource_id: str) -> bool:
         """Extends the lease if this object still owns the lock; False if it was lost."""
         with provider_errors("renew_lock"):
-            return bool(self._renew_script([self._key(resource_id)], [self._token, self._lease_ms]))
+            return bool(
+                self._conn.run_script(self._renew_script, [self._key(resource_id)], [self._token, self._lease_ms])
+            )
 
     def close(self) -> None:
         """Stops renewing (held locks lapse after ``lease``) and closes what this object opened."""

@@ -133,7 +133,7 @@ class RedisPersistenceProvider:
         ]
         self._add_subscriptions(subscriptions, keys, args)
         with provider_errors("persist_workflow"):
-            outcome = self._save_instance(keys, args)
+            outcome = self._conn.run_script(self._save_instance, keys, args)
         if outcome == 1:
             return
         if outcome == -1:
@@ -148,7 +148,7 @@ class RedisPersistenceProvider:
 
     def get_workflow_instance(self, workflow_id: str) -> WorkflowInstance:
         with provider_errors("get_workflow_instance"):
-            raw = self._conn.client.hget(self._k_instance + workflow_id, "doc")
+            raw = self._conn.execute("HGET", self._k_instance + workflow_id, "doc")
         if raw is None:
             raise WorkflowNotFoundError(workflow_id)
         return instance_from_json(raw)
@@ -176,7 +176,7 @@ class RedisPersistenceProvider:
         total = 0
         with provider_errors("purge_workflows"):
             while True:
-                deleted = int(self._purge(keys, args))
+                deleted = int(self._conn.run_script(self._purge, keys, args))
                 total += deleted
                 if deleted < _PURGE_BATCH:
                     break
@@ -189,18 +189,18 @@ class RedisPersistenceProvider:
         args: list[Any] = []
         self._add_subscriptions([subscription], keys, args)
         with provider_errors("create_event_subscription"):
-            self._save_subscriptions(keys, args)
+            self._conn.run_script(self._save_subscriptions, keys, args)
         return subscription.id
 
     def get_subscriptions(self, event_name: str, event_key: str, as_of: datetime) -> list[EventSubscription]:
         index = self._k_sub_index + _name_key(event_name, event_key)
         with provider_errors("get_subscriptions"):
-            docs, _ = self._fetch_indexed([index, self._k_sub], ["-inf", micros(as_of)])
+            docs, _ = self._conn.run_script(self._fetch_indexed, [index, self._k_sub], ["-inf", micros(as_of)])
         return [EventSubscription.model_validate_json(doc) for doc in docs]
 
     def terminate_subscription(self, subscription_id: str) -> None:
         with provider_errors("terminate_subscription"):
-            self._terminate_subscription([self._k_sub, self._k_sub_where], [subscription_id])
+            self._conn.run_script(self._terminate_subscription, [self._k_sub, self._k_sub_where], [subscription_id])
 
     # -- events ----------------------------------------------------------------------------------------
     def create_event(self, event: Event) -> str:
@@ -257,8 +257,8 @@ class RedisPersistenceProvider:
     def get_events(self, event_name: str, event_key: str, since: datetime, until: datetime) -> list[Event]:
         index = self._k_event_index + _name_key(event_name, event_key)
         with provider_errors("get_events"):
-            docs, flags = self._fetch_indexed(
-                [index, self._k_event, self._k_unprocessed], [micros(since), micros(until)]
+            docs, flags = self._conn.run_script(
+                self._fetch_indexed, [index, self._k_event, self._k_unprocessed], [micros(since), micros(until)]
             )
         return [self._load_event(doc, processed=not flag) for doc, flag in zip(docs, flags, strict=True)]
 
@@ -279,7 +279,7 @@ class RedisPersistenceProvider:
 
     def mark_event_unprocessed(self, event_id: str) -> None:
         with provider_errors("mark_event_unprocessed"):
-            self._mark_unprocessed([self._k_events, self._k_unprocessed], [event_id])
+            self._conn.run_script(self._mark_unprocessed, [self._k_events, self._k_unprocessed], [event_id])
 
     # -- errors ----------------------------------------------------------------------------------------
     def persist_errors(self, errors: Sequence[ExecutionError]) -> None:

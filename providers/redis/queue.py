@@ -35,7 +35,7 @@ class RedisQueueProvider:
 
     def queue_work(self, item_id: str, queue: QueueType) -> None:
         with provider_errors("queue_work"):
-            self._push([self._keys[QueueType(queue)], self._sequence], [item_id])
+            self._conn.run_script(self._push, [self._keys[QueueType(queue)], self._sequence], [item_id])
 
     def dequeue_work(self, queue: QueueType, timeout: float) -> str | None:
         """The oldest queued id, waiting up to ``timeout`` seconds for one; None if none came."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timezone
 from typing import Any, cast
 
@@ -95,3 +96,40 @@ def test_a_decoding_client_works_too(redis_url: str, redis_cleanup: str) -> None
     assert persistence.get_runnable_instances(datetime.now(timezone.utc)) == [instance.id]
     persistence.close()
     client.close()
+
+
+@pytest.mark.redis
+def test_a_script_the_server_does_not_know_is_loaded_and_run(redis_url: str, redis_cleanup: str) -> None:
+    connection = RedisConnection(redis_url, prefix=redis_cleanup)
+    source = f"-- {uuid.uuid4().hex}\nreturn redis.call('INCRBY', KEYS[1], ARGV[1])"
+    script = connection.script(source)
+    key = connection.key("counter")
+    assert connection.run_script(script, [key], [2]) == 2  # NOSCRIPT first: loaded, then run once
+    assert connection.run_script(script, [key], [3]) == 5
+    connection.close()
+
+
+@pytest.mark.redis
+def test_a_command_on_a_connection_the_server_dropped_is_sent_again(redis_url: str, redis_cleanup: str) -> None:
+    connection = RedisConnection(redis_url, prefix=redis_cleanup)
+    key = connection.key("k")
+    connection.execute("SET", key, "1")
+    own_id = connection.execute("CLIENT", "ID")  # the hot-path connection, now idle and reused next
+    admin = redis.Redis.from_url(redis_url)
+    admin.client_kill_filter(_id=own_id)
+    assert connection.execute("INCR", key) == 2  # the broken connection fails; sent once more, not twice
+    assert connection.execute("CLIENT", "ID") != own_id
+    admin.close()
+    connection.close()
+
+
+@pytest.mark.redis
+def test_hot_path_replies_are_raw_and_a_wrong_command_raises(redis_url: str, redis_cleanup: str) -> None:
+    connection = RedisConnection(redis_url, prefix=redis_cleanup)
+    key = connection.key("lock")
+    assert connection.execute("SET", key, "t", "NX", "PX", 1000) == b"OK"
+    assert connection.execute("SET", key, "t", "NX", "PX", 1000) is None
+    with pytest.raises(redis.ResponseError):
+        connection.execute("HGET", key, "doc")  # WRONGTYPE; the connection stays usable
+    assert connection.execute("GET", key) == b"t"
+    connection.close()

@@ -142,8 +142,11 @@ def pointer_from_values(values: dict[str, Any]) -> ExecutionPointer:
 #: would be the largest part of a pointer's memory; pydantic only adds names to it (already all there).
 POINTER_FIELDS_SET: set[str] = set(ExecutionPointer.model_fields)
 
+#: Every field in declaration order (so a new pointer's values serialise in the same order as a validated
+#: one's), with its default; those made by a factory (id, children, scope) are filled in by new_pointer.
 _POINTER_DEFAULTS: dict[str, Any] = {
-    name: field.default for name, field in ExecutionPointer.model_fields.items() if field.default_factory is None
+    name: None if field.default_factory is not None else field.default
+    for name, field in ExecutionPointer.model_fields.items()
 }
 
 

@@ -139,6 +139,40 @@ def instance_from_json(raw: str | bytes) -> WorkflowInstance:
     return WorkflowInstance.model_validate_json(raw)
 
 
+# -- an instance stored in parts: its own fields, and each pointer on its own --------------------------
+_WITHOUT_POINTERS = {"execution_pointers"}
+
+
+def header_json(instance: WorkflowInstance, strict: bool = False) -> bytes:
+    """Compact JSON of the instance without its pointers (``strict``: through :func:`to_jsonable` only,
+    whose errors name the attribute; else pydantic's encoder first, as in :func:`instance_json`)."""
+    if not strict:
+        try:
+            return instance.model_dump_json(exclude=_WITHOUT_POINTERS, fallback=_fallback).encode()
+        except Exception:
+            pass
+    doc = instance.model_dump(exclude={"data", "execution_pointers"})
+    doc["data"] = to_jsonable(instance.data, "data")
+    return pydantic_core.to_json(doc)
+
+
+def pointer_json(pointer: ExecutionPointer, strict: bool = False) -> bytes:
+    """Compact JSON of one pointer, the same as its entry in :func:`instance_json` (``strict`` as above)."""
+    if not strict:
+        try:
+            return pointer.model_dump_json(fallback=_fallback).encode()
+        except Exception:
+            pass
+    return pydantic_core.to_json(dump_pointer(pointer, f"execution_pointers[{pointer.step_name or pointer.step_id}]"))
+
+
+def instance_from_parts(header: bytes, pointers: list[bytes]) -> WorkflowInstance:
+    """The instance from :func:`header_json` and its pointers' :func:`pointer_json`, in order."""
+    if not header.endswith(b"}"):
+        raise ValueError("not a JSON object")
+    return instance_from_json(header[:-1] + b',"execution_pointers":[' + b",".join(pointers) + b"]}")
+
+
 def dump_event(event: Event) -> dict[str, Any]:
     doc = event.model_dump(exclude={"event_data"})
     doc["event_data"] = to_jsonable(event.event_data, "event_data")
@@ -157,4 +191,3 @@ class TypeResolver:
 
     def resolve(self, name: str | None) -> type | None:
         return None if name is None else self._types.get(name)
-

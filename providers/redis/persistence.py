@@ -12,6 +12,7 @@ from typing import Any
 
 import redis
 
+from liteflow.core.changes import changed_pointers, mark_stored
 from liteflow.core.errors import ConcurrencyError, WorkflowNotFoundError
 from liteflow.core.log import logger
 from liteflow.core.models import (
@@ -21,7 +22,7 @@ from liteflow.core.models import (
     WorkflowInstance,
     WorkflowStatus,
 )
-from liteflow.core.serialization import dump_event, dump_instance, instance_from_json, instance_json
+from liteflow.core.serialization import dump_event, header_json, instance_from_parts, pointer_json
 
 from . import scripts
 from .codec import dumps, micros, millis
@@ -39,6 +40,32 @@ STATUS_SLOTS: tuple[WorkflowStatus, ...] = (
 )
 _SLOT = {status: str(i + 1) for i, status in enumerate(STATUS_SLOTS)}
 _PURGE_BATCH = 500
+
+
+def _as_bytes(value: Any) -> bytes:
+    return value if isinstance(value, bytes) else str(value).encode()
+
+
+def _instance_from_hash(reply: Any) -> WorkflowInstance | None:
+    """The instance an instance hash holds (HGETALL's reply: flat list or mapping), or None if empty.
+    What it loads counts as stored (see ``liteflow.core.changes``)."""
+    if not reply:
+        return None
+    items = reply.items() if isinstance(reply, dict) else zip(reply[::2], reply[1::2], strict=True)
+    header: bytes | None = None
+    pointers: list[tuple[int, bytes]] = []
+    for field, value in items:
+        name = _as_bytes(field)
+        if name[:1].isdigit():
+            pointers.append((int(name), _as_bytes(value)))
+        elif name == b"doc":
+            header = _as_bytes(value)
+    if header is None:
+        return None
+    pointers.sort()
+    instance = instance_from_parts(header, [document for _, document in pointers])
+    mark_stored(instance, list(enumerate(instance.execution_pointers)))
+    return instance
 
 
 def _name_key(event_name: str, event_key: str) -> str:
@@ -103,16 +130,14 @@ class RedisPersistenceProvider:
         self, instance: WorkflowInstance, subscriptions: Sequence[EventSubscription], expected: int | None
     ) -> None:
         revision = 1 if expected is None else expected + 1
-        if expected is None:  # a new instance: the strict encoder, whose errors name the attribute
-            document = dump_instance(instance)
-            document["revision"] = revision
-            encoded = dumps(document)
-        else:
-            current, instance.revision = instance.revision, revision
-            try:
-                encoded = instance_json(instance)
-            finally:
-                instance.revision = current
+        strict = expected is None  # a new instance: the strict encoder, whose errors name the attribute
+        written = changed_pointers(instance)
+        current, instance.revision = instance.revision, revision
+        try:
+            header = header_json(instance, strict)
+            pointers = [pointer_json(pointer, strict) for _, pointer in written]
+        finally:
+            instance.revision = current
         status = WorkflowStatus(instance.status)
         runnable = status is WorkflowStatus.RUNNABLE and instance.next_execution is not None
         keys = [
@@ -124,17 +149,21 @@ class RedisPersistenceProvider:
         ]
         args: list[Any] = [
             "" if expected is None else expected,
-            encoded,
+            header,
             revision,
             _SLOT[status],
             micros(instance.complete_time or instance.create_time),
             instance.next_execution if runnable else "",
             instance.id,
+            len(written),
         ]
+        for (position, _), document in zip(written, pointers, strict=True):
+            args += (position, document)
         self._add_subscriptions(subscriptions, keys, args)
         with provider_errors("persist_workflow"):
             outcome = self._conn.run_script(self._save_instance, keys, args)
         if outcome == 1:
+            mark_stored(instance, written)
             return
         if outcome == -1:
             raise WorkflowNotFoundError(instance.id)
@@ -148,10 +177,11 @@ class RedisPersistenceProvider:
 
     def get_workflow_instance(self, workflow_id: str) -> WorkflowInstance:
         with provider_errors("get_workflow_instance"):
-            raw = self._conn.execute("HGET", self._k_instance + workflow_id, "doc")
-        if raw is None:
+            reply = self._conn.execute("HGETALL", self._k_instance + workflow_id)
+        instance = _instance_from_hash(reply)
+        if instance is None:
             raise WorkflowNotFoundError(workflow_id)
-        return instance_from_json(raw)
+        return instance
 
     def get_workflow_instances(self, workflow_ids: Sequence[str]) -> list[WorkflowInstance]:
         if not workflow_ids:
@@ -159,9 +189,9 @@ class RedisPersistenceProvider:
         with provider_errors("get_workflow_instances"):
             pipe = self._conn.client.pipeline(transaction=False)
             for workflow_id in workflow_ids:
-                pipe.hget(self._k_instance + workflow_id, "doc")
-            raws = pipe.execute()
-        return [instance_from_json(raw) for raw in raws if raw is not None]
+                pipe.hgetall(self._k_instance + workflow_id)
+            replies = pipe.execute()
+        return [i for i in map(_instance_from_hash, replies) if i is not None]
 
     def get_runnable_instances(self, as_at: datetime) -> list[str]:
         with provider_errors("get_runnable_instances"):

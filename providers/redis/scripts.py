@@ -2,7 +2,8 @@
 
 Key layout, below the provider's prefix ``P``::
 
-    P wf:<id>                 hash: doc (JSON), rev (revision), status (slot 1..4 in STATUS_SLOTS)
+    P wf:<id>                 hash: doc (the instance's JSON without its pointers), rev (revision),
+                              status (slot 1..4 in STATUS_SLOTS), and per pointer <position>: its JSON
     P idx:runnable            zset: RUNNABLE instances with a next_execution, scored by it (ms)
     P idx:status:<Status>     zset: instances by status, scored by complete_time or create_time (us)
     P sub                     hash: subscription id -> JSON
@@ -43,12 +44,16 @@ local function upsert_subscriptions(docs, where, first_key, first_arg)
 end
 """
 
-#: Compare-and-set of an instance, with its subscriptions and every index, in one step.
+#: Compare-and-set of an instance, with its subscriptions and every index, in one step. The instance's
+#: own fields and each of its pointers are separate fields of its hash: only the pointers that changed
+#: are sent (written 1,000 per HSET, within Lua's unpack limit). A create (no expected revision) replaces
+#: whatever the hash held.
 #: KEYS: 1 instance hash, 2 runnable index, 3..6 status indexes (STATUS_SLOTS order),
 #:       7 ``sub`` hash, 8 ``sub:where`` hash, 9.. one index key per subscription.
-#: ARGV: 1 expected revision ('' = create, no check), 2 document, 3 new revision, 4 status slot,
-#:       5 status score, 6 next_execution ('' = not in the runnable index), 7 instance id,
-#:       8.. (id, document, score) per subscription.
+#: ARGV: 1 expected revision ('' = create, no check), 2 the instance without its pointers, 3 new
+#:       revision, 4 status slot, 5 status score, 6 next_execution ('' = not in the runnable index),
+#:       7 instance id, 8 n = how many pointers follow, 9.. n (position, pointer document) pairs,
+#:       then (id, document, score) per subscription.
 #: Returns 1 when stored, 0 on a revision conflict, -1 when the instance does not exist (nothing stored).
 SAVE_INSTANCE = (
     _UPSERT_SUBSCRIPTIONS
@@ -57,10 +62,19 @@ local current = redis.call('HMGET', KEYS[1], 'rev', 'status')
 if ARGV[1] ~= '' then
   if not current[1] then return -1 end
   if current[1] ~= ARGV[1] then return 0 end
+else
+  redis.call('DEL', KEYS[1])
 end
-upsert_subscriptions(7, 8, 9, 8)
+local last = 8 + 2 * tonumber(ARGV[8])
+upsert_subscriptions(7, 8, 9, last + 1)
 local id = ARGV[7]
 redis.call('HSET', KEYS[1], 'doc', ARGV[2], 'rev', ARGV[3], 'status', ARGV[4])
+local first = 9
+while first <= last do
+  local stop = math.min(first + 1999, last)
+  redis.call('HSET', KEYS[1], unpack(ARGV, first, stop))
+  first = stop + 1
+end
 if current[2] and current[2] ~= ARGV[4] then
   redis.call('ZREM', KEYS[2 + tonumber(current[2])], id)
 end

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
 
+from liteflow.core.changes import touch
 from liteflow.core.definition import ErrorBehavior, WorkflowDefinition, WorkflowStep
 from liteflow.core.engine.outcome import PassResult
 from liteflow.core.engine.pointer_factory import compensation_pointer, next_pointer
@@ -203,6 +204,7 @@ def queue_compensations(f: StepFailure, undo: list[ExecutionPointer], scope: lis
     previous: ExecutionPointer | None = None
     for done in undo:
         done.status = PointerStatus.COMPENSATED
+        touch(f.instance, done)  # it may have ended passes ago: providers storing changes only must know
         step_id = f.definition.steps[done.step_id].compensation_step_id
         assert step_id is not None
         pointer = compensation_pointer(f.definition, done, step_id, scope, f.now)

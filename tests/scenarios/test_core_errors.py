@@ -18,6 +18,13 @@ RETRY_COUNTS: dict[str, list[int]] = {}
 LOCK = threading.Lock()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_counts() -> None:
+    """Each test (each provider's run of it) counts attempts from zero."""
+    ATTEMPTS.clear()
+    RETRY_COUNTS.clear()
+
+
 def attempt(key: str) -> int:
     with LOCK:
         ATTEMPTS[key] = ATTEMPTS.get(key, 0) + 1

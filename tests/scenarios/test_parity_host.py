@@ -324,6 +324,7 @@ def test_control_calls_on_finished_or_unknown_workflows(host: WorkflowHost) -> N
 # -- sub-workflows -----------------------------------------------------------------------------------------
 
 
+@pytest.mark.memory_only("the child's data is kept as an object in memory; stored as JSON, it comes back a dict")
 def test_sub_workflow_runs_a_child_and_hands_back_its_final_data(host: WorkflowHost) -> None:
     log: list[str] = []
 
@@ -374,6 +375,7 @@ def test_sub_workflow_of_a_pinned_version(host: WorkflowHost) -> None:
     assert log == ["parent", "child-v1", "parent-end"]
 
 
+@pytest.mark.memory_only("the child's data is kept as an object in memory; stored as JSON, it comes back a dict")
 def test_a_terminated_child_fails_the_parent_step_and_a_retry_starts_a_new_child(host: WorkflowHost) -> None:
     log: list[str] = []
     runs = {"n": 0}

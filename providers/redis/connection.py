@@ -7,6 +7,7 @@ decode or not, so replies are read through :func:`text`, which accepts both.
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -141,6 +142,7 @@ class RedisConnection:
             raise TypeError(f"expected a Redis URL or a redis.Redis client, got {kind}")
         self._blocking: redis.Redis | None = None
         self._blocking_limit: float | None = None
+        self._blocking_name: str | None = None
         self._mutex = threading.Lock()
         pool = self.client.connection_pool
         self._fast = _Connections(pool) if type(pool) is redis.ConnectionPool else None
@@ -183,7 +185,8 @@ class RedisConnection:
         with self._mutex:
             if self._blocking is None:
                 if self._url is not None:
-                    options = {**_CLIENT_OPTIONS, "socket_timeout": None}
+                    self._blocking_name = f"liteflow-blocking-{secrets.token_hex(6)}"
+                    options = {**_CLIENT_OPTIONS, "socket_timeout": None, "client_name": self._blocking_name}
                     self._blocking = redis.Redis.from_url(self._url, **options)
                 else:
                     self._blocking = self.client
@@ -192,6 +195,17 @@ class RedisConnection:
                     self._blocking_limit = max(limit - _BLOCKING_MARGIN, 0.0)
                     log.info("redis.blocking_capped", socket_timeout=limit, longest_block=self._blocking_limit)
             return self._blocking, self._blocking_limit
+
+    def unblock(self) -> None:
+        """Wake this object's blocked commands at once (they answer as if their timeout had passed), so a
+        stopping host need not wait for them. Only for a URL: a client passed in blocks on its own
+        connections, which cannot be told from any others of that client."""
+        name = self._blocking_name
+        if name is None:
+            return
+        for entry in self.client.client_list():
+            if entry.get("name") == name:
+                self.client.client_unblock(int(entry["id"]))
 
     def close(self) -> None:
         """Close the clients this object made; leave a client passed in open."""

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import redis
+
 from liteflow.core.interfaces import QueueType
+from liteflow.core.log import logger
 
 from . import scripts
 from .connection import RedisConnection, RedisSource, provider_errors, text
+
+log = logger("redis")
 
 
 class RedisQueueProvider:
@@ -55,6 +60,14 @@ class RedisQueueProvider:
                 return None
             raise
         return None if found is None else text(found[1])
+
+    def interrupt(self) -> None:
+        """Wake every ``dequeue_work`` of this provider blocked on the server (it returns None): a stopping
+        host. Best effort: a server out of reach leaves them to their timeout."""
+        try:
+            self._conn.unblock()
+        except redis.RedisError as exc:
+            log.debug("redis.unblock_failed", error=str(exc))
 
     def close(self) -> None:
         self._conn.close()

@@ -109,9 +109,7 @@ def test_zero_timeout_does_not_block(queue: RedisQueueProvider) -> None:
     assert time.monotonic() - started < 0.5
 
 
-def test_a_client_passed_in_is_used_and_its_socket_timeout_caps_the_block(
-    redis_url: str, redis_cleanup: str
-) -> None:
+def test_a_client_passed_in_is_used_and_its_socket_timeout_caps_the_block(redis_url: str, redis_cleanup: str) -> None:
     client = redis.Redis.from_url(redis_url, socket_timeout=1.0, decode_responses=True)
     provider = RedisQueueProvider(client, prefix=redis_cleanup)
     try:
@@ -131,3 +129,30 @@ def test_dequeue_after_close_returns_none(redis_url: str, redis_cleanup: str) ->
     provider.queue_work("a", WF)
     provider.close()
     assert provider.dequeue_work(WF, 1) is None
+
+
+def test_interrupt_wakes_blocked_dequeues_at_once_and_leaves_other_clients_alone(
+    queue: RedisQueueProvider, redis_url: str, redis_cleanup: str
+) -> None:
+    other = RedisQueueProvider(redis_url, prefix=redis_cleanup)
+    results: dict[str, object] = {}
+
+    def wait(name: str, provider: RedisQueueProvider) -> None:
+        started = time.monotonic()
+        results[name] = (provider.dequeue_work(WF, 5.0), time.monotonic() - started)
+
+    threads = [threading.Thread(target=wait, args=(f"ours{i}", queue)) for i in range(2)]
+    threads.append(threading.Thread(target=wait, args=("theirs", other)))
+    for t in threads:
+        t.start()
+    time.sleep(0.3)  # all three blocked on the server
+    queue.interrupt()
+    for t in threads[:2]:
+        t.join(timeout=2)
+        assert not t.is_alive()
+    assert all(results[f"ours{i}"][0] is None and results[f"ours{i}"][1] < 2 for i in range(2))  # type: ignore[index]
+    assert "theirs" not in results  # another provider's dequeue still waits
+    queue.queue_work("x", WF)
+    threads[2].join(timeout=2)
+    assert results["theirs"][0] == "x"  # type: ignore[index]
+    other.close()

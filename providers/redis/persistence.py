@@ -110,6 +110,8 @@ class RedisPersistenceProvider:
         self._fetch_indexed = self._conn.script(scripts.FETCH_INDEXED)
         self._mark_unprocessed = self._conn.script(scripts.MARK_UNPROCESSED)
         self._purge = self._conn.script(scripts.PURGE)
+        self._create_event = self._conn.script(scripts.CREATE_EVENT)
+        self._get_event = self._conn.script(scripts.GET_EVENT)
 
     @property
     def client(self) -> redis.Redis:
@@ -234,17 +236,15 @@ class RedisPersistenceProvider:
 
     # -- events ----------------------------------------------------------------------------------------
     def create_event(self, event: Event) -> str:
-        score = micros(event.event_time)
+        keys = [
+            self._k_event,
+            self._k_events,
+            self._k_event_index + _name_key(event.event_name, event.event_key),
+            self._k_unprocessed,
+        ]
+        args = [event.id, dumps(dump_event(event)), micros(event.event_time), "1" if event.is_processed else "0"]
         with provider_errors("create_event"):
-            pipe = self._conn.client.pipeline(transaction=True)
-            pipe.hset(self._k_event, event.id, dumps(dump_event(event)))
-            pipe.zadd(self._k_events, {event.id: score})
-            pipe.zadd(self._k_event_index + _name_key(event.event_name, event.event_key), {event.id: score})
-            if event.is_processed:
-                pipe.zrem(self._k_unprocessed, event.id)
-            else:
-                pipe.zadd(self._k_unprocessed, {event.id: score})
-            pipe.execute()
+            self._conn.run_script(self._create_event, keys, args)
         return event.id
 
     def purge_events(self, older_than: datetime) -> int:
@@ -276,13 +276,10 @@ class RedisPersistenceProvider:
     def get_event(self, event_id: str) -> Event:
         """Raises KeyError for an unknown id."""
         with provider_errors("get_event"):
-            pipe = self._conn.client.pipeline(transaction=False)
-            pipe.hget(self._k_event, event_id)
-            pipe.zscore(self._k_unprocessed, event_id)
-            raw, unprocessed = pipe.execute()
+            raw, unprocessed = self._conn.run_script(self._get_event, [self._k_event, self._k_unprocessed], [event_id])
         if raw is None:
             raise KeyError(event_id)
-        return self._load_event(raw, processed=unprocessed is None)
+        return self._load_event(raw, processed=not unprocessed)
 
     def get_events(self, event_name: str, event_key: str, since: datetime, until: datetime) -> list[Event]:
         index = self._k_event_index + _name_key(event_name, event_key)
@@ -305,7 +302,7 @@ class RedisPersistenceProvider:
 
     def mark_event_processed(self, event_id: str) -> None:
         with provider_errors("mark_event_processed"):
-            self._conn.client.zrem(self._k_unprocessed, event_id)
+            self._conn.execute("ZREM", self._k_unprocessed, event_id)
 
     def mark_event_unprocessed(self, event_id: str) -> None:
         with provider_errors("mark_event_unprocessed"):

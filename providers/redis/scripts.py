@@ -118,6 +118,28 @@ end
 return {docs, flags}
 """
 
+#: KEYS: 1 ``event`` hash, 2 ``idx:events``, 3 the event's (name, key) index, 4 ``idx:unprocessed``;
+#: ARGV: 1 event id, 2 document, 3 score (event time, us), 4 '1' if processed. Stores an event with its
+#: index entries in one step.
+CREATE_EVENT = """
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+if ARGV[4] == '1' then
+  redis.call('ZREM', KEYS[4], ARGV[1])
+else
+  redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
+end
+return 1
+"""
+
+#: KEYS: 1 ``event`` hash, 2 ``idx:unprocessed``; ARGV: 1 event id. Returns {document or false,
+#: 1 if unprocessed else 0}.
+GET_EVENT = """
+local doc = redis.call('HGET', KEYS[1], ARGV[1])
+return {doc, redis.call('ZSCORE', KEYS[2], ARGV[1]) and 1 or 0}
+"""
+
 #: KEYS: 1 ``idx:events``, 2 ``idx:unprocessed``; ARGV: 1 event id. Puts a known event back in the
 #: unprocessed index (with its event time); returns 0 for an unknown id.
 MARK_UNPROCESSED = """

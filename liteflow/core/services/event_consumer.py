@@ -8,7 +8,7 @@ from liteflow.core.engine.events import deliver, oldest_event_for, waiting_point
 from liteflow.core.errors import ConcurrencyError, WorkflowNotFoundError
 from liteflow.core.interfaces import QueueType
 from liteflow.core.log import logger
-from liteflow.core.models import EventSubscription, WorkflowStatus, utcnow
+from liteflow.core.models import EventSubscription, WorkflowInstance, WorkflowStatus, utcnow
 
 if TYPE_CHECKING:
     from liteflow.core.services.host import WorkflowHost
@@ -30,7 +30,7 @@ class EventConsumer:
         lock_id = f"evt:{event_id}"
         if not host.lock.acquire_lock(lock_id):
             return
-        run_here: str | None = None
+        held: WorkflowInstance | None = None
         try:
             try:
                 event = host.persistence.get_event(event_id)
@@ -44,30 +44,35 @@ class EventConsumer:
                 return
             subscriptions = host.persistence.get_subscriptions(event.event_name, event.event_key, event.event_time)
             last = len(subscriptions) - 1  # the last woken workflow runs here; the others go to the workers
-            outcomes = [self.seed(subscription, hand_over=i != last) for i, subscription in enumerate(subscriptions)]
+            outcomes = [self.seed(subscription, keep=i == last) for i, subscription in enumerate(subscriptions)]
+            if outcomes and isinstance(outcomes[-1], WorkflowInstance):
+                held = outcomes[-1]
             if all(outcome is not False for outcome in outcomes):
                 host.persistence.mark_event_processed(event_id)
             else:
                 host.scheduler.wake_after(host.options.event_retry_delay, event_id, QueueType.EVENT)
-            if outcomes and isinstance(outcomes[-1], str):
-                run_here = outcomes[-1]
+        except BaseException:
+            if held is not None:
+                host.lock.release_lock(held.id)
+            raise
         finally:
             host.lock.release_lock(lock_id)
-        if run_here is not None:  # the shortest path from an event to the steps after the wait
-            host.begin_processing(run_here)
+        if held is not None:  # the shortest path from an event to the steps after the wait
+            host.begin_processing(held.id)
             try:
-                self.workflows.process(run_here)
+                self.workflows.run_held(held)
             finally:
-                host.finished_processing(run_here)
+                host.finished_processing(held.id)
 
-    def seed(self, subscription: EventSubscription, hand_over: bool = True) -> bool | str:
+    def seed(self, subscription: EventSubscription, keep: bool = False) -> bool | WorkflowInstance:
         """Deliver to one subscription. False if its workflow is locked (try again later); otherwise True,
-        or, without ``hand_over``, the id of the woken workflow for the caller to run itself (instead of
-        queueing it for a workflow worker)."""
+        or, with ``keep`` and a workflow now runnable, that instance, still locked, for the caller to run
+        (and unlock) itself, instead of unlocking it and queueing it for a workflow worker."""
         host = self.host
         workflow_id = subscription.workflow_id
         if not host.lock.acquire_lock(workflow_id):
             return False
+        kept = False
         try:
             try:
                 instance = host.persistence.get_workflow_instance(workflow_id)
@@ -90,11 +95,13 @@ class EventConsumer:
             except ConcurrencyError:
                 return False
             host.persistence.terminate_subscription(subscription.id)
+            if instance.status is not WorkflowStatus.RUNNABLE:
+                return True
+            if keep:
+                kept = True
+                return instance
         finally:
-            host.lock.release_lock(workflow_id)
-        if instance.status is not WorkflowStatus.RUNNABLE:
-            return True
-        if not hand_over:
-            return workflow_id
+            if not kept:
+                host.lock.release_lock(workflow_id)
         host.queue.queue_work(workflow_id, QueueType.WORKFLOW)
         return True

@@ -57,6 +57,16 @@ class WorkflowConsumer:
         if instance is not None:
             self.follow_up(instance, requeue)
 
+    def run_held(self, instance: WorkflowInstance) -> None:
+        """``process`` for a caller that already holds the instance's lock and has just loaded (and
+        persisted) it: runs it, then releases the lock."""
+        requeue = False
+        try:
+            requeue = self.run(instance)
+        finally:
+            self.host.lock.release_lock(instance.id)
+        self.follow_up(instance, requeue)
+
     def follow_up(self, instance: WorkflowInstance, requeue: bool) -> None:
         """After the lock is released: queue the instance again, or set a timer for when it is due."""
         host = self.host

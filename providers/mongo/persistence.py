@@ -164,6 +164,13 @@ class MongoPersistenceProvider:
             raise WorkflowNotFoundError(workflow_id)
         return load_workflow(doc)
 
+    def get_revision(self, workflow_id: str) -> int | None:
+        """The stored instance's revision (None if there is none): lets a host reuse an instance it still
+        holds in memory instead of loading it again."""
+        with self._serial, _driver("get_revision"):
+            doc = self._workflows.find_one({"_id": workflow_id}, {"revision": 1})
+        return None if doc is None else int(doc["revision"])
+
     def get_workflow_instances(self, workflow_ids: Sequence[str]) -> list[WorkflowInstance]:
         with self._serial, _driver("get_workflow_instances"):
             docs = {doc["_id"]: doc for doc in self._workflows.find({"_id": {"$in": list(workflow_ids)}})}

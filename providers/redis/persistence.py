@@ -185,6 +185,13 @@ class RedisPersistenceProvider:
             raise WorkflowNotFoundError(workflow_id)
         return instance
 
+    def get_revision(self, workflow_id: str) -> int | None:
+        """The stored instance's revision (None if there is none): lets a host reuse an instance it still
+        holds in memory instead of loading it again."""
+        with provider_errors("get_revision"):
+            raw = self._conn.execute("HGET", self._k_instance + workflow_id, "rev")
+        return None if raw is None else int(raw)
+
     def get_workflow_instances(self, workflow_ids: Sequence[str]) -> list[WorkflowInstance]:
         if not workflow_ids:
             return []

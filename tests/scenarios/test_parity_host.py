@@ -522,3 +522,36 @@ def test_a_repeated_sub_workflow_step_reuses_the_child_it_started() -> None:
     child_2 = again.run(Context(parent, step, pointer, None, host)).event_key
     assert child_1 == child_2
     assert host.get_workflow_instance(child_1).parent_workflow_id == parent_id
+
+
+@pytest.mark.host_options(retry_interval=20 * MS, started=True, max_passes=2)
+def test_a_loop_requeued_for_fairness_again_and_again_runs_every_round_once(host: WorkflowHost) -> None:
+    """With max_passes=2 the instance goes back to the queue every two passes; on Redis the host then
+    reuses it from memory when nothing else stored it meanwhile, and loads it again when something did
+    (here: a suspend and a resume in the middle of the loop)."""
+    rounds: list[int] = []
+    gate = threading.Event()
+
+    def body(context: Any) -> None:
+        data = context.workflow.data
+        data.counter += 1
+        rounds.append(data.counter)
+        if data.counter == 20:
+            gate.wait(5)
+
+    define(
+        host, lambda b: b.start_with(rec([], "begin")).while_(lambda d: d.counter < 40).do(lambda d: d.start_with(body))
+    )
+    wid = host.start_workflow("W", None, None)
+    wait_until(lambda: len(rounds) >= 20)
+    assert host.suspend_workflow(wid)
+    gate.set()
+    wait_until(lambda: host.get_workflow_instance(wid).status is WorkflowStatus.SUSPENDED)
+    held = len(rounds)
+    time.sleep(0.2)
+    assert len(rounds) == held  # suspended: no round runs
+    assert host.resume_workflow(wid)
+    inst = host.wait_for_workflow(wid, timeout=10)
+    assert inst.status is WorkflowStatus.COMPLETE
+    assert rounds == list(range(1, 41))
+    assert inst.data.counter == 40

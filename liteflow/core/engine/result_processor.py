@@ -96,11 +96,16 @@ def process_result(
         if step.ends_workflow:
             complete_workflow(instance, now, out)
         return
+    # ``children``: the pointers of the container's latest round of branches. Earlier rounds (a while_ loop,
+    # a sequential for_each) stay findable by their scope; keeping every round here made the container's
+    # own pointer, rewritten on every persist, grow with the loop.
+    started = []
     for value in result.branch_values:
         for child_step in step.children:
             child = child_pointer(definition, pointer, child_step, value, now)
             instance.execution_pointers.append(child)
-            pointer.children.append(child.id)
+            started.append(child.id)
+    pointer.children = started
 
 
 def open_scopes(unfinished: list[ExecutionPointer]) -> set[str]:

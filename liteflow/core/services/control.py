@@ -27,10 +27,11 @@ class ControlRequest:
         self.applied: WorkflowInstance | None = None
 
     def apply(self, persistence: PersistenceProvider, instance: WorkflowInstance) -> bool:
-        """Called by the lock holder after a pass: apply and persist; True if the instance changed."""
+        """Called by the lock holder after a pass: apply and persist. False if the change was made to
+        ``instance`` but could not be persisted (it no longer matches what is stored)."""
         if self.done.is_set() or not self.change(instance):
             self.done.set()
-            return False
+            return True
         try:
             persistence.persist_workflow(instance)
         except ConcurrencyError:  # stale after all: the caller's own compare-and-set goes on trying

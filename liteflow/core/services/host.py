@@ -422,14 +422,14 @@ class WorkflowHost:
             if workflow_id in self._watched:
                 self._changed.notify_all()
 
-    def apply_control_request(self, instance: WorkflowInstance) -> None:
-        """Between two passes of a worker holding the instance's lock: apply a pending status change."""
+    def apply_control_request(self, instance: WorkflowInstance) -> bool:
+        """Between two passes of a worker holding the instance's lock: apply a pending status change.
+        False if the change was made but could not be persisted (``instance`` is then not as stored)."""
         if not self._control_requests:
-            return
+            return True
         with self._changed:
             request = self._control_requests.get(instance.id)
-        if request is not None:
-            request.apply(self.persistence, instance)
+        return request is None or request.apply(self.persistence, instance)
 
     def processing_ids(self) -> set[str]:
         with self._changed:

@@ -35,11 +35,37 @@ def due(instance: WorkflowInstance, now_ms: int) -> bool:
     )
 
 
+#: Most instances kept parked (see WorkflowConsumer): an instance re-queued here but run next by another
+#: host is never taken back, so the oldest go first.
+_MOST_PARKED = 1024
+
+
 class WorkflowConsumer:
-    """Locks an instance, runs passes (persisting after each) until nothing is due, then unlocks."""
+    """Locks an instance, runs passes (persisting after each) until nothing is due, then unlocks.
+
+    An instance re-queued after ``max_passes`` (to let others run) is parked here, exactly as stored, and
+    taken up again by the next run if the stored revision is still its own: with a provider that offers
+    ``get_revision`` (Redis, MongoDB), a long-running loop is not loaded again, history and all, every
+    ``max_passes`` passes.
+    """
 
     def __init__(self, host: WorkflowHost) -> None:
         self.host = host
+        self._parked: dict[str, WorkflowInstance] = {}
+        self._revision_of = getattr(host.persistence, "get_revision", None)
+
+    def _load(self, workflow_id: str) -> WorkflowInstance:
+        parked = self._parked.pop(workflow_id, None)
+        if parked is not None and self._revision_of is not None and self._revision_of(workflow_id) == parked.revision:
+            return parked
+        return load_to_run(self.host.persistence, workflow_id)
+
+    def _park(self, instance: WorkflowInstance) -> None:
+        if self._revision_of is None:
+            return
+        while len(self._parked) >= _MOST_PARKED:
+            self._parked.pop(next(iter(self._parked)), None)
+        self._parked[instance.id] = instance
 
     def process(self, workflow_id: str) -> None:
         host = self.host
@@ -48,8 +74,10 @@ class WorkflowConsumer:
         instance: WorkflowInstance | None = None
         requeue = False
         try:
-            instance = load_to_run(host.persistence, workflow_id)
+            instance = self._load(workflow_id)
             requeue = self.run(instance)
+            if requeue:  # stopped only for fairness, with nothing changed since it was stored
+                self._park(instance)
         except WorkflowNotFoundError:
             log.warning("workflow.not_found", workflow_id=workflow_id)
         finally:
@@ -98,8 +126,8 @@ class WorkflowConsumer:
             if not self.save(instance, result):
                 return False
             host.after_pass(instance, result, was_runnable)
-            self.pull_events(instance, result)
-            host.apply_control_request(instance)
+            if not self.pull_events(instance, result) or not host.apply_control_request(instance):
+                return False  # changed but not stored: whoever stored a newer state carries on from it
         return due(instance, to_millis(utcnow()))
 
     def save(self, instance: WorkflowInstance, result: PassResult) -> bool:
@@ -132,10 +160,11 @@ class WorkflowConsumer:
             persistence.terminate_subscription(subscription_id)
         return True
 
-    def pull_events(self, instance: WorkflowInstance, result: PassResult) -> None:
-        """New subscriptions take events published before they were made (oldest first)."""
+    def pull_events(self, instance: WorkflowInstance, result: PassResult) -> bool:
+        """New subscriptions take events published before they were made (oldest first). False if events
+        were delivered to ``instance`` but could not be persisted."""
         if not result.subscriptions:
-            return
+            return True
         persistence = self.host.persistence
         now = utcnow()
         delivered = []
@@ -148,9 +177,11 @@ class WorkflowConsumer:
                 deliver(instance, pointer, event, now)
                 delivered.append(subscription.id)
         if not delivered:
-            return
+            return True
         if instance.status is not WorkflowStatus.RUNNABLE:
             instance.next_execution = None
-        if self.save(instance, PassResult()):
-            for subscription_id in delivered:
-                persistence.terminate_subscription(subscription_id)
+        if not self.save(instance, PassResult()):
+            return False
+        for subscription_id in delivered:
+            persistence.terminate_subscription(subscription_id)
+        return True

@@ -68,17 +68,20 @@ end
 local last = 8 + 2 * tonumber(ARGV[8])
 upsert_subscriptions(7, 8, 9, last + 1)
 local id = ARGV[7]
-redis.call('HSET', KEYS[1], 'doc', ARGV[2], 'rev', ARGV[3], 'status', ARGV[4])
-local first = 9
+local stop = math.min(last, 8 + 1998)
+redis.call('HSET', KEYS[1], 'doc', ARGV[2], 'rev', ARGV[3], 'status', ARGV[4], unpack(ARGV, 9, stop))
+local first = stop + 1
 while first <= last do
-  local stop = math.min(first + 1999, last)
+  stop = math.min(first + 1999, last)
   redis.call('HSET', KEYS[1], unpack(ARGV, first, stop))
   first = stop + 1
 end
-if current[2] and current[2] ~= ARGV[4] then
-  redis.call('ZREM', KEYS[2 + tonumber(current[2])], id)
+if current[2] ~= ARGV[4] then  -- created, or the status changed: move it to its status index
+  if current[2] then
+    redis.call('ZREM', KEYS[2 + tonumber(current[2])], id)
+  end
+  redis.call('ZADD', KEYS[2 + tonumber(ARGV[4])], ARGV[5], id)
 end
-redis.call('ZADD', KEYS[2 + tonumber(ARGV[4])], ARGV[5], id)
 if ARGV[6] == '' then
   redis.call('ZREM', KEYS[2], id)
 else

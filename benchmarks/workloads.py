@@ -283,6 +283,10 @@ def run_e(rig: Rig, plan: Plan) -> list[Row]:
         target = Target("<=", E_P50_MS[rig.config]) if rig.config in E_P50_MS else None
         row.add("p50", ms(percentile(latencies, 50)), "ms", target)
         row.add("p99", ms(percentile(latencies, 99)), "ms")
+        if mode == "burst" and latencies:
+            # a burst is bound by throughput: the n-th event waits for the n-1 before it
+            last_done = max(done[ref] for ref in published if ref in done)
+            row.add("events/s", len(latencies) / (last_done - t0) if last_done > t0 else None)
         if row.status == TIMEOUT:
             break
     return rows

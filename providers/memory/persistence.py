@@ -148,7 +148,13 @@ class MemoryPersistenceProvider:
         return self._read(workflow_id, share_ended=True)
 
     def get_workflow_instances(self, workflow_ids: Sequence[str]) -> list[WorkflowInstance]:
-        return [self._read(i) for i in workflow_ids if i in self._instances]
+        found = []
+        for workflow_id in workflow_ids:
+            try:
+                found.append(self._read(workflow_id))
+            except WorkflowNotFoundError:  # unknown, or purged meanwhile
+                continue
+        return found
 
     def get_runnable_instances(self, as_at: datetime) -> list[str]:
         now = to_millis(_utc(as_at))

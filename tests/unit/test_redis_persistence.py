@@ -17,6 +17,7 @@ from liteflow.core.models import (
     EventSubscription,
     ExecutionError,
     ExecutionPointer,
+    PointerStatus,
     WorkflowInstance,
     WorkflowStatus,
     to_millis,
@@ -361,3 +362,34 @@ def test_purge_handles_more_than_one_batch(store: RedisPersistenceProvider) -> N
     for _ in range(1203):
         store.create_workflow(make_instance(status=WorkflowStatus.TERMINATED, create_time=T0))
     assert store.purge_workflows(WorkflowStatus.TERMINATED, T0 + timedelta(seconds=1)) == 1203
+
+
+# -- pointers stored one by one ----------------------------------------------------------------------------
+def test_thousands_of_pointers_written_in_one_persist_read_back_in_order(store: RedisPersistenceProvider) -> None:
+    """More changed pointers than one HSET takes (1,000 pairs): the script writes them in chunks."""
+    instance = make_instance(execution_pointers=[ExecutionPointer(step_id=i, outcome=i) for i in range(2_500)])
+    store.create_workflow(instance)
+    loaded = store.get_workflow_instance(instance.id)
+    assert [p.step_id for p in loaded.execution_pointers] == list(range(2_500))
+    loaded.execution_pointers.extend(ExecutionPointer(step_id=i) for i in range(2_500, 4_700))
+    for pointer in loaded.execution_pointers[:3]:
+        pointer.outcome = "changed"  # open pointers: written again
+    store.persist_workflow(loaded)
+    again = store.get_workflow_instance(instance.id)
+    assert [p.step_id for p in again.execution_pointers] == list(range(4_700))
+    assert [p.outcome for p in again.execution_pointers[:4]] == ["changed", "changed", "changed", 3]
+
+
+def test_only_changed_pointers_are_sent_and_the_rest_stays_as_stored(
+    store: RedisPersistenceProvider, raw: redis.Redis, redis_cleanup: str
+) -> None:
+    done = ExecutionPointer(step_id=0, status=PointerStatus.COMPLETE, end_time=T0, outcome="kept")
+    instance = make_instance(execution_pointers=[done, ExecutionPointer(step_id=1)])
+    store.create_workflow(instance)
+    loaded = store.get_workflow_instance(instance.id)
+    key = f"{redis_cleanup}wf:{instance.id}"
+    raw.hset(key, "0", raw.hget(key, "0").replace(b'"kept"', b'"untouched"'))  # type: ignore[union-attr]
+    loaded.execution_pointers[1].outcome = "new"
+    store.persist_workflow(loaded)  # pointer 0 ended before the load: not sent again
+    again = store.get_workflow_instance(instance.id)
+    assert [p.outcome for p in again.execution_pointers] == ["untouched", "new"]

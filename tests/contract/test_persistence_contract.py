@@ -526,3 +526,17 @@ def test_unstorable_data_at_persist_stores_nothing(json_persistence: Any) -> Non
         json_persistence.persist_workflow(wf)
     stored = json_persistence.get_workflow_instance(wf.id)
     assert stored.data == {"n": 1} and stored.revision == 1 and wf.revision == 1
+
+
+def test_get_revision_follows_every_store_when_offered(persistence: PersistenceProvider) -> None:
+    """``get_revision`` is optional (hosts reuse an instance they hold only where it exists)."""
+    get_revision = getattr(persistence, "get_revision", None)
+    if get_revision is None:
+        pytest.skip("this provider does not offer get_revision")
+    assert get_revision("no-such-instance") is None
+    new = instance()
+    persistence.create_workflow(new)
+    assert get_revision(new.id) == new.revision == 1
+    loaded = persistence.get_workflow_instance(new.id)
+    persistence.persist_workflow(loaded)
+    assert get_revision(new.id) == loaded.revision == 2

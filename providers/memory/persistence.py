@@ -147,6 +147,12 @@ class MemoryPersistenceProvider:
         the pointers that have ended, so loading costs no more for a long history than a short one."""
         return self._read(workflow_id, share_ended=True)
 
+    def get_revision(self, workflow_id: str) -> int | None:
+        """The stored instance's revision (None if there is none): lets a host reuse an instance it still
+        holds instead of copying it again."""
+        stored = self._instances.get(workflow_id)
+        return None if stored is None else int(value_of(stored, "revision"))
+
     def get_workflow_instances(self, workflow_ids: Sequence[str]) -> list[WorkflowInstance]:
         found = []
         for workflow_id in workflow_ids:

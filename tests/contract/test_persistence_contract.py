@@ -529,7 +529,8 @@ def test_unstorable_data_at_persist_stores_nothing(json_persistence: Any) -> Non
 
 
 def test_get_revision_follows_every_store_when_offered(persistence: PersistenceProvider) -> None:
-    """``get_revision`` is optional (hosts reuse an instance they hold only where it exists)."""
+    """``get_revision`` is optional for a provider (hosts reuse an instance they hold only where it exists);
+    the built-in ones all offer it."""
     get_revision = getattr(persistence, "get_revision", None)
     if get_revision is None:
         pytest.skip("this provider does not offer get_revision")

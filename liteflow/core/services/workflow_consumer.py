@@ -45,8 +45,8 @@ class WorkflowConsumer:
 
     An instance re-queued after ``max_passes`` (to let others run) is parked here, exactly as stored, and
     taken up again by the next run if the stored revision is still its own: with a provider that offers
-    ``get_revision`` (Redis, MongoDB), a long-running loop is not loaded again, history and all, every
-    ``max_passes`` passes.
+    ``get_revision`` (all three built-in ones), a long-running loop is not loaded again, history and
+    all, every ``max_passes`` passes.
     """
 
     def __init__(self, host: WorkflowHost) -> None:

@@ -95,20 +95,27 @@ def rebuild(value: Any, target: type | None) -> Any:
     return obj
 
 
-def dump_pointer(pointer: ExecutionPointer, path: str) -> dict[str, Any]:
+def dump_pointer(pointer: ExecutionPointer, path: str | None = None) -> dict[str, Any]:
+    """A document for one pointer (``path`` names it in errors; by default its place in an instance)."""
+    if path is None:
+        path = f"execution_pointers[{pointer.step_name or pointer.step_id}]"
     doc = pointer.model_dump(exclude=set(_POINTER_VALUES))
     for name in _POINTER_VALUES:
         doc[name] = to_jsonable(getattr(pointer, name), f"{path}.{name}")
     return doc
 
 
-def dump_instance(instance: WorkflowInstance) -> dict[str, Any]:
-    """A document for ``instance``: user values made JSON-shaped, times left as aware datetimes."""
+def dump_header(instance: WorkflowInstance) -> dict[str, Any]:
+    """A document for ``instance`` without its pointers."""
     doc = instance.model_dump(exclude={"data", "execution_pointers"})
     doc["data"] = to_jsonable(instance.data, "data")
-    doc["execution_pointers"] = [
-        dump_pointer(p, f"execution_pointers[{p.step_name or p.step_id}]") for p in instance.execution_pointers
-    ]
+    return doc
+
+
+def dump_instance(instance: WorkflowInstance) -> dict[str, Any]:
+    """A document for ``instance``: user values made JSON-shaped, times left as aware datetimes."""
+    doc = dump_header(instance)
+    doc["execution_pointers"] = [dump_pointer(p) for p in instance.execution_pointers]
     return doc
 
 
@@ -151,9 +158,7 @@ def header_json(instance: WorkflowInstance, strict: bool = False) -> bytes:
             return instance.model_dump_json(exclude=_WITHOUT_POINTERS, fallback=_fallback).encode()
         except Exception:
             pass
-    doc = instance.model_dump(exclude={"data", "execution_pointers"})
-    doc["data"] = to_jsonable(instance.data, "data")
-    return pydantic_core.to_json(doc)
+    return pydantic_core.to_json(dump_header(instance))
 
 
 def pointer_json(pointer: ExecutionPointer, strict: bool = False) -> bytes:
@@ -163,7 +168,7 @@ def pointer_json(pointer: ExecutionPointer, strict: bool = False) -> bytes:
             return pointer.model_dump_json(fallback=_fallback).encode()
         except Exception:
             pass
-    return pydantic_core.to_json(dump_pointer(pointer, f"execution_pointers[{pointer.step_name or pointer.step_id}]"))
+    return pydantic_core.to_json(dump_pointer(pointer))
 
 
 def instance_from_parts(header: bytes, pointers: list[bytes]) -> WorkflowInstance:

@@ -14,8 +14,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from liteflow.core.models import Event, WorkflowInstance
-from liteflow.core.serialization import dump_event, dump_instance, load_instance
+from liteflow.core.changes import mark_stored
+from liteflow.core.models import Event, ExecutionPointer, WorkflowInstance
+from liteflow.core.serialization import dump_event, dump_header, dump_instance, dump_pointer, load_instance
 
 #: The range of a BSON int64: larger Python ints cannot be stored.
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
@@ -40,6 +41,19 @@ def instance_document(instance: WorkflowInstance, revision: int) -> dict[str, An
     return doc
 
 
+def instance_changes(
+    instance: WorkflowInstance, revision: int, pointers: list[tuple[int, ExecutionPointer]]
+) -> dict[str, Any]:
+    """``$set`` fields storing ``instance`` at ``revision`` over its stored document, given the pointers
+    that changed (by position; a position at the end of the stored array appends)."""
+    fields = _enums_to_values(dump_header(instance))
+    fields.pop("id", None)
+    fields["revision"] = revision
+    for position, pointer in pointers:
+        fields[f"execution_pointers.{position}"] = _enums_to_values(dump_pointer(pointer))
+    return fields
+
+
 def event_document(event: Event) -> dict[str, Any]:
     doc = _enums_to_values(dump_event(event))
     doc["_id"] = event.id
@@ -54,7 +68,10 @@ def model_document(model: BaseModel) -> dict[str, Any]:
 
 
 def load_workflow(doc: Mapping[str, Any]) -> WorkflowInstance:
-    return load_instance(_without_id(doc))
+    """The instance a document stores; all of it counts as stored (see ``liteflow.core.changes``)."""
+    instance = load_instance(_without_id(doc))
+    mark_stored(instance, list(enumerate(instance.execution_pointers)))
+    return instance
 
 
 def load_model(cls: type[M], doc: Mapping[str, Any]) -> M:

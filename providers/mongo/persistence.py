@@ -12,12 +12,15 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bson.errors import InvalidDocument
 from pymongo import ASCENDING, MongoClient
 from pymongo.errors import PyMongoError
+from pymongo.results import UpdateResult
 
+from liteflow.core.changes import changed_pointers, mark_stored
 from liteflow.core.errors import ConcurrencyError, ProviderError, SerializationError, WorkflowNotFoundError
 from liteflow.core.log import logger
 from liteflow.core.models import (
@@ -32,6 +35,7 @@ from liteflow.core.models import (
 
 from .documents import (
     event_document,
+    instance_changes,
     instance_document,
     load_model,
     load_workflow,
@@ -142,12 +146,22 @@ class MongoPersistenceProvider:
         return instance.id
 
     def persist_workflow(self, instance: WorkflowInstance, subscriptions: Sequence[EventSubscription] = ()) -> None:
-        doc = instance_document(instance, revision=instance.revision + 1)
+        """A compare-and-set on ``revision``; sends the instance's own fields and only the pointers that
+        changed since it was loaded or last stored (the whole document when that is all of them)."""
+        revision = instance.revision + 1
+        written = changed_pointers(instance)
+        query = {"_id": instance.id, "revision": instance.revision}
+        write: Callable[[], UpdateResult]
+        if len(written) == len(instance.execution_pointers):
+            doc = instance_document(instance, revision=revision)
+            write = partial(self._workflows.replace_one, query, doc)
+        else:
+            doc = instance_changes(instance, revision, written)
+            write = partial(self._workflows.update_one, query, {"$set": doc})
         for subscription in subscriptions:
             self._save_subscription(subscription)
-        query = {"_id": instance.id, "revision": instance.revision}
         with self._serial:
-            result = _store("persist_workflow", doc, lambda: self._workflows.replace_one(query, doc))
+            result = _store("persist_workflow", doc, write)
         if result.matched_count == 0:
             with self._serial, _driver("persist_workflow"):
                 exists = self._workflows.count_documents({"_id": instance.id}, limit=1) > 0
@@ -155,7 +169,8 @@ class MongoPersistenceProvider:
                 raise WorkflowNotFoundError(instance.id)
             log.debug("mongo.revision_conflict", workflow_id=instance.id, revision=instance.revision)
             raise ConcurrencyError(instance.id, instance.revision)
-        instance.revision += 1
+        instance.revision = revision
+        mark_stored(instance, written)
 
     def get_workflow_instance(self, workflow_id: str) -> WorkflowInstance:
         with self._serial, _driver("get_workflow_instance"):

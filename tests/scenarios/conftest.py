@@ -1,15 +1,16 @@
 """Fixtures the scenario tests share (their helpers are in support.py).
 
-Every test that takes the ``host`` fixture runs twice: on the memory providers, and on the Redis
-providers with a persistence that checks, after every store, that what Redis now holds reads back as
-exactly the instance the host has (so a pointer the Redis provider failed to write is caught where it
-happens).
+Every test that takes the ``host`` fixture runs three times: on the memory providers, on the Redis
+providers, and on MongoDB persistence (mongomock unless LITEFLOW_TEST_MONGO_URL is set). On the last two,
+a persistence check runs after every store: what the database now holds must read back as exactly the
+instance the host has (both write only the pointers that changed, so one they failed to write is caught
+where it happens).
 """
 
 from __future__ import annotations
 
 import json
-import uuid
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,79 +33,89 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-class StoreChecker:
-    """Wraps a Redis persistence provider's ``persist_workflow``: after each store, the instance read back
-    must serialise exactly as the one stored (compared only if nobody stored it again meanwhile)."""
+#: The fraction of a second of a time in JSON (".348567Z"; none when it is zero): MongoDB keeps
+#: milliseconds and cuts off the rest.
+_FRACTION = re.compile(rb'(\.\d{3})\d{3}Z"')
+_NO_MILLIS = re.compile(rb'\.000Z"')
 
-    def __init__(self, persistence: Any) -> None:
+
+class StoreChecker:
+    """Wraps a persistence provider's ``persist_workflow``: after each store, the instance read back must
+    serialise exactly as the one stored (compared only if nobody stored it again meanwhile); with
+    ``millis``, times are compared to the millisecond."""
+
+    def __init__(self, persistence: Any, millis: bool = False) -> None:
         self.persistence = persistence
+        self.millis = millis
         self.mismatches: list[str] = []
-        self.checked = 0
         self._persist = persistence.persist_workflow
         persistence.persist_workflow = self.persist_workflow
+
+    def _document(self, instance: WorkflowInstance) -> Any:
+        raw = instance_json(instance)
+        if self.millis:
+            raw = _NO_MILLIS.sub(b'Z"', _FRACTION.sub(rb'\g<1>Z"', raw))
+        return json.loads(raw)
 
     def persist_workflow(self, instance: WorkflowInstance, subscriptions: Any = ()) -> None:
         self._persist(instance, subscriptions)
         stored = self.persistence.get_workflow_instance(instance.id)
         if stored.revision != instance.revision:
             return
-        self.checked += 1
-        if json.loads(instance_json(stored)) != json.loads(instance_json(instance)):
+        if self._document(stored) != self._document(instance):
             self.mismatches.append(f"{instance.id} revision {instance.revision}")
 
 
-def _redis_host(redis_url: str, prefix: str, options: dict[str, Any]) -> tuple[WorkflowHost, StoreChecker]:
+def _redis_host(request: pytest.FixtureRequest, options: dict[str, Any]) -> tuple[WorkflowHost, StoreChecker]:
     from liteflow.providers.redis import RedisLockProvider, RedisPersistenceProvider, RedisQueueProvider
 
+    redis_url = request.getfixturevalue("redis_url")
+    prefix = request.getfixturevalue("redis_cleanup")  # its keys are deleted after the test
     persistence = RedisPersistenceProvider(redis_url, prefix=prefix)
-    checker = StoreChecker(persistence)
-    host = make_host(
-        persistence,
-        RedisQueueProvider(redis_url, prefix=prefix),
-        RedisLockProvider(redis_url, prefix=prefix),
-        **options,
-    )
-    return host, checker
+    queue, lock = RedisQueueProvider(redis_url, prefix=prefix), RedisLockProvider(redis_url, prefix=prefix)
+    return make_host(persistence, queue, lock, **options), StoreChecker(persistence)
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def _mongo_host(request: pytest.FixtureRequest, options: dict[str, Any]) -> tuple[WorkflowHost, StoreChecker]:
+    """MongoDB persistence (mongomock, or the server at LITEFLOW_TEST_MONGO_URL) with the memory queue
+    and lock."""
+    from liteflow.providers.mongo import MongoPersistenceProvider
+
+    client = request.getfixturevalue("mongo_client")
+    persistence = MongoPersistenceProvider(client, database=request.getfixturevalue("mongo_database"))
+    return make_host(persistence, **options), StoreChecker(persistence, millis=True)
+
+
+_STORED = {"redis": _redis_host, "mongo": _mongo_host}
+
+
+@pytest.fixture(
+    params=["memory", pytest.param("redis", marks=pytest.mark.redis), pytest.param("mongo", marks=pytest.mark.mongo)]
+)
 def host(request: pytest.FixtureRequest) -> Iterator[WorkflowHost]:
-    """A host (poll 100 ms, retry after 50 ms) on the memory or the Redis providers, stopped afterwards;
-    a module's ``pytest.mark.host_options(...)`` changes its options, and ``started=True`` starts it."""
+    """A host (poll 100 ms, retry after 50 ms) on the memory providers, on the Redis ones, or on MongoDB
+    persistence, stopped afterwards; a module's ``pytest.mark.host_options(...)`` changes its options,
+    and ``started=True`` starts it."""
     marker = request.node.get_closest_marker("host_options")
     options = dict(marker.kwargs) if marker else {}
     started = options.pop("started", False)
-    checker: StoreChecker | None = None
-    prefix = f"lftest:{uuid.uuid4().hex[:12]}:"
     only_memory = request.node.get_closest_marker("memory_only")
-    if request.param == "redis" and only_memory is not None:
+    if request.param != "memory" and only_memory is not None:
         pytest.skip(f"memory providers only: {only_memory.args[0]}")
-    if request.param == "redis":
-        redis_url = request.getfixturevalue("redis_url")
-        h, checker = _redis_host(redis_url, prefix, options)
-    else:
+    checker: StoreChecker | None = None
+    if request.param == "memory":
         h = make_host(**options)
+    else:
+        h, checker = _STORED[request.param](request, options)
     if started:
         h.start()
     try:
         yield h
     finally:
         h.stop()
-        if checker is not None:
-            h.close()
-            _delete_keys(request.getfixturevalue("redis_url"), prefix)
+        h.close()
     if checker is not None:
-        assert not checker.mismatches, f"Redis holds other than what was stored: {checker.mismatches}"
-
-
-def _delete_keys(redis_url: str, prefix: str) -> None:
-    import redis
-
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(match=prefix + "*", count=1000))
-    if keys:
-        client.delete(*keys)
-    client.close()
+        assert not checker.mismatches, f"{request.param} holds other than what was stored: {checker.mismatches}"
 
 
 @pytest.fixture(autouse=True)

@@ -244,7 +244,7 @@ def test_naive_datetimes_are_taken_as_utc(host: WorkflowHost, far_timezone: None
     instance = host.get_workflow_instance(wid)
     assert instance.create_time.tzinfo is not None and instance.create_time.utcoffset() == timedelta(0)
     wait_until(lambda: is_waiting(host, wid))
-    naive_five_minutes_ago = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(minutes=5)
+    naive_five_minutes_ago = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0) - timedelta(minutes=5)
     event_id = host.publish_event("naive", "k", "as of five minutes ago", effective_date=naive_five_minutes_ago)
     instance = host.wait_for_workflow(wid, timeout=WAIT)
     assert instance.status is WorkflowStatus.COMPLETE

@@ -34,8 +34,15 @@ class PersistenceProvider(Protocol):
 
     def create_workflow(self, instance: WorkflowInstance) -> str: ...
 
-    def persist_workflow(self, instance: WorkflowInstance, subscriptions: Sequence[EventSubscription] = ()) -> None:
-        """Save ``subscriptions`` (upserted by id) and then the instance (compare-and-set)."""
+    def persist_workflow(
+        self,
+        instance: WorkflowInstance,
+        subscriptions: Sequence[EventSubscription] = (),
+        ended_subscriptions: Sequence[str] = (),
+    ) -> None:
+        """Store the instance (compare-and-set on its revision) with ``subscriptions`` (upserted by id),
+        and remove the subscriptions whose ids are in ``ended_subscriptions``; nothing is changed if the
+        compare-and-set fails."""
         ...
 
     def get_workflow_instance(self, workflow_id: str) -> WorkflowInstance:

@@ -115,17 +115,24 @@ class MemoryPersistenceProvider:
             self._instances[instance.id] = stored
         return instance.id
 
-    def persist_workflow(self, instance: WorkflowInstance, subscriptions: Sequence[EventSubscription] = ()) -> None:
+    def persist_workflow(
+        self,
+        instance: WorkflowInstance,
+        subscriptions: Sequence[EventSubscription] = (),
+        ended_subscriptions: Sequence[str] = (),
+    ) -> None:
         with self._stripe(instance.id):
             stored = self._instances.get(instance.id)
             if stored is None:
                 raise WorkflowNotFoundError(instance.id)
             if value_of(stored, "revision") != instance.revision:
                 raise ConcurrencyError(instance.id, instance.revision)
-            if subscriptions:
+            if subscriptions or ended_subscriptions:
                 with self._mutex:
                     for subscription in subscriptions:
                         self._add_subscription(subscription)
+                    for subscription_id in ended_subscriptions:
+                        self._drop_subscription(subscription_id)
             instance.revision += 1
             self._instances[instance.id] = freeze(instance) if instance.status in ENDED else instance
 

@@ -145,7 +145,12 @@ class MongoPersistenceProvider:
         instance.revision = 1
         return instance.id
 
-    def persist_workflow(self, instance: WorkflowInstance, subscriptions: Sequence[EventSubscription] = ()) -> None:
+    def persist_workflow(
+        self,
+        instance: WorkflowInstance,
+        subscriptions: Sequence[EventSubscription] = (),
+        ended_subscriptions: Sequence[str] = (),
+    ) -> None:
         """A compare-and-set on ``revision``; sends the instance's own fields and only the pointers that
         changed since it was loaded or last stored (the whole document when that is all of them)."""
         revision = instance.revision + 1
@@ -171,6 +176,9 @@ class MongoPersistenceProvider:
             raise ConcurrencyError(instance.id, instance.revision)
         instance.revision = revision
         mark_stored(instance, written)
+        if ended_subscriptions:
+            with self._serial, _driver("persist_workflow"):
+                self._subscriptions.delete_many({"_id": {"$in": list(ended_subscriptions)}})
 
     def get_workflow_instance(self, workflow_id: str) -> WorkflowInstance:
         with self._serial, _driver("get_workflow_instance"):

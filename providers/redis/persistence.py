@@ -124,12 +124,21 @@ class RedisPersistenceProvider:
         instance.revision = 1
         return instance.id
 
-    def persist_workflow(self, instance: WorkflowInstance, subscriptions: Sequence[EventSubscription] = ()) -> None:
-        self._store(instance, subscriptions, expected=instance.revision)
+    def persist_workflow(
+        self,
+        instance: WorkflowInstance,
+        subscriptions: Sequence[EventSubscription] = (),
+        ended_subscriptions: Sequence[str] = (),
+    ) -> None:
+        self._store(instance, subscriptions, expected=instance.revision, ended=ended_subscriptions)
         instance.revision += 1
 
     def _store(
-        self, instance: WorkflowInstance, subscriptions: Sequence[EventSubscription], expected: int | None
+        self,
+        instance: WorkflowInstance,
+        subscriptions: Sequence[EventSubscription],
+        expected: int | None,
+        ended: Sequence[str] = (),
     ) -> None:
         revision = 1 if expected is None else expected + 1
         strict = expected is None  # a new instance: the strict encoder, whose errors name the attribute
@@ -161,6 +170,8 @@ class RedisPersistenceProvider:
         ]
         for (position, _), document in zip(written, pointers, strict=True):
             args += (position, document)
+        args.append(len(ended))
+        args.extend(ended)
         self._add_subscriptions(subscriptions, keys, args)
         with provider_errors("persist_workflow"):
             outcome = self._conn.run_script(self._save_instance, keys, args)

@@ -44,6 +44,20 @@ local function upsert_subscriptions(docs, where, first_key, first_arg)
 end
 """
 
+#: Removes the subscriptions whose ids are ARGV[first_arg..last_arg] from the ``sub`` hash KEYS[docs],
+#: the ``sub:where`` hash KEYS[where] and the index each one is in.
+_TERMINATE_SUBSCRIPTIONS = """
+local function terminate_subscriptions(docs, where, first_arg, last_arg)
+  for i = first_arg, last_arg do
+    local id = ARGV[i]
+    local index = redis.call('HGET', KEYS[where], id)
+    if index then redis.call('ZREM', index, id) end
+    redis.call('HDEL', KEYS[docs], id)
+    redis.call('HDEL', KEYS[where], id)
+  end
+end
+"""
+
 #: Compare-and-set of an instance, with its subscriptions and every index, in one step. The instance's
 #: own fields and each of its pointers are separate fields of its hash: only the pointers that changed
 #: are sent (written 1,000 per HSET, within Lua's unpack limit). A create (no expected revision) replaces
@@ -53,10 +67,12 @@ end
 #: ARGV: 1 expected revision ('' = create, no check), 2 the instance without its pointers, 3 new
 #:       revision, 4 status slot, 5 status score, 6 next_execution ('' = not in the runnable index),
 #:       7 instance id, 8 n = how many pointers follow, 9.. n (position, pointer document) pairs,
-#:       then (id, document, score) per subscription.
+#:       then m = how many ended subscription ids follow, those m ids,
+#:       then (id, document, score) per subscription to store.
 #: Returns 1 when stored, 0 on a revision conflict, -1 when the instance does not exist (nothing stored).
 SAVE_INSTANCE = (
     _UPSERT_SUBSCRIPTIONS
+    + _TERMINATE_SUBSCRIPTIONS
     + """
 local current = redis.call('HMGET', KEYS[1], 'rev', 'status')
 if ARGV[1] ~= '' then
@@ -66,7 +82,9 @@ else
   redis.call('DEL', KEYS[1])
 end
 local last = 8 + 2 * tonumber(ARGV[8])
-upsert_subscriptions(7, 8, 9, last + 1)
+local ended = tonumber(ARGV[last + 1])
+terminate_subscriptions(7, 8, last + 2, last + 1 + ended)
+upsert_subscriptions(7, 8, 9, last + 2 + ended)
 local id = ARGV[7]
 local stop = math.min(last, 8 + 1998)
 redis.call('HSET', KEYS[1], 'doc', ARGV[2], 'rev', ARGV[3], 'status', ARGV[4], unpack(ARGV, 9, stop))
@@ -95,13 +113,7 @@ return 1
 SAVE_SUBSCRIPTIONS = _UPSERT_SUBSCRIPTIONS + "\nupsert_subscriptions(1, 2, 3, 1)\nreturn 1\n"
 
 #: KEYS: 1 ``sub`` hash, 2 ``sub:where`` hash; ARGV: 1 subscription id.
-TERMINATE_SUBSCRIPTION = """
-local index = redis.call('HGET', KEYS[2], ARGV[1])
-if index then redis.call('ZREM', index, ARGV[1]) end
-redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('HDEL', KEYS[2], ARGV[1])
-return 1
-"""
+TERMINATE_SUBSCRIPTION = _TERMINATE_SUBSCRIPTIONS + "\nterminate_subscriptions(1, 2, 1, 1)\nreturn 1\n"
 
 #: Documents of the ids in index KEYS[1] scored within [ARGV[1], ARGV[2]], oldest first, read from the
 #: hash KEYS[2]. With KEYS[3] (a zset) also returns, per document, whether its id is in KEYS[3].

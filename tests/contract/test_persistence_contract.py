@@ -333,6 +333,20 @@ def test_persist_workflow_saves_subscriptions(persistence: Any) -> None:
     assert [(s.id, s.step_id) for s in found] == [(sub.id, 5)]
 
 
+def test_persist_workflow_ends_subscriptions_with_the_instance_and_not_without_it(persistence: Any) -> None:
+    wf = instance()
+    persistence.create_workflow(wf)
+    first, second = subscription(T0, workflow_id=wf.id), subscription(T0, workflow_id=wf.id, key="k2")
+    persistence.persist_workflow(wf, subscriptions=[first, second])
+    stale = persistence.get_workflow_instance(wf.id)
+    persistence.persist_workflow(wf, ended_subscriptions=[first.id, "never-made"])
+    assert persistence.get_subscriptions("approved", "k1", T0) == []
+    assert [s.id for s in persistence.get_subscriptions("approved", "k2", T0)] == [second.id]
+    with pytest.raises(ConcurrencyError):  # a lost compare-and-set ends nothing
+        persistence.persist_workflow(stale, ended_subscriptions=[second.id])
+    assert [s.id for s in persistence.get_subscriptions("approved", "k2", T0)] == [second.id]
+
+
 # -- events --------------------------------------------------------------------------------------------
 def event(at: datetime, name: str = "approved", key: str = "k1", **fields: Any) -> Event:
     return Event(event_name=name, event_key=key, event_time=at, **fields)

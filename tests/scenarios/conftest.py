@@ -57,8 +57,10 @@ class StoreChecker:
             raw = _NO_MILLIS.sub(b'Z"', _FRACTION.sub(rb'\g<1>Z"', raw))
         return json.loads(raw)
 
-    def persist_workflow(self, instance: WorkflowInstance, subscriptions: Any = ()) -> None:
-        self._persist(instance, subscriptions)
+    def persist_workflow(
+        self, instance: WorkflowInstance, subscriptions: Any = (), ended_subscriptions: Any = ()
+    ) -> None:
+        self._persist(instance, subscriptions, ended_subscriptions)
         stored = self.persistence.get_workflow_instance(instance.id)
         if stored.revision != instance.revision:
             return

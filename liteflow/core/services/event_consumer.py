@@ -91,10 +91,9 @@ class EventConsumer:
             if instance.status is not WorkflowStatus.RUNNABLE:
                 instance.next_execution = None
             try:
-                host.persistence.persist_workflow(instance)
+                host.persistence.persist_workflow(instance, ended_subscriptions=[subscription.id])
             except ConcurrencyError:
                 return False
-            host.persistence.terminate_subscription(subscription.id)
             if instance.status is not WorkflowStatus.RUNNABLE:
                 return True
             if keep:

@@ -135,7 +135,7 @@ class WorkflowConsumer:
         applied on top; any other newer state wins and this pass is dropped."""
         persistence = self.host.persistence
         try:
-            persistence.persist_workflow(instance, result.subscriptions)
+            persistence.persist_workflow(instance, result.subscriptions, result.ended_subscriptions)
         except ConcurrencyError:
             fresh = persistence.get_workflow_instance(instance.id)
             if not (fresh.revision == instance.revision + 1 and fresh.status is not WorkflowStatus.RUNNABLE):
@@ -150,14 +150,12 @@ class WorkflowConsumer:
             instance.next_execution = None
             instance.revision = fresh.revision
             try:
-                persistence.persist_workflow(instance, result.subscriptions)
+                persistence.persist_workflow(instance, result.subscriptions, result.ended_subscriptions)
             except ConcurrencyError:
                 log.warning("workflow.persist_conflict", workflow_id=instance.id, revision=instance.revision)
                 return False
         if result.errors:
             persistence.persist_errors(result.errors)
-        for subscription_id in result.ended_subscriptions:
-            persistence.terminate_subscription(subscription_id)
         return True
 
     def pull_events(self, instance: WorkflowInstance, result: PassResult) -> bool:
@@ -180,8 +178,4 @@ class WorkflowConsumer:
             return True
         if instance.status is not WorkflowStatus.RUNNABLE:
             instance.next_execution = None
-        if not self.save(instance, PassResult()):
-            return False
-        for subscription_id in delivered:
-            persistence.terminate_subscription(subscription_id)
-        return True
+        return self.save(instance, PassResult(ended_subscriptions=delivered))

@@ -103,5 +103,6 @@ def main() -> None:
         done = host.wait_for_workflow(approval_id)
         print(f"{done.status.value}: outputs {done.data['outputs']}")
 
+
 if __name__ == "__main__":
     main()

@@ -65,9 +65,7 @@ def _redis(name: str) -> Any:
 
         return getattr(module, name)
     except (ImportError, AttributeError) as exc:
-        pytest.fail(
-            f"liteflow.providers.redis.{name} is not importable ({exc!r}): the Redis providers are missing"
-        )
+        pytest.fail(f"liteflow.providers.redis.{name} is not importable ({exc!r}): the Redis providers are missing")
 
 
 # -- persistence ---------------------------------------------------------------------------------------

@@ -248,9 +248,7 @@ def test_purge_workflows_by_status_and_age(persistence: Any) -> None:
     old, recent, cutoff = now - timedelta(days=3), now - timedelta(hours=1), now - timedelta(days=1)
     old_complete = instance(status=WorkflowStatus.COMPLETE, create_time=old, complete_time=old)
     old_complete_no_end = instance(status=WorkflowStatus.COMPLETE, create_time=old)
-    created_old_completed_recently = instance(
-        status=WorkflowStatus.COMPLETE, create_time=old, complete_time=recent
-    )
+    created_old_completed_recently = instance(status=WorkflowStatus.COMPLETE, create_time=old, complete_time=recent)
     recent_complete = instance(status=WorkflowStatus.COMPLETE, create_time=recent, complete_time=recent)
     old_terminated = instance(status=WorkflowStatus.TERMINATED, create_time=old, complete_time=old)
     old_runnable = instance(create_time=old)
@@ -276,9 +274,7 @@ def test_purge_workflows_by_status_and_age(persistence: Any) -> None:
 
 
 # -- subscriptions -------------------------------------------------------------------------------------
-def subscription(
-    as_of: datetime, name: str = "approved", key: str = "k1", **fields: Any
-) -> EventSubscription:
+def subscription(as_of: datetime, name: str = "approved", key: str = "k1", **fields: Any) -> EventSubscription:
     values: dict[str, Any] = {
         "workflow_id": "wf-1",
         "step_id": 2,
@@ -313,9 +309,7 @@ def test_terminate_subscription(persistence: Any) -> None:
     persistence.create_event_subscription(drop)
     persistence.terminate_subscription(drop.id)
     persistence.terminate_subscription("no-such-subscription")
-    assert [s.id for s in persistence.get_subscriptions("approved", "k1", T0 + timedelta(days=1))] == [
-        keep.id
-    ]
+    assert [s.id for s in persistence.get_subscriptions("approved", "k1", T0 + timedelta(days=1))] == [keep.id]
 
 
 def test_persist_workflow_saves_subscriptions(persistence: Any) -> None:
@@ -472,9 +466,7 @@ def json_persistence(persistence: Any) -> Any:
 def test_objects_come_back_as_json_dicts(json_persistence: Any) -> None:
     wf = instance(data=PlainData())
     wf.execution_pointers.append(
-        ExecutionPointer(
-            step_id=0, persistence_data=OrderData("bob", 1.0, T0), context_item=OrderData("c", 2, T0)
-        )
+        ExecutionPointer(step_id=0, persistence_data=OrderData("bob", 1.0, T0), context_item=OrderData("c", 2, T0))
     )
     json_persistence.create_workflow(wf)
 
@@ -524,9 +516,7 @@ def test_unstorable_data_raises_serialization_error_naming_the_path(json_persist
 
 def test_unstorable_pointer_value_raises_serialization_error(json_persistence: Any) -> None:
     wf = instance()
-    wf.execution_pointers.append(
-        ExecutionPointer(step_id=0, step_name="Fetch", persistence_data={"f": print})
-    )
+    wf.execution_pointers.append(ExecutionPointer(step_id=0, step_name="Fetch", persistence_data={"f": print}))
     with pytest.raises(SerializationError) as info:
         json_persistence.create_workflow(wf)
     assert "persistence_data.f" in str(info.value)

@@ -56,9 +56,7 @@ def index_keys(client: Any, database: str, collection: str) -> list[list[tuple[s
 
 
 # -- indexes -------------------------------------------------------------------------------------------
-def test_indexes_are_created(
-    provider: MongoPersistenceProvider, mongo_client: Any, mongo_database: str
-) -> None:
+def test_indexes_are_created(provider: MongoPersistenceProvider, mongo_client: Any, mongo_database: str) -> None:
     for collection, expected in EXPECTED_INDEXES.items():
         assert sorted(index_keys(mongo_client, mongo_database, collection)) == sorted(expected), collection
 
@@ -119,9 +117,7 @@ def test_unreachable_server_raises_provider_error() -> None:
 
 
 # -- documents -----------------------------------------------------------------------------------------
-def test_stored_document_shape(
-    provider: MongoPersistenceProvider, mongo_client: Any, mongo_database: str
-) -> None:
+def test_stored_document_shape(provider: MongoPersistenceProvider, mongo_client: Any, mongo_database: str) -> None:
     wf = workflow(data={"a": [1, 2]}, execution_pointers=[ExecutionPointer(step_id=0, start_time=NOW)])
     provider.create_workflow(wf)
 
@@ -239,9 +235,7 @@ def test_every_protocol_method_is_covered_below() -> None:
 
 
 @pytest.mark.parametrize("method", sorted(CALLS))
-def test_driver_errors_are_raised_as_provider_errors(
-    method: str, mongo_client: Any, mongo_database: str
-) -> None:
+def test_driver_errors_are_raised_as_provider_errors(method: str, mongo_client: Any, mongo_database: str) -> None:
     switch = Switch()
     provider = MongoPersistenceProvider(FlakyClient(mongo_client, switch), database=mongo_database)
     switch.failing = True

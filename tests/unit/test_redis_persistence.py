@@ -52,9 +52,7 @@ def make_instance(**fields: Any) -> WorkflowInstance:
     return WorkflowInstance(**fields)
 
 
-def make_subscription(
-    workflow_id: str, as_of: datetime, name: str = "ev", key: str = "k"
-) -> EventSubscription:
+def make_subscription(workflow_id: str, as_of: datetime, name: str = "ev", key: str = "k") -> EventSubscription:
     return EventSubscription(
         workflow_id=workflow_id,
         step_id=1,
@@ -335,9 +333,7 @@ def test_purge_deletes_old_instances_of_one_status_with_their_index_entries(
     store: RedisPersistenceProvider, raw: redis.Redis, redis_cleanup: str
 ) -> None:
     old_done = make_instance(status=WorkflowStatus.COMPLETE, create_time=T0, complete_time=T0)
-    new_done = make_instance(
-        status=WorkflowStatus.COMPLETE, create_time=T0, complete_time=T0 + timedelta(days=2)
-    )
+    new_done = make_instance(status=WorkflowStatus.COMPLETE, create_time=T0, complete_time=T0 + timedelta(days=2))
     old_running = make_instance(create_time=T0, next_execution=0)
     old_terminated = make_instance(status=WorkflowStatus.TERMINATED, create_time=T0)
     for instance in (old_done, new_done, old_running, old_terminated):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from liteflow.core.engine.events import deliver, oldest_event_for, waiting_pointer
@@ -35,9 +36,10 @@ def due(instance: WorkflowInstance, now_ms: int) -> bool:
     )
 
 
-#: Most instances kept parked (see WorkflowConsumer): an instance re-queued here but run next by another
-#: host is never taken back, so the oldest go first.
+#: Most instances kept parked, and for how long (see WorkflowConsumer): an instance re-queued here but run
+#: next by another host is never taken back, so the oldest go first.
 _MOST_PARKED = 1024
+_PARKED_SECONDS = 30.0
 
 
 class WorkflowConsumer:
@@ -51,11 +53,12 @@ class WorkflowConsumer:
 
     def __init__(self, host: WorkflowHost) -> None:
         self.host = host
-        self._parked: dict[str, WorkflowInstance] = {}
+        #: workflow id -> (when parked, the instance), oldest first
+        self._parked: dict[str, tuple[float, WorkflowInstance]] = {}
         self._revision_of = getattr(host.persistence, "get_revision", None)
 
     def _load(self, workflow_id: str) -> WorkflowInstance:
-        parked = self._parked.pop(workflow_id, None)
+        _, parked = self._parked.pop(workflow_id, (0.0, None))
         if parked is not None and self._revision_of is not None and self._revision_of(workflow_id) == parked.revision:
             return parked
         return load_to_run(self.host.persistence, workflow_id)
@@ -63,9 +66,14 @@ class WorkflowConsumer:
     def _park(self, instance: WorkflowInstance) -> None:
         if self._revision_of is None:
             return
-        while len(self._parked) >= _MOST_PARKED:
-            self._parked.pop(next(iter(self._parked)), None)
-        self._parked[instance.id] = instance
+        now = time.monotonic()
+        parked = self._parked
+        try:
+            while parked and (len(parked) >= _MOST_PARKED or next(iter(parked.values()))[0] < now - _PARKED_SECONDS):
+                parked.pop(next(iter(parked)), None)
+        except (RuntimeError, StopIteration):  # another worker changed it meanwhile: evict next time
+            pass
+        parked[instance.id] = (now, instance)
 
     def process(self, workflow_id: str) -> None:
         host = self.host

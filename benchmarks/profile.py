@@ -162,7 +162,10 @@ def _server_lines(
 
 def single_thread(args: argparse.Namespace, prefix: str | None) -> tuple[str, str]:
     """Profile the instances run in this thread; the analysis and pyinstrument's call tree."""
-    from pyinstrument import Profiler
+    try:
+        from pyinstrument import Profiler
+    except ImportError as exc:  # a development extra
+        raise SystemExit("benchmarks.profile needs pyinstrument: pip install -e '.[dev]'") from exc
 
     host = _host(args, prefix)
     completions = Completions()

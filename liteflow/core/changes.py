@@ -53,6 +53,11 @@ def mark_stored(instance: WorkflowInstance, written: list[tuple[int, ExecutionPo
     _private(instance)[_KEY] = (pointers, len(pointers), still_open, set())
 
 
+def forget(instance: WorkflowInstance) -> None:
+    """Write every pointer with the next store (it replaces a state this record knows nothing about)."""
+    _private(instance).pop(_KEY, None)
+
+
 def touch(instance: WorkflowInstance, pointer: ExecutionPointer) -> None:
     """The engine changed ``pointer`` after it had ended: write it with the next store."""
     record = _private(instance).get(_KEY)

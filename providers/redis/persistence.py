@@ -166,6 +166,7 @@ class RedisPersistenceProvider:
             micros(instance.complete_time or instance.create_time),
             instance.next_execution if runnable else "",
             instance.id,
+            len(instance.execution_pointers),
             len(written),
         ]
         for (position, _), document in zip(written, pointers, strict=True):

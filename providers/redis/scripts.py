@@ -60,13 +60,15 @@ end
 
 #: Compare-and-set of an instance, with its subscriptions and every index, in one step. The instance's
 #: own fields and each of its pointers are separate fields of its hash: only the pointers that changed
-#: are sent (written 1,000 per HSET, within Lua's unpack limit). A create (no expected revision) replaces
-#: whatever the hash held.
+#: are sent (written 1,000 per HSET, within Lua's unpack limit). The hash's ``n`` is the instance's number
+#: of pointers: positions at or past it left by an earlier, longer history are deleted. A create (no
+#: expected revision) replaces whatever the hash held.
 #: KEYS: 1 instance hash, 2 runnable index, 3..6 status indexes (STATUS_SLOTS order),
 #:       7 ``sub`` hash, 8 ``sub:where`` hash, 9.. one index key per subscription.
 #: ARGV: 1 expected revision ('' = create, no check), 2 the instance without its pointers, 3 new
 #:       revision, 4 status slot, 5 status score, 6 next_execution ('' = not in the runnable index),
-#:       7 instance id, 8 n = how many pointers follow, 9.. n (position, pointer document) pairs,
+#:       7 instance id, 8 the instance's number of pointers, 9 n = how many pointers follow,
+#:       10.. n (position, pointer document) pairs,
 #:       then m = how many ended subscription ids follow, those m ids,
 #:       then (id, document, score) per subscription to store.
 #: Returns 1 when stored, 0 on a revision conflict, -1 when the instance does not exist (nothing stored).
@@ -74,25 +76,28 @@ SAVE_INSTANCE = (
     _UPSERT_SUBSCRIPTIONS
     + _TERMINATE_SUBSCRIPTIONS
     + """
-local current = redis.call('HMGET', KEYS[1], 'rev', 'status')
+local current = redis.call('HMGET', KEYS[1], 'rev', 'status', 'n')
 if ARGV[1] ~= '' then
   if not current[1] then return -1 end
   if current[1] ~= ARGV[1] then return 0 end
 else
   redis.call('DEL', KEYS[1])
 end
-local last = 8 + 2 * tonumber(ARGV[8])
+local last = 9 + 2 * tonumber(ARGV[9])
 local ended = tonumber(ARGV[last + 1])
 terminate_subscriptions(7, 8, last + 2, last + 1 + ended)
 upsert_subscriptions(7, 8, 9, last + 2 + ended)
 local id = ARGV[7]
-local stop = math.min(last, 8 + 1998)
-redis.call('HSET', KEYS[1], 'doc', ARGV[2], 'rev', ARGV[3], 'status', ARGV[4], unpack(ARGV, 9, stop))
+local stop = math.min(last, 9 + 1998)
+redis.call('HSET', KEYS[1], 'doc', ARGV[2], 'rev', ARGV[3], 'status', ARGV[4], 'n', ARGV[8], unpack(ARGV, 10, stop))
 local first = stop + 1
 while first <= last do
   stop = math.min(first + 1999, last)
   redis.call('HSET', KEYS[1], unpack(ARGV, first, stop))
   first = stop + 1
+end
+for position = tonumber(ARGV[8]), tonumber(current[3] or '0') - 1 do
+  redis.call('HDEL', KEYS[1], tostring(position))
 end
 if current[2] ~= ARGV[4] then  -- created, or the status changed: move it to its status index
   if current[2] then

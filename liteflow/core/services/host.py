@@ -361,6 +361,9 @@ class WorkflowHost:
             raise ValueError(f"unknown middleware phase {phase!r}: use 'pre', 'post' or 'execute'")
         self._workflow_middleware[phase].append(middleware)
 
+    def has_workflow_middleware(self, phase: str) -> bool:
+        return bool(self._workflow_middleware.get(phase))
+
     def on_lifecycle_event(self, callback: LifecycleCallback, *types: type[LifecycleEvent]) -> None:
         """Call ``callback(event)`` for every lifecycle event, or only those of the given ``types`` (with a
         ``lifecycle_hub``, other hosts' too); a failing callback is logged, never raised. Step events are

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from liteflow.core.changes import forget
 from liteflow.core.engine.events import deliver, oldest_event_for, waiting_pointer
 from liteflow.core.engine.outcome import PassResult
 from liteflow.core.errors import ConcurrencyError, WorkflowNotFoundError
@@ -64,8 +65,8 @@ class WorkflowConsumer:
         return load_to_run(self.host.persistence, workflow_id)
 
     def _park(self, instance: WorkflowInstance) -> None:
-        if self._revision_of is None:
-            return
+        if self._revision_of is None or self.host.has_workflow_middleware("execute"):
+            return  # "execute" middleware runs after the store: what it changes is not stored
         now = time.monotonic()
         parked = self._parked
         try:
@@ -157,6 +158,7 @@ class WorkflowConsumer:
                 result.events[:] = [e for e in result.events if not isinstance(e, _STATUS_EVENTS)]
             instance.next_execution = None
             instance.revision = fresh.revision
+            forget(instance)  # stored whole: whoever stored ``fresh`` may have changed any pointer
             try:
                 persistence.persist_workflow(instance, result.subscriptions, result.ended_subscriptions)
             except ConcurrencyError:

@@ -24,17 +24,18 @@ class LeaseRenewer:
     def __init__(self, lease: float, renew: Callable[[str], bool], name: str = "liteflow-lease") -> None:
         self.lease = lease
         self._renew = renew
-        self._held: set[str] = set()
+        #: resource -> the hold it was renewed for (a new one each time it is taken)
+        self._held: dict[str, object] = {}
         self._mutex = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._name = name
 
-    # Every worker thread takes and releases a lock per workflow it runs: adding to and discarding from
-    # the set are single steps for the interpreter and need no mutex (one shared mutex here made the
-    # workers queue up behind each other); only starting the renewal thread does.
+    # Every worker thread takes and releases a lock per workflow it runs: setting and popping a dictionary
+    # entry are single steps for the interpreter and need no mutex (one shared mutex here made the workers
+    # queue up behind each other); only starting the renewal thread does.
     def hold(self, resource_id: str) -> None:
-        self._held.add(resource_id)
+        self._held[resource_id] = object()
         thread = self._thread
         if thread is None or not thread.is_alive():
             with self._mutex:
@@ -44,24 +45,23 @@ class LeaseRenewer:
                     self._thread.start()
 
     def forget(self, resource_id: str) -> None:
-        self._held.discard(resource_id)
+        self._held.pop(resource_id, None)
 
     def held(self) -> set[str]:
         return set(self._held)
 
     def _run(self) -> None:
         while not self._stop.wait(self.lease / 3):
-            for resource_id in self.held():
+            for resource_id, hold in list(self._held.items()):
                 try:
                     ok = self._renew(resource_id)
                 except Exception as exc:  # the service may be briefly away: try again next round
                     log.warning("lock.renew_failed", resource=resource_id, error=str(exc))
                     continue
-                if not ok:
-                    lost = resource_id in self._held  # not released meanwhile
-                    self._held.discard(resource_id)
-                    if lost:
-                        log.warning("lock.lost", resource=resource_id)
+                # lost, unless released meanwhile (and perhaps taken again: a new hold, renewed next round)
+                if not ok and self._held.get(resource_id) is hold:
+                    self._held.pop(resource_id, None)
+                    log.warning("lock.lost", resource=resource_id)
 
     def stop(self) -> None:
         self._stop.set()

@@ -6,6 +6,7 @@ The key layout is drawn in :mod:`liteflow.providers.redis.scripts`.
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -167,6 +168,7 @@ class RedisPersistenceProvider:
             instance.next_execution if runnable else "",
             instance.id,
             len(instance.execution_pointers),
+            secrets.token_hex(8),
             len(written),
         ]
         for (position, _), document in zip(written, pointers, strict=True):

@@ -67,8 +67,9 @@ end
 #:       7 ``sub`` hash, 8 ``sub:where`` hash, 9.. one index key per subscription.
 #: ARGV: 1 expected revision ('' = create, no check), 2 the instance without its pointers, 3 new
 #:       revision, 4 status slot, 5 status score, 6 next_execution ('' = not in the runnable index),
-#:       7 instance id, 8 the instance's number of pointers, 9 n = how many pointers follow,
-#:       10.. n (position, pointer document) pairs,
+#:       7 instance id, 8 the instance's number of pointers, 9 a token new for each write (a write sent
+#:       again after a lost answer finds its own token and succeeds), 10 n = how many pointers follow,
+#:       11.. n (position, pointer document) pairs,
 #:       then m = how many ended subscription ids follow, those m ids,
 #:       then (id, document, score) per subscription to store.
 #: Returns 1 when stored, 0 on a revision conflict, -1 when the instance does not exist (nothing stored).
@@ -76,20 +77,24 @@ SAVE_INSTANCE = (
     _UPSERT_SUBSCRIPTIONS
     + _TERMINATE_SUBSCRIPTIONS
     + """
-local current = redis.call('HMGET', KEYS[1], 'rev', 'status', 'n')
+local current = redis.call('HMGET', KEYS[1], 'rev', 'status', 'n', 'wtok')
 if ARGV[1] ~= '' then
   if not current[1] then return -1 end
-  if current[1] ~= ARGV[1] then return 0 end
+  if current[1] ~= ARGV[1] then
+    if current[1] == ARGV[3] and current[4] == ARGV[9] then return 1 end  -- this very write, sent again
+    return 0
+  end
 else
   redis.call('DEL', KEYS[1])
 end
-local last = 9 + 2 * tonumber(ARGV[9])
+local last = 10 + 2 * tonumber(ARGV[10])
 local ended = tonumber(ARGV[last + 1])
 terminate_subscriptions(7, 8, last + 2, last + 1 + ended)
 upsert_subscriptions(7, 8, 9, last + 2 + ended)
 local id = ARGV[7]
-local stop = math.min(last, 9 + 1998)
-redis.call('HSET', KEYS[1], 'doc', ARGV[2], 'rev', ARGV[3], 'status', ARGV[4], 'n', ARGV[8], unpack(ARGV, 10, stop))
+local stop = math.min(last, 10 + 1998)
+redis.call('HSET', KEYS[1], 'doc', ARGV[2], 'rev', ARGV[3], 'status', ARGV[4], 'n', ARGV[8], 'wtok', ARGV[9],
+  unpack(ARGV, 11, stop))
 local first = stop + 1
 while first <= last do
   stop = math.min(first + 1999, last)

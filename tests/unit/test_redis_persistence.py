@@ -389,3 +389,23 @@ def test_only_changed_pointers_are_sent_and_the_rest_stays_as_stored(
     store.persist_workflow(loaded)  # pointer 0 ended before the load: not sent again
     again = store.get_workflow_instance(instance.id)
     assert [p.outcome for p in again.execution_pointers] == ["untouched", "new"]
+
+
+def test_a_persist_sent_again_after_its_answer_was_lost_succeeds_once(store: RedisPersistenceProvider) -> None:
+    """The hot path sends a command once more when the connection breaks; the first one may have run."""
+    instance = make_instance()
+    store.create_workflow(instance)
+    loaded = store.get_workflow_instance(instance.id)
+    real = store._conn.run_script
+
+    def answer_lost_then_sent_again(script: Any, keys: Any, args: Any) -> Any:
+        real(script, keys, args)  # ran on the server; its answer never arrived
+        return real(script, keys, args)
+
+    store._conn.run_script = answer_lost_then_sent_again  # type: ignore[method-assign]
+    store.persist_workflow(loaded)
+    store._conn.run_script = real  # type: ignore[method-assign]
+    assert loaded.revision == 2 and store.get_workflow_instance(instance.id).revision == 2
+    stale = make_instance(id=instance.id, revision=1)
+    with pytest.raises(ConcurrencyError):  # another writer's stale revision still conflicts
+        store.persist_workflow(stale)

@@ -5,6 +5,7 @@ The key layout is drawn in :mod:`liteflow.providers.redis.scripts`.
 
 from __future__ import annotations
 
+import itertools
 import json
 import secrets
 from collections.abc import Sequence
@@ -106,6 +107,10 @@ class RedisPersistenceProvider:
         self._k_event_index = key("idx:event:")
         self._k_unprocessed = key("idx:unprocessed")
         self._save_instance = self._conn.script(scripts.SAVE_INSTANCE)
+        # write tokens: this provider's random prefix and a counter (no os.urandom per write: it releases
+        # the interpreter lock, and taking it back costs a busy host more than the rest of the call)
+        self._writer = secrets.token_hex(8) + ":"
+        self._writes = itertools.count(1)
         self._save_subscriptions = self._conn.script(scripts.SAVE_SUBSCRIPTIONS)
         self._terminate_subscription = self._conn.script(scripts.TERMINATE_SUBSCRIPTION)
         self._fetch_indexed = self._conn.script(scripts.FETCH_INDEXED)
@@ -168,7 +173,7 @@ class RedisPersistenceProvider:
             instance.next_execution if runnable else "",
             instance.id,
             len(instance.execution_pointers),
-            secrets.token_hex(8),
+            f"{self._writer}{next(self._writes)}",
             len(written),
         ]
         for (position, _), document in zip(written, pointers, strict=True):

@@ -3,7 +3,8 @@
 Key layout, below the provider's prefix ``P``::
 
     P wf:<id>                 hash: doc (the instance's JSON without its pointers), rev (revision),
-                              status (slot 1..4 in STATUS_SLOTS), and per pointer <position>: its JSON
+                              status (slot 1..4 in STATUS_SLOTS), n (number of pointers), wtok (the
+                              last write's token), and per pointer <position> (0..n-1): its JSON
     P idx:runnable            zset: RUNNABLE instances with a next_execution, scored by it (ms)
     P idx:status:<Status>     zset: instances by status, scored by complete_time or create_time (us)
     P sub                     hash: subscription id -> JSON

@@ -17,26 +17,15 @@ made by a provider that does not keep it) has all of its pointers written.
 
 from __future__ import annotations
 
-from typing import Any
-
-from liteflow.core.models import ExecutionPointer, WorkflowInstance
+from liteflow.core.models import ExecutionPointer, WorkflowInstance, engine_state
 
 _KEY = "_stored_pointers"
-
-
-def _private(instance: WorkflowInstance) -> dict[str, Any]:
-    private = instance.__pydantic_private__  # pydantic's own getattr for private attributes is slow
-    if private is None:
-        instance._open_index = None  # makes pydantic create the private dict
-        private = instance.__pydantic_private__
-        assert private is not None
-    return private
 
 
 def changed_pointers(instance: WorkflowInstance) -> list[tuple[int, ExecutionPointer]]:
     """(position, pointer) for every pointer to write, in position order."""
     pointers = instance.execution_pointers
-    record = _private(instance).get(_KEY)
+    record = engine_state(instance).get(_KEY)
     if record is None or record[0] is not pointers:
         return list(enumerate(pointers))
     _, count, still_open, touched = record
@@ -50,17 +39,22 @@ def mark_stored(instance: WorkflowInstance, written: list[tuple[int, ExecutionPo
     """After a successful store of ``written`` (what :func:`changed_pointers` gave, or every pointer)."""
     pointers = instance.execution_pointers
     still_open = [(i, p) for i, p in written if p.end_time is None]
-    _private(instance)[_KEY] = (pointers, len(pointers), still_open, set())
+    engine_state(instance)[_KEY] = (pointers, len(pointers), still_open, set())
+
+
+def mark_loaded(instance: WorkflowInstance) -> None:
+    """After reading the instance from the store: every pointer counts as stored."""
+    mark_stored(instance, list(enumerate(instance.execution_pointers)))
 
 
 def forget(instance: WorkflowInstance) -> None:
     """Write every pointer with the next store (it replaces a state this record knows nothing about)."""
-    _private(instance).pop(_KEY, None)
+    engine_state(instance).pop(_KEY, None)
 
 
 def touch(instance: WorkflowInstance, pointer: ExecutionPointer) -> None:
     """The engine changed ``pointer`` after it had ended: write it with the next store."""
-    record = _private(instance).get(_KEY)
+    record = engine_state(instance).get(_KEY)
     if record is None:
         return  # everything is written anyway
     for i, candidate in enumerate(instance.execution_pointers):

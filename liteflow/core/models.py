@@ -182,6 +182,17 @@ class WorkflowInstance(_Persisted):
         return None
 
 
+def engine_state(instance: WorkflowInstance) -> dict[str, Any]:
+    """The instance's private attributes, where the engine and providers keep bookkeeping that is never
+    stored (read directly: pydantic's own getattr for private attributes is slow)."""
+    private = instance.__pydantic_private__
+    if private is None:
+        instance._open_index = None  # makes pydantic create the private dict
+        private = instance.__pydantic_private__
+        assert private is not None
+    return private
+
+
 class Event(_Persisted):
     """A published event: matched to subscriptions by name, key and time."""
 

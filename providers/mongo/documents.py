@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from liteflow.core.changes import mark_stored
+from liteflow.core.changes import mark_loaded
 from liteflow.core.models import Event, ExecutionPointer, WorkflowInstance
 from liteflow.core.serialization import dump_event, dump_header, dump_instance, dump_pointer, load_instance
 
@@ -70,7 +70,7 @@ def model_document(model: BaseModel) -> dict[str, Any]:
 def load_workflow(doc: Mapping[str, Any]) -> WorkflowInstance:
     """The instance a document stores; all of it counts as stored (see ``liteflow.core.changes``)."""
     instance = load_instance(_without_id(doc))
-    mark_stored(instance, list(enumerate(instance.execution_pointers)))
+    mark_loaded(instance)
     return instance
 
 

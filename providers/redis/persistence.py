@@ -14,7 +14,7 @@ from typing import Any
 
 import redis
 
-from liteflow.core.changes import changed_pointers, mark_stored
+from liteflow.core.changes import changed_pointers, mark_loaded, mark_stored
 from liteflow.core.errors import ConcurrencyError, WorkflowNotFoundError
 from liteflow.core.log import logger
 from liteflow.core.models import (
@@ -66,7 +66,7 @@ def _instance_from_hash(reply: Any) -> WorkflowInstance | None:
         return None
     pointers.sort()
     instance = instance_from_parts(header, [document for _, document in pointers])
-    mark_stored(instance, list(enumerate(instance.execution_pointers)))
+    mark_loaded(instance)
     return instance
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from liteflow.core.models import ExecutionPointer, WorkflowInstance
+from liteflow.core.models import ExecutionPointer, WorkflowInstance, engine_state
 
 
 def open_pointers(instance: WorkflowInstance) -> list[ExecutionPointer]:
@@ -15,11 +15,7 @@ def open_pointers(instance: WorkflowInstance) -> list[ExecutionPointer]:
     what was appended since: the cost of a pass does not grow with the number of finished pointers.
     """
     pointers = instance.execution_pointers
-    private = instance.__pydantic_private__  # pydantic's own getattr for private attributes is slow
-    if private is None:
-        instance._open_index = None
-        private = instance.__pydantic_private__
-        assert private is not None
+    private = engine_state(instance)
     index = private.get("_open_index")
     if index is not None and index[0] is pointers:
         _, seen, previous = index

@@ -128,19 +128,6 @@ def _fallback(value: Any) -> Any:
     return to_jsonable(value, type(value).__name__)
 
 
-def instance_json(instance: WorkflowInstance) -> bytes:
-    """Compact JSON of ``instance``, the same document as :func:`dump_instance` gives.
-
-    The fast path is pydantic's own encoder, handing it :func:`to_jsonable` for values it does not know
-    (plain objects); whatever it refuses goes through :func:`dump_instance`, whose error names the
-    attribute.
-    """
-    try:
-        return instance.model_dump_json(fallback=_fallback).encode()
-    except Exception:
-        return pydantic_core.to_json(dump_instance(instance))
-
-
 def instance_from_json(raw: str | bytes) -> WorkflowInstance:
     """The instance a JSON document describes (parsed and validated in one pass)."""
     return WorkflowInstance.model_validate_json(raw)
@@ -151,8 +138,9 @@ _WITHOUT_POINTERS = {"execution_pointers"}
 
 
 def header_json(instance: WorkflowInstance, strict: bool = False) -> bytes:
-    """Compact JSON of the instance without its pointers (``strict``: through :func:`to_jsonable` only,
-    whose errors name the attribute; else pydantic's encoder first, as in :func:`instance_json`)."""
+    """Compact JSON of the instance without its pointers. By default pydantic's own encoder, handing it
+    :func:`to_jsonable` for values it does not know (plain objects), and :func:`dump_header` for what it
+    refuses; with ``strict``, :func:`dump_header` only, whose errors name the attribute."""
     if not strict:
         try:
             return instance.model_dump_json(exclude=_WITHOUT_POINTERS, fallback=_fallback).encode()
@@ -162,7 +150,7 @@ def header_json(instance: WorkflowInstance, strict: bool = False) -> bytes:
 
 
 def pointer_json(pointer: ExecutionPointer, strict: bool = False) -> bytes:
-    """Compact JSON of one pointer, the same as its entry in :func:`instance_json` (``strict`` as above)."""
+    """Compact JSON of one pointer, as :func:`header_json` writes the instance (``strict`` as there)."""
     if not strict:
         try:
             return pointer.model_dump_json(fallback=_fallback).encode()

@@ -19,7 +19,7 @@ from support import LOG, make_host
 
 from liteflow.core import WorkflowHost
 from liteflow.core.models import WorkflowInstance
-from liteflow.core.serialization import instance_json
+from liteflow.core.serialization import header_json, pointer_json
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -51,11 +51,13 @@ class StoreChecker:
         self._persist = persistence.persist_workflow
         persistence.persist_workflow = self.persist_workflow
 
-    def _document(self, instance: WorkflowInstance) -> Any:
-        raw = instance_json(instance)
+    def _json(self, raw: bytes) -> Any:
         if self.millis:
             raw = _NO_MILLIS.sub(b'Z"', _FRACTION.sub(rb'\g<1>Z"', raw))
         return json.loads(raw)
+
+    def _document(self, instance: WorkflowInstance) -> Any:
+        return self._json(header_json(instance)), [self._json(pointer_json(p)) for p in instance.execution_pointers]
 
     def persist_workflow(
         self, instance: WorkflowInstance, subscriptions: Any = (), ended_subscriptions: Any = ()

@@ -16,6 +16,7 @@ from liteflow.core.errors import (
     LiteFlowError,
     ProviderError,
     SerializationError,
+    WorkflowAlreadyExistsError,
     WorkflowNotFoundError,
     WorkflowNotRegisteredError,
 )
@@ -77,6 +78,7 @@ __all__ = [
     "StepStarted",
     "WhenBuilder",
     "Workflow",
+    "WorkflowAlreadyExistsError",
     "WorkflowBuilder",
     "WorkflowCompleted",
     "WorkflowDefinition",

@@ -7,7 +7,9 @@ Every error derives from :class:`LiteFlowError`, so one ``except`` catches them 
     ├── WorkflowNotRegisteredError  start_workflow with an unknown definition id or version
     ├── WorkflowNotFoundError       an unknown workflow instance id
     ├── SerializationError          data a persistent provider cannot store (at start_workflow/publish_event)
+    ├── WorkflowAlreadyExistsError  create_workflow with the id of an instance that exists
     ├── ConcurrencyError            persist_workflow lost a compare-and-set on the instance revision
+    │   └── ControlRequested        ... because a status change waits for the lock holder to apply it
     └── ProviderError               a provider's backing service failed (driver errors chained)
 
 Driver errors are chained with ``raise ... from`` so the original cause stays visible.
@@ -55,6 +57,23 @@ class ConcurrencyError(LiteFlowError):
         super().__init__(
             f"workflow instance {workflow_id!r} was changed elsewhere (expected revision {expected_revision})"
         )
+
+
+class WorkflowAlreadyExistsError(LiteFlowError):
+    """An instance with this id exists already (``create_workflow`` never replaces one)."""
+
+    def __init__(self, workflow_id: str) -> None:
+        self.workflow_id = workflow_id
+        super().__init__(f"workflow instance {workflow_id!r} already exists")
+
+
+class ControlRequested(ConcurrencyError):
+    """``persist_workflow`` stored nothing: a status change (suspend, resume, terminate) was requested for
+    the instance, and its lock holder must apply it to what it stores (``request`` is the stored request)."""
+
+    def __init__(self, workflow_id: str, expected_revision: int, request: str) -> None:
+        super().__init__(workflow_id, expected_revision)
+        self.request = request
 
 
 class ProviderError(LiteFlowError):

@@ -27,22 +27,37 @@ class PersistenceProvider(Protocol):
     ``persist_workflow`` is a compare-and-set on ``instance.revision``: it stores the instance only if the
     stored revision still equals ``instance.revision``, then increments ``instance.revision``; otherwise it
     raises :class:`~liteflow.core.errors.ConcurrencyError` and stores nothing.
+
+    A *control request* (a suspend, resume or terminate waiting for the lock holder, see
+    ``liteflow.core.control_state``) is stored beside the instance, never in it: ``request_control``
+    sets them, every load marks the instance with the one pending, and ``persist_workflow`` refuses
+    with :class:`~liteflow.core.errors.ControlRequested` while one is pending that it does not clear.
     """
 
     #: True when values must be JSON-serialisable (the memory provider keeps objects as they are).
     stores_json: bool
 
-    def create_workflow(self, instance: WorkflowInstance) -> str: ...
+    def create_workflow(self, instance: WorkflowInstance) -> str:
+        """Store a new instance at revision 1; WorkflowAlreadyExistsError (nothing changed) if its id is taken."""
+        ...
 
     def persist_workflow(
         self,
         instance: WorkflowInstance,
         subscriptions: Sequence[EventSubscription] = (),
         ended_subscriptions: Sequence[str] = (),
+        control_applied: str | None = None,
     ) -> None:
         """Store the instance (compare-and-set on its revision) with ``subscriptions`` (upserted by id),
-        and remove the subscriptions whose ids are in ``ended_subscriptions``; nothing is changed if the
-        compare-and-set fails."""
+        and remove the subscriptions whose ids are in ``ended_subscriptions``. ``control_applied``: the
+        pending control request this write applies, cleared with it. Nothing is changed if the
+        compare-and-set fails (ConcurrencyError) or another request is pending (ControlRequested)."""
+        ...
+
+    def request_control(self, workflow_id: str, expected: str | None, requests: str) -> bool:
+        """Compare-and-set of the instance's pending control requests (an opaque string): set them to
+        ``requests`` if they are still ``expected`` (None: none pending), in one atomic step, without
+        touching the instance or its revision; True if set. WorkflowNotFoundError if unknown."""
         ...
 
     def get_workflow_instance(self, workflow_id: str) -> WorkflowInstance:

@@ -17,7 +17,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from liteflow.core.errors import ConcurrencyError, WorkflowNotFoundError
+from liteflow.core.control_state import mark_control
+from liteflow.core.errors import (
+    ConcurrencyError,
+    ControlRequested,
+    WorkflowAlreadyExistsError,
+    WorkflowNotFoundError,
+)
 from liteflow.core.models import (
     Event,
     EventSubscription,
@@ -103,16 +109,21 @@ class MemoryPersistenceProvider:
         self._events_by_key: dict[tuple[str, str], list[str]] = {}
         self._unprocessed: set[str] = set()
         self._errors: list[ExecutionError] = []
+        #: workflow id -> its pending control request (written under the id's stripe lock)
+        self._controls: dict[str, str] = {}
 
     # -- instances -------------------------------------------------------------------------------------
     def _stripe(self, workflow_id: str) -> threading.Lock:
         return self._stripes[hash(workflow_id) % _STRIPES]
 
     def create_workflow(self, instance: WorkflowInstance) -> str:
-        instance.revision = 1
         stored = copy_instance(instance)
+        stored.revision = 1
         with self._stripe(instance.id):
+            if instance.id in self._instances:
+                raise WorkflowAlreadyExistsError(instance.id)
             self._instances[instance.id] = stored
+        instance.revision = 1
         return instance.id
 
     def persist_workflow(
@@ -120,6 +131,7 @@ class MemoryPersistenceProvider:
         instance: WorkflowInstance,
         subscriptions: Sequence[EventSubscription] = (),
         ended_subscriptions: Sequence[str] = (),
+        control_applied: str | None = None,
     ) -> None:
         with self._stripe(instance.id):
             stored = self._instances.get(instance.id)
@@ -127,6 +139,11 @@ class MemoryPersistenceProvider:
                 raise WorkflowNotFoundError(instance.id)
             if value_of(stored, "revision") != instance.revision:
                 raise ConcurrencyError(instance.id, instance.revision)
+            pending = self._controls.get(instance.id) if self._controls else None
+            if pending is not None:
+                if pending != control_applied:
+                    raise ControlRequested(instance.id, instance.revision, pending)
+                del self._controls[instance.id]
             if subscriptions or ended_subscriptions:
                 with self._mutex:
                     for subscription in subscriptions:
@@ -137,14 +154,26 @@ class MemoryPersistenceProvider:
             self._instances[instance.id] = freeze(instance) if instance.status in ENDED else instance
 
     def _read(self, workflow_id: str, share_ended: bool = False) -> WorkflowInstance:
+        control = self._controls.get(workflow_id) if self._controls else None
         stored = self._instances.get(workflow_id)
         if stored is None:
             raise WorkflowNotFoundError(workflow_id)
         if isinstance(stored, tuple):
             instance = thaw(stored)
             instance.data = _copy_value(instance.data)
-            return instance
-        return _snapshot(stored, share_ended)
+        else:
+            instance = _snapshot(stored, share_ended)
+        mark_control(instance, control)
+        return instance
+
+    def request_control(self, workflow_id: str, expected: str | None, requests: str) -> bool:
+        with self._stripe(workflow_id):
+            if workflow_id not in self._instances:
+                raise WorkflowNotFoundError(workflow_id)
+            if self._controls.get(workflow_id) != expected:
+                return False
+            self._controls[workflow_id] = requests
+            return True
 
     def get_workflow_instance(self, workflow_id: str) -> WorkflowInstance:
         return self._read(workflow_id)
@@ -158,7 +187,9 @@ class MemoryPersistenceProvider:
         """The stored instance's revision (None if there is none): lets a host reuse an instance it still
         holds instead of copying it again."""
         stored = self._instances.get(workflow_id)
-        return None if stored is None else int(value_of(stored, "revision"))
+        if stored is None or (self._controls and workflow_id in self._controls):
+            return None  # a pending control request: load the instance, which carries it
+        return int(value_of(stored, "revision"))
 
     def get_workflow_instances(self, workflow_ids: Sequence[str]) -> list[WorkflowInstance]:
         found = []
@@ -196,6 +227,7 @@ class MemoryPersistenceProvider:
                 stored = self._instances.get(workflow_id)
                 if stored is not None and doomed(stored):
                     del self._instances[workflow_id]
+                    self._controls.pop(workflow_id, None)
                     purged += 1
         return purged
 

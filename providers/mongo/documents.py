@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from liteflow.core.changes import mark_loaded
+from liteflow.core.control_state import mark_control
 from liteflow.core.models import Event, ExecutionPointer, WorkflowInstance
 from liteflow.core.serialization import dump_event, dump_header, dump_instance, dump_pointer, load_instance
 
@@ -71,6 +72,7 @@ def load_workflow(doc: Mapping[str, Any]) -> WorkflowInstance:
     """The instance a document stores; all of it counts as stored (see ``liteflow.core.changes``)."""
     instance = load_instance(_without_id(doc))
     mark_loaded(instance)
+    mark_control(instance, doc.get("control"))
     return instance
 
 

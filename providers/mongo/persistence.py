@@ -1,8 +1,17 @@
 """MongoDB persistence: instances, subscriptions, events and errors in four collections.
 
 Every document's ``_id`` is the model's id. ``persist_workflow`` is an atomic compare-and-set on the
-instance's ``revision`` (one ``replace_one`` filtered on id and revision), so two hosts that read the
-same instance cannot both write it. Driver failures are raised as :class:`ProviderError` with the
+instance's ``revision`` (one ``replace_one`` filtered on id, revision and the pending control request),
+so two hosts that read the same instance cannot both write it. A pending control request is the
+workflow document's ``control`` field, which no instance write sets (``request_control`` does).
+
+The subscriptions a persist saves live in their own collection, so they cannot be written in the same
+atomic step as the instance (mongomock has no transactions). They are written so that a failed
+compare-and-set changes nothing: new subscriptions are upserted first, each write returning the document
+it replaced, and put back (deleted, or the former document restored) if the compare-and-set then fails;
+ended subscriptions are deleted only after it succeeded. A subscription is only ever acted on by
+whoever holds its instance's lock and finds its pointer waiting in the stored instance, so one visible
+for the moment of a failed write is never delivered. Driver failures are raised as :class:`ProviderError` with the
 pymongo error chained; values BSON cannot hold are raised as :class:`SerializationError`.
 """
 
@@ -16,12 +25,19 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bson.errors import InvalidDocument
-from pymongo import ASCENDING, MongoClient
-from pymongo.errors import PyMongoError
+from pymongo import ASCENDING, MongoClient, ReturnDocument
+from pymongo.errors import DuplicateKeyError, PyMongoError
 from pymongo.results import UpdateResult
 
 from liteflow.core.changes import changed_pointers, mark_stored
-from liteflow.core.errors import ConcurrencyError, ProviderError, SerializationError, WorkflowNotFoundError
+from liteflow.core.errors import (
+    ConcurrencyError,
+    ControlRequested,
+    ProviderError,
+    SerializationError,
+    WorkflowAlreadyExistsError,
+    WorkflowNotFoundError,
+)
 from liteflow.core.log import logger
 from liteflow.core.models import (
     Event,
@@ -140,8 +156,13 @@ class MongoPersistenceProvider:
     # -- instances -------------------------------------------------------------------------------------
     def create_workflow(self, instance: WorkflowInstance) -> str:
         doc = instance_document(instance, revision=1)
-        with self._serial:
-            _store("create_workflow", doc, lambda: self._workflows.insert_one(doc))
+        try:
+            with self._serial:
+                _store("create_workflow", doc, lambda: self._workflows.insert_one(doc))
+        except ProviderError as exc:
+            if isinstance(exc.__cause__, DuplicateKeyError):
+                raise WorkflowAlreadyExistsError(instance.id) from exc.__cause__
+            raise
         instance.revision = 1
         return instance.id
 
@@ -150,35 +171,94 @@ class MongoPersistenceProvider:
         instance: WorkflowInstance,
         subscriptions: Sequence[EventSubscription] = (),
         ended_subscriptions: Sequence[str] = (),
+        control_applied: str | None = None,
     ) -> None:
-        """A compare-and-set on ``revision``; sends the instance's own fields and only the pointers that
-        changed since it was loaded or last stored (the whole document when that is all of them)."""
+        """A compare-and-set on ``revision`` (and on the pending control request: none, or the one
+        ``control_applied`` names, which the write clears); sends the instance's own fields and only the
+        pointers that changed since it was loaded or last stored (the whole document when that is all of
+        them). Subscriptions: see the module's docstring."""
         revision = instance.revision + 1
         written = changed_pointers(instance)
-        query = {"_id": instance.id, "revision": instance.revision}
+        query = {"_id": instance.id, "revision": instance.revision, "control": control_applied}
         write: Callable[[], UpdateResult]
         if len(written) == len(instance.execution_pointers):
-            doc = instance_document(instance, revision=revision)
+            doc = instance_document(instance, revision=revision)  # no ``control``: a replace clears it
             write = partial(self._workflows.replace_one, query, doc)
         else:
             doc = instance_changes(instance, revision, written)
-            write = partial(self._workflows.update_one, query, {"$set": doc})
-        for subscription in subscriptions:
-            self._save_subscription(subscription)
-        with self._serial:
-            result = _store("persist_workflow", doc, write)
-        if result.matched_count == 0:
-            with self._serial, _driver("persist_workflow"):
-                exists = self._workflows.count_documents({"_id": instance.id}, limit=1) > 0
-            if not exists:
-                raise WorkflowNotFoundError(instance.id)
-            log.debug("mongo.revision_conflict", workflow_id=instance.id, revision=instance.revision)
-            raise ConcurrencyError(instance.id, instance.revision)
+            update: dict[str, Any] = {"$set": doc}
+            if control_applied is not None:
+                update["$unset"] = {"control": ""}
+            write = partial(self._workflows.update_one, query, update)
+        replaced = self._save_subscriptions(subscriptions)
+        try:
+            with self._serial:
+                result = _store("persist_workflow", doc, write)
+            if result.matched_count == 0:
+                self._refused(instance, control_applied)
+        except BaseException:
+            self._restore_subscriptions(replaced)
+            raise
         instance.revision = revision
         mark_stored(instance, written)
         if ended_subscriptions:
             with self._serial, _driver("persist_workflow"):
                 self._subscriptions.delete_many({"_id": {"$in": list(ended_subscriptions)}})
+
+    def _refused(self, instance: WorkflowInstance, control_applied: str | None) -> None:
+        """Raise why a persist matched no document: unknown, a newer revision, or a control request."""
+        with self._serial, _driver("persist_workflow"):
+            found = self._workflows.find_one({"_id": instance.id}, {"revision": 1, "control": 1})
+        if found is None:
+            raise WorkflowNotFoundError(instance.id)
+        pending = found.get("control")
+        if found.get("revision") == instance.revision and pending is not None and pending != control_applied:
+            raise ControlRequested(instance.id, instance.revision, pending)
+        log.debug("mongo.revision_conflict", workflow_id=instance.id, revision=instance.revision)
+        raise ConcurrencyError(instance.id, instance.revision)
+
+    def _save_subscriptions(
+        self, subscriptions: Sequence[EventSubscription]
+    ) -> list[tuple[str, dict[str, Any] | None]]:
+        """Upsert ``subscriptions``; (id, the document each replaced or None) for putting them back."""
+        replaced: list[tuple[str, dict[str, Any] | None]] = []
+        try:
+            for subscription in subscriptions:
+                doc = model_document(subscription)
+                with self._serial, _driver("save subscription"):
+                    before = self._subscriptions.find_one_and_replace(
+                        {"_id": subscription.id}, doc, upsert=True, return_document=ReturnDocument.BEFORE
+                    )
+                replaced.append((subscription.id, before))
+        except BaseException:
+            self._restore_subscriptions(replaced)
+            raise
+        return replaced
+
+    def _restore_subscriptions(self, replaced: list[tuple[str, dict[str, Any] | None]]) -> None:
+        """Put back what ``_save_subscriptions`` replaced (best effort: a driver failure here is logged; a
+        subscription left behind names a pointer its stored instance does not wait with, and is dropped
+        when an event finds it)."""
+        try:
+            with self._serial, _driver("restore subscriptions"):
+                for subscription_id, before in reversed(replaced):
+                    if before is None:
+                        self._subscriptions.delete_one({"_id": subscription_id})
+                    else:
+                        self._subscriptions.replace_one({"_id": subscription_id}, before)
+        except ProviderError as exc:
+            log.warning("mongo.restore_subscriptions_failed", error=str(exc))
+
+    def request_control(self, workflow_id: str, expected: str | None, requests: str) -> bool:
+        with self._serial, _driver("request_control"):
+            query = {"_id": workflow_id, "control": expected}
+            result = self._workflows.update_one(query, {"$set": {"control": requests}})
+            if result.matched_count:
+                return True
+            exists = self._workflows.count_documents({"_id": workflow_id}, limit=1) > 0
+        if not exists:
+            raise WorkflowNotFoundError(workflow_id)
+        return False
 
     def get_workflow_instance(self, workflow_id: str) -> WorkflowInstance:
         with self._serial, _driver("get_workflow_instance"):
@@ -191,8 +271,9 @@ class MongoPersistenceProvider:
         """The stored instance's revision (None if there is none): lets a host reuse an instance it still
         holds in memory instead of loading it again."""
         with self._serial, _driver("get_revision"):
-            doc = self._workflows.find_one({"_id": workflow_id}, {"revision": 1})
-        return None if doc is None else int(doc["revision"])
+            doc = self._workflows.find_one({"_id": workflow_id}, {"revision": 1, "control": 1})
+        # a pending control request: None, so the host loads the instance, which carries it
+        return None if doc is None or doc.get("control") is not None else int(doc["revision"])
 
     def get_workflow_instances(self, workflow_ids: Sequence[str]) -> list[WorkflowInstance]:
         with self._serial, _driver("get_workflow_instances"):
@@ -222,13 +303,10 @@ class MongoPersistenceProvider:
         return deleted
 
     # -- subscriptions ---------------------------------------------------------------------------------
-    def _save_subscription(self, subscription: EventSubscription) -> None:
+    def create_event_subscription(self, subscription: EventSubscription) -> str:
         doc = model_document(subscription)
         with self._serial, _driver("save subscription"):
             self._subscriptions.replace_one({"_id": subscription.id}, doc, upsert=True)
-
-    def create_event_subscription(self, subscription: EventSubscription) -> str:
-        self._save_subscription(subscription)
         return subscription.id
 
     def get_subscriptions(self, event_name: str, event_key: str, as_of: datetime) -> list[EventSubscription]:

@@ -15,7 +15,13 @@ from typing import Any
 import redis
 
 from liteflow.core.changes import changed_pointers, mark_loaded, mark_stored
-from liteflow.core.errors import ConcurrencyError, WorkflowNotFoundError
+from liteflow.core.control_state import mark_control
+from liteflow.core.errors import (
+    ConcurrencyError,
+    ControlRequested,
+    WorkflowAlreadyExistsError,
+    WorkflowNotFoundError,
+)
 from liteflow.core.log import logger
 from liteflow.core.models import (
     Event,
@@ -55,6 +61,7 @@ def _instance_from_hash(reply: Any) -> WorkflowInstance | None:
         return None
     items = reply.items() if isinstance(reply, dict) else zip(reply[::2], reply[1::2], strict=True)
     header: bytes | None = None
+    control: bytes | None = None
     pointers: list[tuple[int, bytes]] = []
     for field, value in items:
         name = _as_bytes(field)
@@ -62,11 +69,14 @@ def _instance_from_hash(reply: Any) -> WorkflowInstance | None:
             pointers.append((int(name), _as_bytes(value)))
         elif name == b"doc":
             header = _as_bytes(value)
+        elif name == b"ctl":
+            control = _as_bytes(value)
     if header is None:
         return None
     pointers.sort()
     instance = instance_from_parts(header, [document for _, document in pointers])
     mark_loaded(instance)
+    mark_control(instance, control)
     return instance
 
 
@@ -81,9 +91,11 @@ class RedisPersistenceProvider:
     Guarantees:
 
     * documents are compact JSON (workflow data stays JSON on load; the host rebuilds it);
-    * ``persist_workflow`` is one atomic server-side step (one EVALSHA): the revision compare-and-set,
-      the subscriptions and every index change happen together or not at all, so a
-      :class:`ConcurrencyError` or :class:`WorkflowNotFoundError` means nothing was stored;
+    * ``create_workflow`` and ``persist_workflow`` are each one atomic server-side step (one EVALSHA):
+      the existence check or revision compare-and-set, the pending control request check, the
+      subscriptions and every index change happen together or not at all, so a
+      :class:`ConcurrencyError` (:class:`ControlRequested` included), :class:`WorkflowNotFoundError`
+      or :class:`WorkflowAlreadyExistsError` means nothing was stored;
     * queries read sorted-set indexes, never scan: runnable instances by ``next_execution``,
       subscriptions and events by (name, key) and time (oldest first), unprocessed events by time,
       instances by status for purging;
@@ -112,6 +124,7 @@ class RedisPersistenceProvider:
         self._writer = secrets.token_hex(8) + ":"
         self._writes = itertools.count(1)
         self._save_subscriptions = self._conn.script(scripts.SAVE_SUBSCRIPTIONS)
+        self._request_control = self._conn.script(scripts.REQUEST_CONTROL)
         self._terminate_subscription = self._conn.script(scripts.TERMINATE_SUBSCRIPTION)
         self._fetch_indexed = self._conn.script(scripts.FETCH_INDEXED)
         self._mark_unprocessed = self._conn.script(scripts.MARK_UNPROCESSED)
@@ -135,9 +148,19 @@ class RedisPersistenceProvider:
         instance: WorkflowInstance,
         subscriptions: Sequence[EventSubscription] = (),
         ended_subscriptions: Sequence[str] = (),
+        control_applied: str | None = None,
     ) -> None:
-        self._store(instance, subscriptions, expected=instance.revision, ended=ended_subscriptions)
+        self._store(instance, subscriptions, instance.revision, ended_subscriptions, control_applied)
         instance.revision += 1
+
+    def request_control(self, workflow_id: str, expected: str | None, requests: str) -> bool:
+        with provider_errors("request_control"):
+            outcome = self._conn.run_script(
+                self._request_control, [self._k_instance + workflow_id], [expected or "", requests]
+            )
+        if outcome == -1:
+            raise WorkflowNotFoundError(workflow_id)
+        return bool(outcome == 1)
 
     def _store(
         self,
@@ -145,6 +168,7 @@ class RedisPersistenceProvider:
         subscriptions: Sequence[EventSubscription],
         expected: int | None,
         ended: Sequence[str] = (),
+        control_applied: str | None = None,
     ) -> None:
         revision = 1 if expected is None else expected + 1
         strict = expected is None  # a new instance: the strict encoder, whose errors name the attribute
@@ -174,6 +198,7 @@ class RedisPersistenceProvider:
             instance.id,
             len(instance.execution_pointers),
             f"{self._writer}{next(self._writes)}",
+            control_applied or "",
             len(written),
         ]
         for (position, _), document in zip(written, pointers, strict=True):
@@ -188,6 +213,10 @@ class RedisPersistenceProvider:
             return
         if outcome == -1:
             raise WorkflowNotFoundError(instance.id)
+        if outcome == -2:
+            raise WorkflowAlreadyExistsError(instance.id)
+        if isinstance(outcome, (bytes, str)):
+            raise ControlRequested(instance.id, instance.revision, text(outcome))
         log.debug("persist.conflict", workflow_id=instance.id, revision=instance.revision)
         raise ConcurrencyError(instance.id, instance.revision)
 
@@ -208,8 +237,9 @@ class RedisPersistenceProvider:
         """The stored instance's revision (None if there is none): lets a host reuse an instance it still
         holds in memory instead of loading it again."""
         with provider_errors("get_revision"):
-            raw = self._conn.execute("HGET", self._k_instance + workflow_id, "rev")
-        return None if raw is None else int(raw)
+            raw, control = self._conn.execute("HMGET", self._k_instance + workflow_id, "rev", "ctl")
+        # a pending control request: None, so the host loads the instance, which carries it
+        return None if raw is None or control is not None else int(raw)
 
     def get_workflow_instances(self, workflow_ids: Sequence[str]) -> list[WorkflowInstance]:
         if not workflow_ids:

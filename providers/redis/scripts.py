@@ -4,7 +4,8 @@ Key layout, below the provider's prefix ``P``::
 
     P wf:<id>                 hash: doc (the instance's JSON without its pointers), rev (revision),
                               status (slot 1..4 in STATUS_SLOTS), n (number of pointers), wtok (the
-                              last write's token), and per pointer <position> (0..n-1): its JSON
+                              last write's token), ctl (pending control requests, if any), and per
+                              pointer <position> (0..n-1): its JSON
     P idx:runnable            zset: RUNNABLE instances with a next_execution, scored by it (ms)
     P idx:status:<Status>     zset: instances by status, scored by complete_time or create_time (us)
     P sub                     hash: subscription id -> JSON
@@ -63,39 +64,44 @@ end
 #: own fields and each of its pointers are separate fields of its hash: only the pointers that changed
 #: are sent (written 1,000 per HSET, within Lua's unpack limit). The hash's ``n`` is the instance's number
 #: of pointers: positions at or past it left by an earlier, longer history are deleted. A create (no
-#: expected revision) replaces whatever the hash held.
+#: expected revision) refuses an instance that exists. The hash's ``ctl`` (a pending control request)
+#: is never written here, only checked and, when this write applies it, deleted.
 #: KEYS: 1 instance hash, 2 runnable index, 3..6 status indexes (STATUS_SLOTS order),
 #:       7 ``sub`` hash, 8 ``sub:where`` hash, 9.. one index key per subscription.
 #: ARGV: 1 expected revision ('' = create, no check), 2 the instance without its pointers, 3 new
 #:       revision, 4 status slot, 5 status score, 6 next_execution ('' = not in the runnable index),
 #:       7 instance id, 8 the instance's number of pointers, 9 a token new for each write (a write sent
-#:       again after a lost answer finds its own token and succeeds), 10 n = how many pointers follow,
-#:       11.. n (position, pointer document) pairs,
+#:       again after a lost answer finds its own token and succeeds), 10 the control request this write
+#:       applies ('' = none), 11 n = how many pointers follow, 12.. n (position, pointer document) pairs,
 #:       then m = how many ended subscription ids follow, those m ids,
 #:       then (id, document, score) per subscription to store.
-#: Returns 1 when stored, 0 on a revision conflict, -1 when the instance does not exist (nothing stored).
+#: Returns 1 when stored, 0 on a revision conflict, -1 when the instance does not exist, -2 when a create
+#: finds it exists, or the pending control request (a string) that this write does not apply; nothing is
+#: stored unless it returns 1.
 SAVE_INSTANCE = (
     _UPSERT_SUBSCRIPTIONS
     + _TERMINATE_SUBSCRIPTIONS
     + """
-local current = redis.call('HMGET', KEYS[1], 'rev', 'status', 'n', 'wtok')
+local current = redis.call('HMGET', KEYS[1], 'rev', 'status', 'n', 'wtok', 'ctl')
+if current[1] and current[1] == ARGV[3] and current[4] == ARGV[9] then return 1 end  -- this write, sent again
 if ARGV[1] ~= '' then
   if not current[1] then return -1 end
-  if current[1] ~= ARGV[1] then
-    if current[1] == ARGV[3] and current[4] == ARGV[9] then return 1 end  -- this very write, sent again
-    return 0
+  if current[1] ~= ARGV[1] then return 0 end
+  if current[5] then
+    if current[5] ~= ARGV[10] then return current[5] end
+    redis.call('HDEL', KEYS[1], 'ctl')
   end
-else
-  redis.call('DEL', KEYS[1])
+elseif current[1] then
+  return -2
 end
-local last = 10 + 2 * tonumber(ARGV[10])
+local last = 11 + 2 * tonumber(ARGV[11])
 local ended = tonumber(ARGV[last + 1])
 terminate_subscriptions(7, 8, last + 2, last + 1 + ended)
 upsert_subscriptions(7, 8, 9, last + 2 + ended)
 local id = ARGV[7]
-local stop = math.min(last, 10 + 1998)
+local stop = math.min(last, 11 + 1998)
 redis.call('HSET', KEYS[1], 'doc', ARGV[2], 'rev', ARGV[3], 'status', ARGV[4], 'n', ARGV[8], 'wtok', ARGV[9],
-  unpack(ARGV, 11, stop))
+  unpack(ARGV, 12, stop))
 local first = stop + 1
 while first <= last do
   stop = math.min(first + 1999, last)
@@ -119,6 +125,16 @@ end
 return 1
 """
 )
+
+#: KEYS: 1 instance hash; ARGV: 1 the pending control requests expected ('' = none), 2 the new ones.
+#: Sets the hash's ``ctl`` from ARGV[1] to ARGV[2] (compare-and-set). Returns 1 when set, 0 when ``ctl``
+#: was not ARGV[1], -1 when the instance does not exist.
+REQUEST_CONTROL = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if (redis.call('HGET', KEYS[1], 'ctl') or '') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'ctl', ARGV[2])
+return 1
+"""
 
 #: KEYS: 1 ``sub`` hash, 2 ``sub:where`` hash, 3.. index keys; ARGV: (id, document, score) triples.
 SAVE_SUBSCRIPTIONS = _UPSERT_SUBSCRIPTIONS + "\nupsert_subscriptions(1, 2, 3, 1)\nreturn 1\n"

@@ -60,9 +60,13 @@ class StoreChecker:
         return self._json(header_json(instance)), [self._json(pointer_json(p)) for p in instance.execution_pointers]
 
     def persist_workflow(
-        self, instance: WorkflowInstance, subscriptions: Any = (), ended_subscriptions: Any = ()
+        self,
+        instance: WorkflowInstance,
+        subscriptions: Any = (),
+        ended_subscriptions: Any = (),
+        control_applied: str | None = None,
     ) -> None:
-        self._persist(instance, subscriptions, ended_subscriptions)
+        self._persist(instance, subscriptions, ended_subscriptions, control_applied)
         stored = self.persistence.get_workflow_instance(instance.id)
         if stored.revision != instance.revision:
             return

@@ -206,6 +206,7 @@ def _subscription() -> EventSubscription:
 CALLS: dict[str, Callable[[], tuple[Any, ...]]] = {
     "create_workflow": lambda: (workflow(),),
     "persist_workflow": lambda: (workflow(revision=1),),
+    "request_control": lambda: ("w", None, '{"action":"suspend"}'),
     "get_workflow_instance": lambda: ("w",),
     "get_workflow_instances": lambda: (["w"],),
     "get_runnable_instances": lambda: (NOW,),

@@ -10,9 +10,10 @@ behaviour applies (a retry starts a new child).
 from __future__ import annotations
 
 import uuid
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
-from liteflow.core.errors import LiteFlowError, WorkflowNotFoundError
+from liteflow.core.errors import LiteFlowError, WorkflowAlreadyExistsError
 from liteflow.core.step import ExecutionResult, StepBody, StepExecutionContext
 
 if TYPE_CHECKING:
@@ -54,11 +55,10 @@ class SubWorkflow(StepBody):
             return ExecutionResult.next()
         host: WorkflowHost = context.host
         # The same id for every run of this attempt: a run repeated after a lost pass (a crash, a lapsed
-        # lock) finds the child it already started instead of starting a second one.
+        # lock), even at the same moment as the first, finds the child it already started. No look
+        # before the create: every provider refuses to create an id that exists, atomically.
         child_id = str(uuid.uuid5(_CHILD_IDS, f"{pointer.id}:{pointer.retry_count}"))
-        try:
-            host.persistence.get_workflow_instance(child_id)
-        except WorkflowNotFoundError:
+        with suppress(WorkflowAlreadyExistsError):  # started by an earlier run of this attempt
             host.start_instance(
                 self.definition_id,
                 self.version,

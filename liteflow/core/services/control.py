@@ -1,81 +1,57 @@
-"""Changing an instance's status from outside (suspend, resume, terminate) without taking its lock.
+"""Changing an instance's status from outside (suspend, resume, terminate).
 
-A status change is a compare-and-set on the instance's revision, retried on conflict. A host running the
-instance at that moment loses its own compare-and-set, sees the status change and applies it to its
-result (see ``WorkflowConsumer.save``): the change lands as soon as the current step returns.
+Only the holder of an instance's lock writes it, so a plain compare-and-set on the revision is all a
+pass needs (it also fences a host whose lock lapsed: whoever took the lock over loaded a revision the
+stale holder's write no longer matches, or the stale write landed first and the new holder's fails).
+A status change therefore never competes with a pass:
+
+* the caller takes the lock itself when nobody holds it, and applies the change (``apply_held``);
+* otherwise it stores a *control request* beside the instance (``request_control``, one at a time).
+  The holder's next ``persist_workflow`` is refused while the request is pending
+  (:class:`ControlRequested`): the holder applies it to the pass it was storing (``fold``) and
+  stores both in one write, which clears the request. A host that loads an instance with a request
+  pending applies it before running any step. Meanwhile the caller waits (woken by this host's own
+  workers, else looking again with a back-off) and takes the lock itself if the holder released it
+  without having stored again.
+
+A status change thus costs a step nothing: the step's result is stored with it. The pass it lands on
+does not complete the workflow (a suspend or terminate asked for during the last step wins), and a pass
+that terminated the workflow itself stays terminated.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from liteflow.core.errors import ConcurrencyError
-from liteflow.core.interfaces import PersistenceProvider
-from liteflow.core.models import WorkflowInstance, WorkflowStatus, to_millis, utcnow
+from liteflow.core.control_state import mark_control, pending_control
+from liteflow.core.engine.outcome import PassResult
+from liteflow.core.errors import ConcurrencyError, WorkflowNotFoundError
+from liteflow.core.interfaces import QueueType
+from liteflow.core.lifecycle import (
+    LifecycleEvent,
+    WorkflowCompleted,
+    WorkflowResumed,
+    WorkflowSuspended,
+    WorkflowTerminated,
+)
+from liteflow.core.log import logger
+from liteflow.core.models import WorkflowInstance, WorkflowStatus, new_id, to_millis, utcnow
+
+if TYPE_CHECKING:
+    from liteflow.core.services.host import WorkflowHost
+
+log = logger("control")
 
 Change = Callable[[WorkflowInstance], bool]
 
-
-class ControlRequest:
-    """A status change waiting for the host running the instance to apply it between two steps."""
-
-    def __init__(self, change: Change) -> None:
-        self.change = change
-        self.done = threading.Event()
-        self.applied: WorkflowInstance | None = None
-
-    def apply(self, persistence: PersistenceProvider, instance: WorkflowInstance) -> bool:
-        """Called by the lock holder after a pass: apply and persist. False if the change was made to
-        ``instance`` but could not be persisted (it no longer matches what is stored)."""
-        if self.done.is_set() or not self.change(instance):
-            self.done.set()
-            return True
-        try:
-            persistence.persist_workflow(instance)
-        except ConcurrencyError:  # stale after all: the caller's own compare-and-set goes on trying
-            return False
-        self.applied = instance
-        self.done.set()
-        return True
-
-
-def change_status(
-    persistence: PersistenceProvider,
-    workflow_id: str,
-    change: Change,
-    within: float = 30.0,
-    request: ControlRequest | None = None,
-) -> WorkflowInstance | None:
-    """Apply ``change`` (which returns False when it does not apply) until it persists; the new instance.
-
-    An instance that a host is running fast persists after every step and may win the compare-and-set
-    many times in a row: tries back off (1 ms, doubling up to 50 ms) and go on for ``within`` seconds.
-    """
-    deadline = time.monotonic() + within
-    pause = 0.001
-    while True:
-        if request is not None and request.done.is_set():  # the host running it applied the change
-            return request.applied
-        instance = persistence.get_workflow_instance(workflow_id)
-        if not change(instance):
-            return None
-        try:
-            persistence.persist_workflow(instance)
-        except ConcurrencyError:
-            if time.monotonic() + pause > deadline:
-                break
-            if request is not None:
-                request.done.wait(pause)  # a user's call, not the engine's hot path
-            else:
-                time.sleep(pause)
-            pause = min(pause * 2, 0.05)
-            continue
-        if request is not None:
-            request.done.set()  # too late for the host: this call applied it
-        return instance
-    raise ConcurrencyError(workflow_id, -1)
+#: How long a caller waits for the lock holder to apply its request before returning (the request
+#: stays stored and is applied when the holder's current step returns).
+GRACE = 0.1
+_MOST_TRIES = 20
 
 
 def suspend(instance: WorkflowInstance) -> bool:
@@ -100,3 +76,200 @@ def terminate(instance: WorkflowInstance) -> bool:
     instance.complete_time = utcnow()
     instance.next_execution = None
     return True
+
+
+ACTIONS: dict[str, tuple[Change, type[LifecycleEvent]]] = {
+    "suspend": (suspend, WorkflowSuspended),
+    "resume": (resume, WorkflowResumed),
+    "terminate": (terminate, WorkflowTerminated),
+}
+
+
+def new_request(action: str) -> str:
+    """The stored form of a request: JSON (one line) with a fresh id, so no two requests are equal."""
+    return json.dumps({"id": new_id(), "action": action}, separators=(",", ":"))
+
+
+def requests_in(pending: str | None) -> list[str]:
+    """The requests in a stored string of pending ones, oldest first (one per line)."""
+    return pending.split("\n") if pending else []
+
+
+def action_of(request: str) -> str | None:
+    try:
+        action = json.loads(request).get("action")
+    except (ValueError, AttributeError):
+        return None
+    return action if action in ACTIONS else None
+
+
+def fold(instance: WorkflowInstance, action: str | None, result: PassResult) -> bool:
+    """Apply ``action`` to the lock holder's ``instance`` as it stands after the pass that made
+    ``result`` (not stored yet; an empty result when there was no pass). A suspend or terminate lands
+    before the pass's own completion of the workflow; a terminate ends every subscription. Adds the
+    change's lifecycle event to ``result``; True if it changed the instance."""
+    if action is None:
+        log.warning("workflow.control_unknown", workflow_id=instance.id)
+        return False
+    change, event = ACTIONS[action]
+    completed = [e for e in result.events if isinstance(e, WorkflowCompleted)]
+    if action != "resume" and completed and instance.status is WorkflowStatus.COMPLETE:
+        instance.status, instance.complete_time = WorkflowStatus.RUNNABLE, None
+        result.events[:] = [e for e in result.events if not isinstance(e, WorkflowCompleted)]
+    if not change(instance):
+        return False
+    if instance.status is WorkflowStatus.TERMINATED:
+        result.subscriptions.clear()
+        result.ended_subscriptions.extend(
+            p.id for p in instance.execution_pointers if p.end_time is None and p.event_name is not None
+        )
+    result.events.append(event.of(instance))
+    return True
+
+
+def fold_pending(instance: WorkflowInstance, pending: str | None, result: PassResult) -> dict[str, bool]:
+    """:func:`fold` every request in ``pending``, oldest first; whether each changed the instance."""
+    return {request: fold(instance, action_of(request), result) for request in requests_in(pending)}
+
+
+def applies(action: str, status: WorkflowStatus) -> bool:
+    """Whether ``action`` changes an instance in ``status`` (False: finished, or already so)."""
+    if action == "suspend":
+        return status is WorkflowStatus.RUNNABLE
+    if action == "resume":
+        return status is WorkflowStatus.SUSPENDED
+    return status in (WorkflowStatus.RUNNABLE, WorkflowStatus.SUSPENDED)
+
+
+_AFTER = {
+    "suspend": WorkflowStatus.SUSPENDED,
+    "resume": WorkflowStatus.RUNNABLE,
+    "terminate": WorkflowStatus.TERMINATED,
+}
+
+
+def status_after(status: WorkflowStatus, pending: str | None) -> WorkflowStatus:
+    """The status an instance will have once the ``pending`` requests are applied (bar its current step)."""
+    for request in requests_in(pending):
+        action = action_of(request)
+        if action is not None and applies(action, status):
+            status = _AFTER[action]
+    return status
+
+
+def change_status(host: WorkflowHost, workflow_id: str, action: str, grace: float = GRACE) -> bool:
+    """Suspend, resume or terminate; False only if the instance is finished or already in that state
+    (counting the changes already requested and not yet applied).
+
+    Applied at once when nobody holds the instance's lock. Otherwise the request is stored for the
+    holder, who applies it when its current step returns: this waits ``grace`` seconds for that, then
+    returns True, leaving the request to the holder (the instance is queued, and this host's follower
+    takes the lock and applies it should the holder let go without having seen it).
+    """
+    request = new_request(action)
+    stored = False
+    deadline = time.monotonic() + grace
+    pause = 0.002
+    while True:
+        outcome, stored = _attempt(host, workflow_id, action, request, stored)
+        if outcome is not None:
+            return outcome
+        if stored and time.monotonic() >= deadline:
+            log.debug("workflow.control_deferred", workflow_id=workflow_id, action=action)
+            host.queue.queue_work(workflow_id, QueueType.WORKFLOW)
+            host.control_follower.follow(workflow_id, action, request)
+            return True
+        if stored:
+            host.wait_for_control(pause)
+            pause = min(pause * 2, 0.05)
+
+
+def _attempt(host: WorkflowHost, workflow_id: str, action: str, request: str, stored: bool) -> tuple[bool | None, bool]:
+    """One try: (the outcome, or None while the lock holder has yet to apply it; whether it is stored)."""
+    persistence = host.persistence
+    instance = persistence.get_workflow_instance(workflow_id)
+    pending = pending_control(instance)
+    if stored and request not in requests_in(pending):
+        return True, True  # the lock holder applied it
+    if not stored and not applies(action, status_after(instance.status, pending)):
+        return False, False
+    if host.lock.acquire_lock(workflow_id):
+        try:
+            return apply_held(host, workflow_id, action, request if stored else None), stored
+        finally:
+            host.lock.release_lock(workflow_id)
+    if stored:
+        return None, True
+    requests = request if pending is None else f"{pending}\n{request}"
+    if not persistence.request_control(workflow_id, pending, requests):
+        return None, False  # other requests (or a lost answer's own) came first: look again
+    return _attempt(host, workflow_id, action, request, True)  # the holder may have let go meanwhile
+
+
+def apply_held(host: WorkflowHost, workflow_id: str, action: str, stored: str | None) -> bool:
+    """For a caller holding the instance's lock: apply the requests pending on it, then ``action``
+    unless it is among them (``stored``); whether ``action`` changed the instance."""
+    from liteflow.core.services.workflow_consumer import load_to_run
+
+    persistence = host.persistence
+    for _ in range(_MOST_TRIES):
+        try:
+            instance = load_to_run(persistence, workflow_id)
+        except WorkflowNotFoundError:
+            return False
+        pending = pending_control(instance)
+        result = PassResult()
+        outcome = fold_pending(instance, pending, result).get(stored or "")
+        if outcome is None:
+            outcome = True if stored is not None else fold(instance, action, result)
+        if pending is None and not result.events:
+            return outcome  # nothing to store
+        try:
+            persistence.persist_workflow(instance, result.subscriptions, result.ended_subscriptions, pending)
+        except ConcurrencyError:  # requests stored meanwhile (or a lapsed holder's last write): again
+            continue
+        mark_control(instance, None)
+        host.after_control(instance, result.events)
+        return outcome
+    raise ConcurrencyError(workflow_id, -1)
+
+
+class ControlFollower:
+    """Sees through the requests a host's callers left to a lock holder: should the holder release the
+    lock without having stored again (so without seeing them), this takes the lock and applies them.
+    One thread while there are any, looking again with a back-off (woken early by this host's workers)."""
+
+    def __init__(self, host: WorkflowHost) -> None:
+        self.host = host
+        self._followed: dict[str, tuple[str, str]] = {}
+        self._mutex = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def follow(self, workflow_id: str, action: str, request: str) -> None:
+        with self._mutex:
+            self._followed[request] = (workflow_id, action)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="liteflow-control", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        pause = 0.01
+        while True:
+            with self._mutex:
+                followed = list(self._followed.items())
+                if not followed:
+                    self._thread = None
+                    return
+            for request, (workflow_id, action) in followed:
+                try:
+                    done = _attempt(self.host, workflow_id, action, request, True)[0] is not None
+                except WorkflowNotFoundError:
+                    done = True
+                except Exception as exc:  # a provider away for a while: try again later
+                    log.warning("workflow.control_follow_failed", workflow_id=workflow_id, error=str(exc))
+                    done = False
+                if done:
+                    with self._mutex:
+                        self._followed.pop(request, None)
+            self.host.wait_for_control(pause)
+            pause = min(pause * 2, 1.0)

@@ -22,7 +22,6 @@ from liteflow.core.lifecycle import (
     LifecycleEvent,
     WorkflowResumed,
     WorkflowStarted,
-    WorkflowSuspended,
     WorkflowTerminated,
 )
 from liteflow.core.lifecycle_hub import LifecycleHub
@@ -83,7 +82,9 @@ class WorkflowHost:
         self._changed = threading.Condition()
         #: what wait_for_workflow callers are waiting for: workflow id -> the status last seen here
         self._watched: dict[str, _Watch] = {}
-        self._control_requests: dict[str, control.ControlRequest] = {}
+        #: notified whenever a worker of this host applies a status change (see ``services.control``)
+        self._control_applied = threading.Condition()
+        self.control_follower = control.ControlFollower(self)
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
         self._running = False
@@ -299,42 +300,18 @@ class WorkflowHost:
                     self._watched.pop(workflow_id, None)
 
     def suspend_workflow(self, workflow_id: str) -> bool:
-        return self._control(workflow_id, control.suspend, WorkflowSuspended)
+        """Suspend a RUNNABLE instance; False if it is finished or suspended already. During a step, the
+        step's result is kept and the instance is suspended when the step returns."""
+        return control.change_status(self, workflow_id, "suspend")
 
     def resume_workflow(self, workflow_id: str) -> bool:
-        resumed = self._control(workflow_id, control.resume, WorkflowResumed)
-        if resumed:
-            self.queue.queue_work(workflow_id, QueueType.WORKFLOW)
-        return resumed
+        """Resume a SUSPENDED instance; False if it is not suspended."""
+        return control.change_status(self, workflow_id, "resume")
 
     def terminate_workflow(self, workflow_id: str) -> bool:
-        return self._control(workflow_id, control.terminate, WorkflowTerminated)
-
-    def _control(self, workflow_id: str, change: control.Change, event: type[LifecycleEvent]) -> bool:
-        # Compare-and-set, retried; meanwhile a worker of this host running the instance applies the
-        # change between two steps (a busy instance would otherwise win every compare-and-set).
-        request = control.ControlRequest(change)
-        with self._changed:
-            self._control_requests[workflow_id] = request
-        try:
-            instance = control.change_status(self.persistence, workflow_id, change, request=request)
-        finally:
-            with self._changed:
-                if self._control_requests.get(workflow_id) is request:
-                    del self._control_requests[workflow_id]
-        if instance is None:
-            return False
-        if instance.status is WorkflowStatus.TERMINATED:
-            for pointer in instance.execution_pointers:
-                if pointer.end_time is None and pointer.event_name is not None and not pointer.event_published:
-                    self.persistence.terminate_subscription(pointer.id)
-            if instance.parent_workflow_id is not None:
-                from liteflow.core.primitives.sub_workflow import announce_completion
-
-                announce_completion(self, instance)
-        self.emit([event.of(instance)])
-        self._notify_changed(instance.id, instance.status)
-        return True
+        """Terminate a RUNNABLE or SUSPENDED instance; False if it is finished. During a step, the step's
+        result is kept and the instance is terminated when the step returns."""
+        return control.change_status(self, workflow_id, "terminate")
 
     def purge_workflows(self, status: WorkflowStatus, older_than: datetime) -> int:
         """Delete instances in ``status`` that finished (or were created) before ``older_than``."""
@@ -425,14 +402,28 @@ class WorkflowHost:
             if workflow_id in self._watched:
                 self._changed.notify_all()
 
-    def apply_control_request(self, instance: WorkflowInstance) -> bool:
-        """Between two passes of a worker holding the instance's lock: apply a pending status change.
-        False if the change was made but could not be persisted (``instance`` is then not as stored)."""
-        if not self._control_requests:
-            return True
-        with self._changed:
-            request = self._control_requests.get(instance.id)
-        return request is None or request.apply(self.persistence, instance)
+    def after_control(self, instance: WorkflowInstance, events: list[LifecycleEvent], queue: bool = True) -> None:
+        """After a status change was stored outside a pass (by a caller, or by a worker before a pass:
+        ``queue=False``, it runs a resumed instance itself)."""
+        self.emit(events)
+        if instance.parent_workflow_id is not None and any(isinstance(e, WorkflowTerminated) for e in events):
+            from liteflow.core.primitives.sub_workflow import announce_completion
+
+            announce_completion(self, instance)  # a terminated child: its waiting parent step fails
+        if queue and instance.status is WorkflowStatus.RUNNABLE and any(isinstance(e, WorkflowResumed) for e in events):
+            self.queue.queue_work(instance.id, QueueType.WORKFLOW)
+        self._notify_changed(instance.id, instance.status)
+        self.control_applied()
+
+    def control_applied(self) -> None:
+        """Wake the callers of this host waiting for a status change to be applied."""
+        with self._control_applied:
+            self._control_applied.notify_all()
+
+    def wait_for_control(self, timeout: float) -> None:
+        """Wait until a worker of this host applies a status change, or ``timeout`` seconds."""
+        with self._control_applied:
+            self._control_applied.wait(timeout)
 
     def processing_ids(self) -> set[str]:
         with self._changed:

@@ -5,20 +5,19 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from liteflow.core.changes import forget
+from liteflow.core.control_state import mark_control, pending_control
 from liteflow.core.engine.events import deliver, oldest_event_for, waiting_pointer
 from liteflow.core.engine.outcome import PassResult
-from liteflow.core.errors import ConcurrencyError, WorkflowNotFoundError
+from liteflow.core.errors import ConcurrencyError, ControlRequested, WorkflowNotFoundError
 from liteflow.core.interfaces import PersistenceProvider, QueueType
-from liteflow.core.lifecycle import WorkflowCompleted, WorkflowSuspended, WorkflowTerminated
 from liteflow.core.log import logger
 from liteflow.core.models import WorkflowInstance, WorkflowStatus, to_millis, utcnow
+from liteflow.core.services import control
 
 if TYPE_CHECKING:
     from liteflow.core.services.host import WorkflowHost
 
 log = logger("workflow_consumer")
-_STATUS_EVENTS = (WorkflowCompleted, WorkflowSuspended, WorkflowTerminated)
 
 
 def load_to_run(persistence: PersistenceProvider, workflow_id: str) -> WorkflowInstance:
@@ -127,6 +126,8 @@ class WorkflowConsumer:
             )
             return False
         host.rebuild_data(instance, definition)
+        if pending_control(instance) is not None and not self.apply_control(instance):
+            return False
         for _ in range(host.options.max_passes):
             if not due(instance, to_millis(utcnow())):
                 return False
@@ -135,37 +136,49 @@ class WorkflowConsumer:
             if not self.save(instance, result):
                 return False
             host.after_pass(instance, result, was_runnable)
-            if not self.pull_events(instance, result) or not host.apply_control_request(instance):
+            if not self.pull_events(instance, result):
                 return False  # changed but not stored: whoever stored a newer state carries on from it
         return due(instance, to_millis(utcnow()))
 
     def save(self, instance: WorkflowInstance, result: PassResult) -> bool:
-        """Persist the pass (compare-and-set). A status change made meanwhile by suspend/terminate is
-        applied on top; any other newer state wins and this pass is dropped."""
+        """Persist the pass (compare-and-set on the revision: only the lock holder writes an instance, so
+        a conflict means this host's lock lapsed and the pass is dropped). A status change requested
+        meanwhile is applied to the pass and stored with it, in the same write (``control.fold``)."""
         persistence = self.host.persistence
-        try:
-            persistence.persist_workflow(instance, result.subscriptions, result.ended_subscriptions)
-        except ConcurrencyError:
-            fresh = persistence.get_workflow_instance(instance.id)
-            if not (fresh.revision == instance.revision + 1 and fresh.status is not WorkflowStatus.RUNNABLE):
-                log.warning("workflow.persist_conflict", workflow_id=instance.id, revision=instance.revision)
-                return False
-            if instance.status is not WorkflowStatus.TERMINATED or fresh.status is WorkflowStatus.TERMINATED:
-                # the change made meanwhile wins: what this pass did to the status (complete, suspend,
-                # terminate) did not happen, nor do its events
-                instance.status = fresh.status
-                instance.complete_time = fresh.complete_time
-                result.events[:] = [e for e in result.events if not isinstance(e, _STATUS_EVENTS)]
-            instance.next_execution = None
-            instance.revision = fresh.revision
-            forget(instance)  # stored whole: whoever stored ``fresh`` may have changed any pointer
+        applied: str | None = None
+        while True:
             try:
-                persistence.persist_workflow(instance, result.subscriptions, result.ended_subscriptions)
+                persistence.persist_workflow(instance, result.subscriptions, result.ended_subscriptions, applied)
+                break
+            except ControlRequested as requested:
+                if applied is not None:  # a second request while this host holds the lock: it lapsed
+                    log.warning("workflow.persist_conflict", workflow_id=instance.id, revision=instance.revision)
+                    return False
+                applied = requested.request
+                control.fold_pending(instance, applied, result)
             except ConcurrencyError:
                 log.warning("workflow.persist_conflict", workflow_id=instance.id, revision=instance.revision)
                 return False
+        if applied is not None:
+            mark_control(instance, None)
+            self.host.control_applied()
         if result.errors:
             persistence.persist_errors(result.errors)
+        return True
+
+    def apply_control(self, instance: WorkflowInstance) -> bool:
+        """Apply the status change pending on a just-loaded instance before running it; False if it could
+        not be stored (the lock lapsed)."""
+        request = pending_control(instance)
+        result = PassResult()
+        control.fold_pending(instance, request, result)
+        try:
+            self.host.persistence.persist_workflow(instance, result.subscriptions, result.ended_subscriptions, request)
+        except ConcurrencyError:
+            log.warning("workflow.persist_conflict", workflow_id=instance.id, revision=instance.revision)
+            return False
+        mark_control(instance, None)
+        self.host.after_control(instance, result.events, queue=False)
         return True
 
     def pull_events(self, instance: WorkflowInstance, result: PassResult) -> bool:

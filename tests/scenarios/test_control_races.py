@@ -1,0 +1,125 @@
+"""Suspend, resume and terminate at random moments while workflows run their passes, on every provider.
+
+Each workflow counts through a loop, one short step per iteration, appending the iteration to its
+data; a controller per workflow suspends, resumes and (sometimes) terminates it at random moments
+while other workflows run beside it. What must hold, whatever the timing:
+
+* every call returns True unless the instance had finished (the controller is its only other actor,
+  so suspend and resume always find it in the state they change), and each True takes effect: the
+  instance gets that status, and no step runs while it is suspended or after it is terminated;
+* no step result is lost and no step runs twice: the iterations stored are exactly the ones that ran,
+  each once, in order; nothing is left pending once the instance has settled.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pytest
+from support import WAIT, wait_until
+
+from liteflow.core import StepBody, StepExecutionContext, Workflow, WorkflowBuilder, WorkflowHost, WorkflowStatus
+from liteflow.core.control_state import pending_control
+
+pytestmark = pytest.mark.host_options(max_concurrent_workflows=4)
+
+ITERATIONS = 30
+WORKFLOWS = 8
+RUNS: Counter[tuple[str, int]] = Counter()
+_RUNS_LOCK = threading.Lock()
+
+
+@dataclass
+class Count:
+    i: int = 0
+    done: list[int] = field(default_factory=list)
+
+
+class Work(StepBody):
+    def run(self, context: StepExecutionContext) -> None:
+        data = context.workflow.data
+        with _RUNS_LOCK:
+            RUNS[(context.workflow.id, data.i)] += 1
+        time.sleep(random.uniform(0, 0.004))  # a window for a status change to land during the step
+        data.done.append(data.i)
+        data.i += 1
+
+
+class Counting(Workflow):
+    data_type = Count
+
+    def build(self, builder: WorkflowBuilder) -> None:
+        builder.start_with(lambda c: None).while_(lambda d, c: d.i < ITERATIONS).do(lambda b: b.start_with(Work))
+
+
+def runs_of(wid: str) -> int:
+    with _RUNS_LOCK:
+        return sum(n for (w, _), n in RUNS.items() if w == wid)
+
+
+def status(host: WorkflowHost, wid: str) -> WorkflowStatus:
+    return host.get_workflow_instance(wid).status
+
+
+def settled_runs(host: WorkflowHost, wid: str, expected: WorkflowStatus) -> int:
+    """Once ``wid`` has ``expected`` status: the step runs so far, checked not to grow for a moment."""
+    wait_until(lambda: status(host, wid) is expected)
+    runs = runs_of(wid)
+    time.sleep(0.02)
+    assert status(host, wid) is expected
+    assert runs_of(wid) == runs, f"a step ran while {wid} was {expected.value}"
+    return runs
+
+
+def control(host: WorkflowHost, wid: str, rng: random.Random, failures: list[str]) -> None:
+    try:
+        for round_ in range(12):
+            time.sleep(rng.uniform(0, 0.006))
+            if round_ > 2 and rng.random() < 0.15:
+                if host.terminate_workflow(wid):
+                    settled_runs(host, wid, WorkflowStatus.TERMINATED)
+                else:
+                    assert status(host, wid) is WorkflowStatus.COMPLETE, "terminate refused a live workflow"
+                return
+            if not host.suspend_workflow(wid):
+                assert status(host, wid) is WorkflowStatus.COMPLETE, "suspend refused a running workflow"
+                return
+            settled_runs(host, wid, WorkflowStatus.SUSPENDED)
+            time.sleep(rng.uniform(0, 0.004))
+            assert host.resume_workflow(wid) is True, "resume refused a suspended workflow"
+            wait_until(lambda: status(host, wid) is not WorkflowStatus.SUSPENDED)
+    except Exception as exc:  # reported by the test thread
+        failures.append(f"{wid}: {type(exc).__name__}: {exc}")
+
+
+def test_status_changes_at_random_moments_take_effect_and_cost_no_step(host: WorkflowHost) -> None:
+    host.register_workflow(Counting())
+    host.start()
+    seed = random.randrange(1 << 30)
+    failures: list[str] = []
+    wids = [host.start_workflow("Counting") for _ in range(WORKFLOWS)]
+    controllers = [
+        threading.Thread(target=control, args=(host, wid, random.Random(seed + n), failures))
+        for n, wid in enumerate(wids)
+    ]
+    for thread in controllers:
+        thread.start()
+    for thread in controllers:
+        thread.join(60)
+    assert not failures, f"seed {seed}: {failures}"
+
+    for wid in wids:
+        instance = host.wait_for_workflow(wid, timeout=WAIT * 2)
+        assert instance.status in (WorkflowStatus.COMPLETE, WorkflowStatus.TERMINATED)
+        done = instance.data.done
+        with _RUNS_LOCK:
+            ran = {i: n for (w, i), n in RUNS.items() if w == wid}
+        assert done == list(range(len(done))), f"seed {seed}: {wid} stored {done}"
+        assert ran == dict.fromkeys(done, 1), f"seed {seed}: {wid} ran {ran}, stored {done}"
+        if instance.status is WorkflowStatus.COMPLETE:
+            assert len(done) == ITERATIONS
+        assert pending_control(host.persistence.get_workflow_instance(wid)) is None

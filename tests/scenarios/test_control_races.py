@@ -123,3 +123,27 @@ def test_status_changes_at_random_moments_take_effect_and_cost_no_step(host: Wor
         if instance.status is WorkflowStatus.COMPLETE:
             assert len(done) == ITERATIONS
         assert pending_control(host.persistence.get_workflow_instance(wid)) is None
+
+
+class WaitThenStep(Workflow):
+    def build(self, builder: WorkflowBuilder) -> None:
+        builder.start_with(lambda c: None).wait_for("go", lambda d, c: "k").then(Work)
+
+
+def test_a_request_left_pending_by_a_caller_that_went_away_is_applied_by_the_next_host(host: WorkflowHost) -> None:
+    """A caller may return (or die) leaving its request to a lock holder that let go without seeing it:
+    the next host that takes the instance (here: for an event) applies it before anything else."""
+    from liteflow.core.services import control
+
+    host.register_workflow(WaitThenStep())
+    host.start()
+    wid = host.start_workflow("WaitThenStep", None, Count())
+    wait_until(lambda: host.get_workflow_instance(wid).execution_pointers[-1].event_name == "go")
+    assert host.persistence.request_control(wid, None, control.new_request("suspend"))
+
+    host.publish_event("go", "k")
+    settled_runs(host, wid, WorkflowStatus.SUSPENDED)
+    assert runs_of(wid) == 0 and pending_control(host.persistence.get_workflow_instance(wid)) is None
+    assert host.resume_workflow(wid) is True
+    assert host.wait_for_workflow(wid, timeout=WAIT).status is WorkflowStatus.COMPLETE
+    assert runs_of(wid) == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from liteflow.core.engine.events import deliver, oldest_event_for, waiting_pointer
-from liteflow.core.errors import ConcurrencyError, WorkflowNotFoundError
+from liteflow.core.errors import ConcurrencyError, ControlRequested, WorkflowNotFoundError
 from liteflow.core.interfaces import QueueType
 from liteflow.core.log import logger
 from liteflow.core.models import EventSubscription, WorkflowInstance, WorkflowStatus, utcnow
@@ -72,7 +72,7 @@ class EventConsumer:
         workflow_id = subscription.workflow_id
         if not host.lock.acquire_lock(workflow_id):
             return False
-        kept = False
+        kept = control_waits = False
         try:
             try:
                 instance = host.persistence.get_workflow_instance(workflow_id)
@@ -92,6 +92,9 @@ class EventConsumer:
                 instance.next_execution = None
             try:
                 host.persistence.persist_workflow(instance, ended_subscriptions=[subscription.id])
+            except ControlRequested:  # a status change waits for whoever holds the lock next: a worker
+                control_waits = True
+                return False
             except ConcurrencyError:
                 return False
             if instance.status is not WorkflowStatus.RUNNABLE:
@@ -102,5 +105,7 @@ class EventConsumer:
         finally:
             if not kept:
                 host.lock.release_lock(workflow_id)
+            if control_waits:
+                host.queue.queue_work(workflow_id, QueueType.WORKFLOW)
         host.queue.queue_work(workflow_id, QueueType.WORKFLOW)
         return True

@@ -50,7 +50,8 @@ class PersistenceProvider(Protocol):
     ) -> None:
         """Store the instance (compare-and-set on its revision) with ``subscriptions`` (upserted by id),
         and remove the subscriptions whose ids are in ``ended_subscriptions``. ``control_applied``: the
-        pending control request this write applies, cleared with it. Nothing is changed if the
+        pending control requests this write applies, cleared with it (if none are pending any more, the
+        write goes ahead; other requests pending refuse it). Nothing is changed if the
         compare-and-set fails (ConcurrencyError) or another request is pending (ControlRequested)."""
         ...
 

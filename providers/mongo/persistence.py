@@ -179,7 +179,8 @@ class MongoPersistenceProvider:
         them). Subscriptions: see the module's docstring."""
         revision = instance.revision + 1
         written = changed_pointers(instance)
-        query = {"_id": instance.id, "revision": instance.revision, "control": control_applied}
+        applied = None if control_applied is None else {"$in": [None, control_applied]}
+        query: dict[str, Any] = {"_id": instance.id, "revision": instance.revision, "control": applied}
         write: Callable[[], UpdateResult]
         if len(written) == len(instance.execution_pointers):
             doc = instance_document(instance, revision=revision)  # no ``control``: a replace clears it

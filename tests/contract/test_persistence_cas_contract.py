@@ -229,3 +229,12 @@ def test_the_persist_applying_the_requests_stores_and_clears_them(persistence: A
     assert persistence.request_control(wf.id, None, RESUME) is True
     with pytest.raises(ControlRequested):
         persistence.persist_workflow(stored)
+
+
+def test_a_persist_naming_requests_no_longer_pending_goes_ahead(persistence: Any) -> None:
+    wf = stored_runnable(persistence)
+    copy = persistence.get_workflow_instance(wf.id)
+    copy.data = {"v": 3}
+    persistence.persist_workflow(copy, control_applied=SUSPEND)
+    stored = persistence.get_workflow_instance(wf.id)
+    assert stored.data == {"v": 3} and stored.revision == 3 and pending_control(stored) is None

@@ -189,6 +189,8 @@ def _attempt(host: WorkflowHost, workflow_id: str, action: str, request: str, st
     persistence = host.persistence
     instance = persistence.get_workflow_instance(workflow_id)
     pending = pending_control(instance)
+    if not stored and request in requests_in(pending):
+        stored = True  # stored by a request sent again after its answer was lost
     if stored and request not in requests_in(pending):
         return True, True  # the lock holder applied it
     if not stored and not applies(action, status_after(instance.status, pending)):

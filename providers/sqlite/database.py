@@ -70,12 +70,16 @@ def is_busy(exc: sqlite3.Error) -> bool:
 
 
 class _Connection:
-    """A thread's connection, in a holder a weak set can track (a sqlite3.Connection cannot be)."""
+    """A thread's connection, in a holder a weak set can track (a sqlite3.Connection cannot be). Its
+    mutex is held while the connection is used, so :meth:`Database.close` never closes it under a
+    statement running in its thread (which would crash the interpreter)."""
 
-    __slots__ = ("__weakref__", "raw")
+    __slots__ = ("__weakref__", "closed", "mutex", "raw")
 
     def __init__(self, raw: sqlite3.Connection) -> None:
         self.raw = raw
+        self.mutex = threading.Lock()
+        self.closed = False
 
 
 class Database:
@@ -136,7 +140,7 @@ class Database:
         raw.execute(f"PRAGMA synchronous = {self.synchronous}")
         return raw
 
-    def connection(self) -> sqlite3.Connection:
+    def _held(self) -> _Connection:
         """This thread's connection (made on first use)."""
         held: _Connection | None = getattr(self._local, "connection", None)
         if held is None:
@@ -145,7 +149,7 @@ class Database:
             held = _Connection(self._connect())
             self._local.connection = held
             self._all.add(held)
-        return held.raw
+        return held
 
     def _prepare(self) -> None:
         """WAL mode and the schema, once per file (idempotent; several processes may race here)."""
@@ -173,8 +177,12 @@ class Database:
         deadline: float | None = None
         delay = 0.001
         while True:
+            held = self._held()
             try:
-                return body(self.connection())
+                with held.mutex:
+                    if held.closed:
+                        raise ProviderError(f"sqlite database {self.path} is closed")
+                    return body(held.raw)
             except sqlite3.Error as exc:
                 if not is_busy(exc):
                     log.warning("sqlite.failed", action=action, error=str(exc), error_type=type(exc).__name__)
@@ -228,10 +236,12 @@ class Database:
             except Exception as exc:  # closing is best effort
                 log.debug("sqlite.close_callback_failed", error=str(exc))
         for held in list(self._all):
-            try:
-                held.raw.close()
-            except sqlite3.Error as exc:
-                log.debug("sqlite.close_failed", error=str(exc))
+            with held.mutex:  # waits for a statement running in the connection's thread
+                held.closed = True
+                try:
+                    held.raw.close()
+                except sqlite3.Error as exc:
+                    log.debug("sqlite.close_failed", error=str(exc))
 
 
 @contextmanager

@@ -24,9 +24,21 @@ STATUS_STYLE = {
 }
 
 
-def console() -> Console:
-    # soft_wrap off and a fixed width when piped, so redirected output stays one row per line
-    return Console(width=None if sys.stdout.isatty() else 160, highlight=False)
+class _Out:
+    """Prints renderables to stdout without the trailing blanks rich pads table rows with."""
+
+    def __init__(self) -> None:
+        # a fixed width when piped, so redirected output stays one row per line
+        self._console = Console(width=None if sys.stdout.isatty() else 160, highlight=False)
+
+    def print(self, *renderables: Any) -> None:
+        with self._console.capture() as captured:
+            self._console.print(*renderables)
+        sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+
+
+def console() -> _Out:
+    return _Out()
 
 
 def print_json(document: Any) -> None:

@@ -12,19 +12,16 @@ import threading
 from bisect import bisect_left, insort
 from collections.abc import Iterator
 from datetime import datetime
-from typing import NamedTuple
 
 from liteflow.core.models import WorkflowStatus
 from liteflow.core.visibility import WorkflowQuery
 
 Entry = tuple[datetime, str]
 
-
-class _Meta(NamedTuple):
-    create_time: datetime
-    status: WorkflowStatus
-    definition_id: str
-    reference: str | None
+#: What the index knows of an instance: (create_time, status value, definition id, reference). A plain
+#: tuple of strings and a datetime, which the garbage collector stops tracking (a NamedTuple, or an enum
+#: inside, would keep 100,000 of them on every full collection's list).
+Meta = tuple[datetime, str, str, "str | None"]
 
 
 class VisibilityIndex:
@@ -32,9 +29,9 @@ class VisibilityIndex:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._meta: dict[str, _Meta] = {}
+        self._meta: dict[str, Meta] = {}
         self._all: list[Entry] = []
-        self._by_status: dict[WorkflowStatus, list[Entry]] = {status: [] for status in WorkflowStatus}
+        self._by_status: dict[str, list[Entry]] = {status.value: [] for status in WorkflowStatus}
         self._by_definition: dict[str, list[Entry]] = {}
         self._by_reference: dict[str, list[Entry]] = {}
 
@@ -43,7 +40,7 @@ class VisibilityIndex:
     ) -> None:
         with self._lock:
             self._remove(workflow_id)
-            meta = _Meta(create_time, status, definition_id, reference)
+            meta: Meta = (create_time, WorkflowStatus(status).value, definition_id, reference)
             self._meta[workflow_id] = meta
             entry = (create_time, workflow_id)
             for entries in self._lists(meta):
@@ -51,17 +48,18 @@ class VisibilityIndex:
 
     def set_status(self, workflow_id: str, status: WorkflowStatus) -> None:
         """Move an instance to another status (nothing if it is not indexed or already there)."""
+        value = status.value
         meta = self._meta.get(workflow_id)  # the common case, without the lock: the status is unchanged
-        if meta is None or meta.status is status:
+        if meta is None or meta[1] == value:
             return
         with self._lock:
             meta = self._meta.get(workflow_id)
-            if meta is None or meta.status is status:
+            if meta is None or meta[1] == value:
                 return
-            entry = (meta.create_time, workflow_id)
-            _discard(self._by_status[meta.status], entry)
-            insort(self._by_status[status], entry)
-            self._meta[workflow_id] = meta._replace(status=status)
+            entry = (meta[0], workflow_id)
+            _discard(self._by_status[meta[1]], entry)
+            insort(self._by_status[value], entry)
+            self._meta[workflow_id] = (meta[0], value, meta[2], meta[3])
 
     def remove(self, workflow_id: str) -> None:
         with self._lock:
@@ -71,20 +69,20 @@ class VisibilityIndex:
         meta = self._meta.pop(workflow_id, None)
         if meta is None:
             return
-        entry = (meta.create_time, workflow_id)
+        entry = (meta[0], workflow_id)
         for entries in self._lists(meta):
             _discard(entries, entry)
-        for table, key in ((self._by_definition, meta.definition_id), (self._by_reference, meta.reference)):
+        for table, key in ((self._by_definition, meta[2]), (self._by_reference, meta[3])):
             if key is not None and not table.get(key, True):
                 del table[key]
 
-    def _lists(self, meta: _Meta) -> Iterator[list[Entry]]:
+    def _lists(self, meta: Meta) -> Iterator[list[Entry]]:
         """The lists an instance with ``meta`` is in (made as needed)."""
         yield self._all
-        yield self._by_status[meta.status]
-        yield self._by_definition.setdefault(meta.definition_id, [])
-        if meta.reference is not None:
-            yield self._by_reference.setdefault(meta.reference, [])
+        yield self._by_status[meta[1]]
+        yield self._by_definition.setdefault(meta[2], [])
+        if meta[3] is not None:
+            yield self._by_reference.setdefault(meta[3], [])
 
     def ids(self, query: WorkflowQuery, skip: int, take: int | None) -> list[str]:
         """Ids of the matching instances, newest first, after ``skip``, at most ``take`` (None: all)."""
@@ -110,8 +108,8 @@ class VisibilityIndex:
         given = 0
         for i in range(hi - 1, lo - 1, -1):
             workflow_id = entries[i][1]
-            meta = self._meta[workflow_id]
-            if not query.matches(meta.status, meta.definition_id, meta.reference, meta.create_time):
+            created, status, definition_id, reference = self._meta[workflow_id]
+            if not query.matches(status, definition_id, reference, created):
                 continue
             if skip:
                 skip -= 1
@@ -125,7 +123,7 @@ class VisibilityIndex:
         """The smallest index the query's filters select, and the slice of it within the time bounds."""
         candidates: list[list[Entry]] = []
         if query.status is not None:
-            candidates.append(self._by_status[query.status])
+            candidates.append(self._by_status[query.status.value])
         if query.definition_id is not None:
             candidates.append(self._by_definition.get(query.definition_id, []))
         if query.reference is not None:

@@ -86,7 +86,7 @@ SAVE_INSTANCE = (
     _UPSERT_SUBSCRIPTIONS
     + _TERMINATE_SUBSCRIPTIONS
     + """
-local current = redis.call('HMGET', KEYS[1], 'rev', 'status', 'n', 'wtok')
+local current = redis.call('HMGET', KEYS[1], 'rev', 'status', 'n', 'wtok', 'def')
 if ARGV[1] ~= '' then
   if not current[1] then return -1 end
   if current[1] ~= ARGV[1] then
@@ -113,7 +113,8 @@ end
 for position = tonumber(ARGV[8]), tonumber(current[3] or '0') - 1 do
   redis.call('HDEL', KEYS[1], tostring(position))
 end
-if ARGV[1] == '' then  -- created: the visibility indexes that never change
+local unindexed = ARGV[1] == '' or not current[5]  -- created, or stored before the visibility indexes
+if unindexed then  -- the visibility indexes that never change
   redis.call('HSET', KEYS[1], 'def', ARGV[11])
   redis.call('ZADD', KEYS[9], ARGV[10], id)
   redis.call('ZADD', KEYS[14], ARGV[10], id)
@@ -122,7 +123,7 @@ if ARGV[1] == '' then  -- created: the visibility indexes that never change
     redis.call('ZADD', KEYS[15], ARGV[10], id)
   end
 end
-if current[2] ~= ARGV[4] then  -- created, or the status changed: move it to its status indexes
+if current[2] ~= ARGV[4] or unindexed then  -- created, or the status changed: move it to its status indexes
   if current[2] then
     redis.call('ZREM', KEYS[2 + tonumber(current[2])], id)
     redis.call('ZREM', KEYS[9 + tonumber(current[2])], id)

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from benchmarks import report, workloads
+from benchmarks import report, visibility, workloads
 from benchmarks.harness import MEMORY, REDIS, REDIS_2P, SQLITE, Rig, Run, redis_answers
 from benchmarks.report import ERROR, SKIPPED, WORKLOADS, Row
 from benchmarks.workloads import FULL, QUICK, Plan
@@ -48,7 +48,7 @@ def _csv(choices: tuple[str, ...]) -> Callable[[str], list[str]]:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description="LiteFlow benchmarks")
     parser.add_argument("--quick", action="store_true", help="a smoke run: small sizes, well under a minute")
-    parser.add_argument("--only", type=_csv(WORKLOADS), default=list(WORKLOADS), help="workloads: W,L,E,F,H,RSS")
+    parser.add_argument("--only", type=_csv(WORKLOADS), default=list(WORKLOADS), help="workloads: W,L,E,F,H,RSS,V")
     parser.add_argument(
         "--providers",
         type=_csv((MEMORY, REDIS, SQLITE)),
@@ -74,6 +74,10 @@ def _run_w(rig: Rig, n: int, plan: Plan) -> Row:
 
 def _run_w_prequeued(rig: Rig, n: int, plan: Plan) -> Row:
     return workloads.run_w_prequeued(rig, n, plan)
+
+
+def _run_v(rig: Rig, plan: Plan) -> list[Row]:
+    return visibility.run_v(rig, plan.v_sizes, plan.v_repeats, plan.v_timeout)
 
 
 def _bind(run: Callable[[Rig, Plan], Row | list[Row]], plan: Plan) -> Callable[[Rig], Row | list[Row]]:
@@ -128,6 +132,9 @@ class Runner:
                 for n in plan.w_prequeued:
                     body = functools.partial(_run_w_prequeued, n=n, plan=plan)
                     self.case("W", config, f"N={n} pre-queued", body, started=False)
+            elif name == "V":
+                body = functools.partial(_run_v, plan=plan)
+                self.case("V", config, "list_workflows", body, started=False)
             elif name in single:
                 label, run = single[name]
                 self.case(name, config, label, _bind(run, plan))

@@ -7,7 +7,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-WORKLOADS = ("W", "L", "E", "F", "H", "RSS")
+WORKLOADS = ("W", "L", "E", "F", "H", "RSS", "V")
 
 OK, TIMEOUT, ERROR, SKIPPED = "ok", "timeout", "error", "skipped"
 
@@ -47,7 +47,7 @@ class Metric:
 
 @dataclass
 class Row:
-    workload: str  # W, L, E, F, H, RSS
+    workload: str  # W, L, E, F, H, RSS, V
     config: str  # memory, redis, redis-2p
     case: str  # e.g. "N=1000", "spaced", "parallel"
     status: str = OK

@@ -63,6 +63,10 @@ class Plan:
     f_timeout: float = 30.0
     h_timeout: float = 30.0
     rss_timeout: float = 120.0
+    #: V: stored instances at which list_workflows is timed (filled cumulatively), queries per size.
+    v_sizes: tuple[int, ...] = (10_000, 100_000)
+    v_repeats: int = 50
+    v_timeout: float = 300.0
 
     def w_timeout(self, n: int) -> float:
         return min(self.w_timeout_base + n * self.w_timeout_per_instance, self.w_timeout_max)
@@ -98,6 +102,9 @@ QUICK = Plan(
     e_timeout=15.0,
     f_timeout=15.0,
     h_timeout=15.0,
+    v_sizes=(1_000, 5_000),
+    v_repeats=10,
+    v_timeout=30.0,
     rss_timeout=30.0,
 )
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-WORKLOADS = ("W", "L", "E", "F", "H", "RSS")
+WORKLOADS = ("W", "L", "E", "F", "H", "RSS", "V")
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""The provider interfaces: persistence, queue and lock.
+"""The provider interfaces: persistence, queue and lock, and the optional health check.
 
 They are ``typing.Protocol`` classes: a third-party provider implements the methods, it does not need to
 inherit. The contract test suite in ``tests/contract`` is run against every implementation. The method
@@ -118,3 +118,22 @@ class LockProvider(Protocol):
     def release_lock(self, resource_id: str) -> None: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class HealthCheck(Protocol):
+    """An optional ability of a provider: say where its store is and check that it answers.
+
+    ``host.start()`` pings, once, each of its persistence, queue and lock providers that has this
+    ability (every built-in one does) and refuses to start if one does not answer; a provider without
+    it is taken as it is. Once started, a host rides through outages rather than checking again.
+    """
+
+    def describe(self) -> str:
+        """Where the store is, for messages: a URL without its password (``redis://host:6379/0``)."""
+        ...
+
+    def ping(self, timeout: float) -> None:
+        """Return once the store answered; raise :class:`~liteflow.core.errors.ProviderError` naming it
+        (see :meth:`describe`) if it does not answer within about ``timeout`` seconds."""
+        ...

@@ -30,6 +30,7 @@ from liteflow.core.models import (
     to_millis,
 )
 from liteflow.providers.memory.frozen import ENDED, FrozenInstance, freeze, thaw, value_of
+from liteflow.providers.memory.health import InProcessHealth
 
 
 def _copy_value(value: Any) -> Any:
@@ -82,7 +83,7 @@ def _snapshot(stored: WorkflowInstance, share_ended: bool = False) -> WorkflowIn
 _STRIPES = 64
 
 
-class MemoryPersistenceProvider:
+class MemoryPersistenceProvider(InProcessHealth):
     """Thread-safe in-memory persistence. Values are kept as Python objects (no JSON round trip).
 
     Instances are read without a lock (a dictionary lookup, then a copy that retries if the lock holder

@@ -15,6 +15,7 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import pymongo
 from bson.errors import InvalidDocument
 from pymongo import ASCENDING, MongoClient
 from pymongo.errors import PyMongoError
@@ -32,6 +33,7 @@ from liteflow.core.models import (
     as_utc,
     to_millis,
 )
+from liteflow.providers.drivers import redact_url
 
 from .documents import (
     event_document,
@@ -52,7 +54,7 @@ log = logger("mongo")
 
 T = TypeVar("T")
 
-#: The indexes the queries below use, per collection (created idempotently at construction).
+#: The indexes the queries below use, per collection (created idempotently before the first write).
 INDEXES: dict[str, list[list[str]]] = {
     "workflows": [["status", "next_execution"], ["status", "complete_time"]],
     "subscriptions": [["event_name", "event_key", "subscribe_as_of"]],
@@ -82,6 +84,18 @@ def _store(action: str, doc: Mapping[str, Any], write: Callable[[], T]) -> T:
 
 _MONGOMOCK_LOCK = threading.RLock()
 
+#: How long a client made from a URL looks for a server before an operation fails (pymongo's own default
+#: is 30 s); a ``serverSelectionTimeoutMS`` in the URL or the client options takes precedence.
+SERVER_SELECTION_TIMEOUT = 5.0
+
+
+def _client_address(client: Any) -> str:
+    """The seed addresses of a client passed in (mongomock's has none: it is in-process)."""
+    if not isinstance(client, MongoClient):
+        return f"{type(client).__module__.split('.')[0]}://"
+    addresses = list(client.topology_description.server_descriptions())
+    return "mongodb://" + ",".join(f"{host}:{port}" for host, port in addresses)
+
 
 def _utc(value: datetime) -> datetime:
     aware = as_utc(value)
@@ -92,8 +106,11 @@ def _utc(value: datetime) -> datetime:
 class MongoPersistenceProvider:
     """Persistence on MongoDB (pymongo).
 
-    ``url_or_client`` is a MongoDB URL (a client is created with ``tz_aware=True`` and any
-    ``client_options``, and closed by :meth:`close`) or an existing client (left open by :meth:`close`).
+    ``url_or_client`` is a MongoDB URL (a client is created with ``tz_aware=True``, a server-selection
+    timeout of :data:`SERVER_SELECTION_TIMEOUT` seconds unless the URL or ``client_options`` give one,
+    and any ``client_options``; closed by :meth:`close`) or an existing client (left open by
+    :meth:`close`). Nothing is sent to the server until the provider is used: the indexes are created
+    before the first write (or by :meth:`ping`, which ``host.start()`` calls).
     """
 
     stores_json = True
@@ -105,15 +122,19 @@ class MongoPersistenceProvider:
         **client_options: Any,
     ) -> None:
         if isinstance(url_or_client, str):
-            self._client: MongoClient[dict[str, Any]] = MongoClient(
-                url_or_client, **{"tz_aware": True, **client_options}
-            )
+            defaults: dict[str, Any] = {"tz_aware": True}
+            chosen = {name.lower() for name in client_options}
+            if "serverselectiontimeoutms" not in chosen and "serverselectiontimeoutms" not in url_or_client.lower():
+                defaults["serverSelectionTimeoutMS"] = round(SERVER_SELECTION_TIMEOUT * 1000)
+            self._client: MongoClient[dict[str, Any]] = MongoClient(url_or_client, **{**defaults, **client_options})
             self._owns_client = True
+            self._where = f"{redact_url(url_or_client)} (database {database})"
         else:
             if client_options:
                 raise TypeError(f"client options {sorted(client_options)} apply only when a URL is given")
             self._client = url_or_client
             self._owns_client = False
+            self._where = f"{_client_address(url_or_client)} (database {database})"
         #: mongomock (the in-process stand-in tests and samples use) is not thread-safe, and a host calls
         #: its provider from many threads: calls on a mongomock client are serialised.
         mock = type(self._client).__module__.startswith("mongomock")
@@ -123,22 +144,41 @@ class MongoPersistenceProvider:
         self._subscriptions: Collection[dict[str, Any]] = db["subscriptions"]
         self._events: Collection[dict[str, Any]] = db["events"]
         self._errors: Collection[dict[str, Any]] = db["errors"]
-        try:
-            self._create_indexes()
-        except ProviderError:
-            self.close()
-            raise
-        log.debug("mongo.ready", database=database)
+        self._indexed = False
+        self._index_mutex = threading.Lock()
 
-    def _create_indexes(self) -> None:
-        with self._serial, _driver("index creation"):
-            for name, indexes in INDEXES.items():
-                collection = self._db[name]
-                for keys in indexes:
-                    collection.create_index([(key, ASCENDING) for key in keys])
+    def _ensure_indexes(self) -> None:
+        """Create the indexes once (idempotent on the server); a failure is raised and tried again next time."""
+        if self._indexed:
+            return
+        with self._index_mutex:
+            if self._indexed:
+                return
+            with self._serial, _driver("index creation"):
+                for name, indexes in INDEXES.items():
+                    collection = self._db[name]
+                    for keys in indexes:
+                        collection.create_index([(key, ASCENDING) for key in keys])
+            self._indexed = True
+        log.debug("mongo.ready", where=self._where)
+
+    # -- health ----------------------------------------------------------------------------------------
+    def describe(self) -> str:
+        return self._where
+
+    def ping(self, timeout: float) -> None:
+        """Ask the server to answer within ``timeout`` seconds (server selection included), then make sure
+        the indexes exist; ProviderError naming the server if it does not answer."""
+        try:
+            with pymongo.timeout(timeout), self._serial:
+                self._client.admin.command("ping")
+        except PyMongoError as exc:
+            raise ProviderError(f"MongoDB at {self._where} did not answer: {type(exc).__name__}: {exc}") from exc
+        self._ensure_indexes()
 
     # -- instances -------------------------------------------------------------------------------------
     def create_workflow(self, instance: WorkflowInstance) -> str:
+        self._ensure_indexes()
         doc = instance_document(instance, revision=1)
         with self._serial:
             _store("create_workflow", doc, lambda: self._workflows.insert_one(doc))
@@ -223,6 +263,7 @@ class MongoPersistenceProvider:
 
     # -- subscriptions ---------------------------------------------------------------------------------
     def _save_subscription(self, subscription: EventSubscription) -> None:
+        self._ensure_indexes()
         doc = model_document(subscription)
         with self._serial, _driver("save subscription"):
             self._subscriptions.replace_one({"_id": subscription.id}, doc, upsert=True)
@@ -243,6 +284,7 @@ class MongoPersistenceProvider:
 
     # -- events ----------------------------------------------------------------------------------------
     def create_event(self, event: Event) -> str:
+        self._ensure_indexes()
         doc = event_document(event)
         with self._serial:
             _store("create_event", doc, lambda: self._events.replace_one({"_id": event.id}, doc, upsert=True))

@@ -35,6 +35,9 @@ class HostOptions(BaseModel):
     stop_timeout: float = Field(30.0, gt=0)
     #: Seconds before an event whose workflow was busy is tried again.
     event_retry_delay: float = Field(0.02, gt=0)
+    #: Longest ``start()`` waits for the persistence, queue and lock to answer its one check (it then
+    #: raises ProviderError naming the store that did not).
+    start_timeout: float = Field(5.0, gt=0)
 
     @field_validator("retry_interval", mode="before")
     @classmethod

@@ -56,7 +56,8 @@ class PersistenceProvider(Protocol):
         ...
 
     def purge_workflows(self, status: WorkflowStatus, older_than: datetime) -> int:
-        """Delete instances in ``status`` completed (or created) before ``older_than``; returns how many."""
+        """Delete instances in ``status`` completed (or created) before ``older_than``, with their
+        subscriptions and errors; returns how many instances."""
         ...
 
     def create_event_subscription(self, subscription: EventSubscription) -> str: ...
@@ -81,8 +82,9 @@ class PersistenceProvider(Protocol):
         """Ids of unprocessed events whose ``event_time`` is at or before ``as_at``."""
         ...
 
-    def purge_events(self, older_than: datetime) -> int:
-        """Delete processed events whose ``event_time`` is before ``older_than``; returns how many."""
+    def purge_events(self, older_than: datetime, limit: int | None = None) -> int:
+        """Delete processed events whose ``event_time`` is before ``older_than`` (with ``limit``, at most
+        that many, the oldest first); returns how many."""
         ...
 
     def mark_event_processed(self, event_id: str) -> None: ...

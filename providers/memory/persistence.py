@@ -53,6 +53,15 @@ def _utc(value: datetime) -> datetime:
     return converted
 
 
+def _discard(index: dict[Any, set[str]], key: Any, item: str) -> None:
+    """Take ``item`` out of the set at ``index[key]``, and the set out of ``index`` once it is empty."""
+    items = index.get(key)
+    if items is not None:
+        items.discard(item)
+        if not items:
+            del index[key]
+
+
 def copy_instance(instance: WorkflowInstance, share_ended: bool = False) -> WorkflowInstance:
     """A copy that shares nothing mutable with ``instance`` (bar values stored inside pointers); with
     ``share_ended``, pointers that have ended are shared rather than copied (the engine never changes
@@ -103,7 +112,9 @@ class MemoryPersistenceProvider(InProcessHealth):
         self._subscriptions_by_key: dict[tuple[str, str], set[str]] = {}
         self._events_by_key: dict[tuple[str, str], list[str]] = {}
         self._unprocessed: set[str] = set()
-        self._errors: list[ExecutionError] = []
+        # workflow id -> its subscriptions' ids and its errors, so purging an instance drops them too
+        self._subscriptions_by_workflow: dict[str, set[str]] = {}
+        self._errors: dict[str, list[ExecutionError]] = {}
 
     # -- instances -------------------------------------------------------------------------------------
     def _stripe(self, workflow_id: str) -> threading.Lock:
@@ -195,9 +206,14 @@ class MemoryPersistenceProvider(InProcessHealth):
                 continue
             with self._stripe(workflow_id):  # checked again: it may have been persisted since
                 stored = self._instances.get(workflow_id)
-                if stored is not None and doomed(stored):
-                    del self._instances[workflow_id]
-                    purged += 1
+                if stored is None or not doomed(stored):
+                    continue
+                del self._instances[workflow_id]
+                purged += 1
+            with self._mutex:  # what belongs to the instance goes with it
+                for subscription_id in list(self._subscriptions_by_workflow.get(workflow_id, ())):
+                    self._drop_subscription(subscription_id)
+                self._errors.pop(workflow_id, None)
         return purged
 
     # -- subscriptions ---------------------------------------------------------------------------------
@@ -211,15 +227,13 @@ class MemoryPersistenceProvider(InProcessHealth):
         self._subscriptions[subscription.id] = subscription.model_copy()
         key = (subscription.event_name, subscription.event_key)
         self._subscriptions_by_key.setdefault(key, set()).add(subscription.id)
+        self._subscriptions_by_workflow.setdefault(subscription.workflow_id, set()).add(subscription.id)
 
     def _drop_subscription(self, subscription_id: str) -> None:
         old = self._subscriptions.pop(subscription_id, None)
         if old is not None:
-            ids = self._subscriptions_by_key.get((old.event_name, old.event_key))
-            if ids is not None:
-                ids.discard(subscription_id)
-                if not ids:
-                    del self._subscriptions_by_key[(old.event_name, old.event_key)]
+            _discard(self._subscriptions_by_key, (old.event_name, old.event_key), subscription_id)
+            _discard(self._subscriptions_by_workflow, old.workflow_id, subscription_id)
 
     def get_subscriptions(self, event_name: str, event_key: str, as_of: datetime) -> list[EventSubscription]:
         as_of = _utc(as_of)
@@ -267,10 +281,12 @@ class MemoryPersistenceProvider(InProcessHealth):
         with self._mutex:
             return [i for i in self._unprocessed if self._events[i].event_time <= as_at]
 
-    def purge_events(self, older_than: datetime) -> int:
+    def purge_events(self, older_than: datetime, limit: int | None = None) -> int:
         older_than = _utc(older_than)
         with self._mutex:
             doomed = [e for e in self._events.values() if e.is_processed and e.event_time < older_than]
+            if limit is not None and len(doomed) > limit:
+                doomed = sorted(doomed, key=lambda e: e.event_time)[:limit]
             for event in doomed:
                 del self._events[event.id]
                 key = (event.event_name, event.event_key)
@@ -295,11 +311,12 @@ class MemoryPersistenceProvider(InProcessHealth):
     # -- errors ----------------------------------------------------------------------------------------
     def persist_errors(self, errors: Sequence[ExecutionError]) -> None:
         with self._mutex:
-            self._errors.extend(e.model_copy() for e in errors)
+            for error in errors:
+                self._errors.setdefault(error.workflow_id, []).append(error.model_copy())
 
     def get_errors(self, workflow_id: str) -> list[ExecutionError]:
         with self._mutex:
-            return [e.model_copy() for e in self._errors if e.workflow_id == workflow_id]
+            return [e.model_copy() for e in self._errors.get(workflow_id, ())]
 
     def close(self) -> None:
         pass

@@ -84,6 +84,9 @@ def _store(action: str, doc: Mapping[str, Any], write: Callable[[], T]) -> T:
 
 _MONGOMOCK_LOCK = threading.RLock()
 
+#: Instances deleted per round trip by purge_workflows.
+_PURGE_BATCH = 500
+
 #: How long a client made from a URL looks for a server before an operation fails (pymongo's own default
 #: is 30 s); a ``serverSelectionTimeoutMS`` in the URL or the client options takes precedence.
 SERVER_SELECTION_TIMEOUT = 5.0
@@ -248,6 +251,8 @@ class MongoPersistenceProvider:
             return [doc["_id"] for doc in self._workflows.find(query, {"_id": 1})]
 
     def purge_workflows(self, status: WorkflowStatus, older_than: datetime) -> int:
+        """Deletes the instances in ``status`` completed (or created) before ``older_than``, in batches,
+        with their subscriptions and errors."""
         cutoff = _utc(older_than)
         query = {
             "status": WorkflowStatus(status).value,
@@ -256,8 +261,20 @@ class MongoPersistenceProvider:
                 {"complete_time": None, "create_time": {"$lt": cutoff}},
             ],
         }
-        with self._serial, _driver("purge_workflows"):
-            deleted = self._workflows.delete_many(query).deleted_count
+        deleted = 0
+        while True:
+            with self._serial, _driver("purge_workflows"):
+                ids = [doc["_id"] for doc in self._workflows.find(query, {"_id": 1}).limit(_PURGE_BATCH)]
+                if not ids:
+                    break
+                # checked again as it is deleted: an instance persisted meanwhile may no longer match
+                deleted += self._workflows.delete_many({"_id": {"$in": ids}, **query}).deleted_count
+                kept = {doc["_id"] for doc in self._workflows.find({"_id": {"$in": ids}}, {"_id": 1})}
+                gone = [i for i in ids if i not in kept]
+                self._subscriptions.delete_many({"workflow_id": {"$in": gone}})
+                self._errors.delete_many({"workflow_id": {"$in": gone}})
+            if len(ids) < _PURGE_BATCH:
+                break
         log.debug("mongo.purged", status=WorkflowStatus(status).value, count=deleted)
         return deleted
 
@@ -312,10 +329,15 @@ class MongoPersistenceProvider:
         with self._serial, _driver("get_runnable_events"):
             return [doc["_id"] for doc in self._events.find(query, {"_id": 1})]
 
-    def purge_events(self, older_than: datetime) -> int:
+    def purge_events(self, older_than: datetime, limit: int | None = None) -> int:
         query = {"is_processed": True, "event_time": {"$lt": _utc(older_than)}}
         with self._serial, _driver("purge_events"):
-            return int(self._events.delete_many(query).deleted_count)
+            if limit is None:
+                return int(self._events.delete_many(query).deleted_count)
+            ids = [
+                doc["_id"] for doc in self._events.find(query, {"_id": 1}).sort("event_time", ASCENDING).limit(limit)
+            ]
+            return int(self._events.delete_many({"_id": {"$in": ids}, **query}).deleted_count) if ids else 0
 
     def mark_event_processed(self, event_id: str) -> None:
         self._set_processed(event_id, True)

@@ -227,9 +227,9 @@ class RedisPersistenceProvider(ConnectionHealth):
         return [text(i) for i in ids]
 
     def purge_workflows(self, status: WorkflowStatus, older_than: datetime) -> int:
-        """Deletes the instances (with their index entries and error lists) in ``status`` whose
+        """Deletes the instances (with their index entries, error lists and subscriptions) in ``status`` whose
         ``complete_time`` (or ``create_time``) is before ``older_than``, in atomic batches."""
-        keys = [self._k_status[WorkflowStatus(status)], self._k_runnable]
+        keys = [self._k_status[WorkflowStatus(status)], self._k_runnable, self._k_sub, self._k_sub_where]
         args: list[Any] = [f"({micros(older_than)}", _PURGE_BATCH, self._k_instance, self._k_errors]
         total = 0
         with provider_errors("purge_workflows"):
@@ -273,13 +273,16 @@ class RedisPersistenceProvider(ConnectionHealth):
             self._conn.run_script(self._create_event, keys, args)
         return event.id
 
-    def purge_events(self, older_than: datetime) -> int:
-        """Processed events before ``older_than`` go, with their index entries, in batches of 500."""
+    def purge_events(self, older_than: datetime, limit: int | None = None) -> int:
+        """Processed events before ``older_than`` go, with their index entries, in batches of 500; with
+        ``limit``, only (at most) that many of the oldest events before then are looked at."""
         purged = 0
         with provider_errors("purge_events"):
             client = self._conn.client
             # exclusive bound: "(" + score
-            ids = [text(i) for i in client.zrangebyscore(self._k_events, "-inf", f"({micros(older_than)}")]
+            start, num = (None, None) if limit is None else (0, limit)
+            found = client.zrangebyscore(self._k_events, "-inf", f"({micros(older_than)}", start=start, num=num)
+            ids = [text(i) for i in found]
             for start in range(0, len(ids), 500):
                 batch = ids[start : start + 500]
                 pipe = client.pipeline(transaction=False)

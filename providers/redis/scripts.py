@@ -48,13 +48,15 @@ end
 #: Removes the subscriptions whose ids are ARGV[first_arg..last_arg] from the ``sub`` hash KEYS[docs],
 #: the ``sub:where`` hash KEYS[where] and the index each one is in.
 _TERMINATE_SUBSCRIPTIONS = """
+local function drop_subscription(docs, where, id)
+  local index = redis.call('HGET', KEYS[where], id)
+  if index then redis.call('ZREM', index, id) end
+  redis.call('HDEL', KEYS[docs], id)
+  redis.call('HDEL', KEYS[where], id)
+end
 local function terminate_subscriptions(docs, where, first_arg, last_arg)
   for i = first_arg, last_arg do
-    local id = ARGV[i]
-    local index = redis.call('HGET', KEYS[where], id)
-    if index then redis.call('ZREM', index, id) end
-    redis.call('HDEL', KEYS[docs], id)
-    redis.call('HDEL', KEYS[where], id)
+    drop_subscription(docs, where, ARGV[i])
   end
 end
 """
@@ -176,17 +178,29 @@ return 1
 """
 
 #: Deletes up to ARGV[2] instances of status index KEYS[1] scored below ARGV[1] ('(<us>'), with their
-#: runnable entries (KEYS[2]) and error lists. ARGV[3]/ARGV[4]: the instance and error key prefixes.
-#: Returns how many it deleted.
-PURGE = """
+#: runnable entries (KEYS[2]), error lists and the subscriptions of their pointers (KEYS[3] ``sub``,
+#: KEYS[4] ``sub:where``; a subscription's id is its pointer's). ARGV[3]/ARGV[4]: the instance and error
+#: key prefixes. Returns how many it deleted.
+PURGE = (
+    _TERMINATE_SUBSCRIPTIONS
+    + """
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 for _, id in ipairs(ids) do
+  local fields = redis.call('HGETALL', ARGV[3] .. id)
+  for i = 1, #fields, 2 do
+    local doc = fields[i + 1]
+    if string.match(fields[i], '^%d+$') and string.find(doc, '"event_name":"', 1, true) then
+      local pointer = cjson.decode(doc)
+      if type(pointer['event_name']) == 'string' then drop_subscription(3, 4, pointer['id']) end
+    end
+  end
   redis.call('DEL', ARGV[3] .. id, ARGV[4] .. id)
   redis.call('ZREM', KEYS[1], id)
   redis.call('ZREM', KEYS[2], id)
 end
 return #ids
 """
+)
 
 #: KEYS: 1 queue zset, 2 sequence counter; ARGV: 1 id. Queues the id at the back unless already queued.
 #: Returns 1 if queued, 0 if it was already there.

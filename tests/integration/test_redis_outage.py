@@ -9,6 +9,9 @@ from datetime import timedelta
 from urllib.parse import urlparse
 
 import pytest
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from tcp_proxy import TcpProxy
 
 from liteflow.core import (
@@ -122,7 +125,14 @@ def test_a_client_waiting_for_a_workflow_rides_through_losing_redis(proxy: TcpPr
     RUNS.clear()
     FIRST_DONE.clear()
     worker = _host(proxy.url.replace(f":{proxy.port}", ":6379"), redis_cleanup)  # the worker talks to Redis directly
-    client = _host(proxy.url, redis_cleanup)
+    # the client's driver gives up at once (no retries of its own), so the blip reaches wait_for_workflow
+    impatient = redis.Redis.from_url(proxy.url, retry=Retry(NoBackoff(), 0), socket_connect_timeout=1)
+    client = configure_workflow_host(
+        persistence=RedisPersistenceProvider(impatient, prefix=redis_cleanup),
+        queue=RedisQueueProvider(impatient, prefix=redis_cleanup),
+        lock=RedisLockProvider(impatient, prefix=redis_cleanup),
+    )
+    client.register_workflow(Outage())
     worker.start()  # type: ignore[attr-defined]
     try:
         workflow_id = client.start_workflow("Outage")  # type: ignore[attr-defined]
@@ -145,3 +155,4 @@ def test_a_client_waiting_for_a_workflow_rides_through_losing_redis(proxy: TcpPr
         worker.stop()  # type: ignore[attr-defined]
     assert len(outcome) == 1 and not isinstance(outcome[0], Exception), outcome
     assert outcome[0].status is WorkflowStatus.COMPLETE  # type: ignore[attr-defined]
+    impatient.close()

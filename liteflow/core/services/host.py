@@ -36,6 +36,7 @@ from liteflow.core.services.health import check_providers
 from liteflow.core.services.lifecycle_dispatch import LifecycleCallback, LifecycleDispatcher
 from liteflow.core.services.options import HostOptions
 from liteflow.core.services.poller import RunnablePoller
+from liteflow.core.services.retention import EventRetention
 from liteflow.core.services.scheduler import WakeupScheduler
 from liteflow.core.services.workflow_consumer import WorkflowConsumer
 from liteflow.core.workflow import Workflow
@@ -145,6 +146,9 @@ class WorkflowHost:
                 for i in range(self.options.event_workers)
             ]
             self._threads.append(self._thread("liteflow-poller", poller.run))
+            if self.options.event_retention is not None:
+                retention = EventRetention(self, self.options.event_retention, self._stop)
+                self._threads.append(self._thread("liteflow-retention", retention.run))
             for thread in self._threads:
                 thread.start()
             self._running = True

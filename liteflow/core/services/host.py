@@ -167,12 +167,28 @@ class WorkflowHost:
             for thread in self._threads:
                 thread.join(timeout=max(0.0, deadline - time.monotonic()))
                 if thread.is_alive():
-                    log.warning("host.stop_timeout", thread=thread.name)
+                    self._warn_still_running(thread)
             self._threads = []
             self.scheduler.stop()
             self._async.stop()
             self._running = False
         log.info("host.stopped")
+
+    def _warn_still_running(self, thread: threading.Thread) -> None:
+        """``stop()`` gave up waiting for ``thread``: say which workflow and step it is still running."""
+        context = self.executor.running.get(thread.ident or 0)
+        if context is None:
+            log.warning("host.stop_timeout", thread=thread.name)
+            return
+        log.warning(
+            "host.stop_timeout",
+            thread=thread.name,
+            workflow_id=context.workflow.id,
+            definition_id=context.workflow.workflow_definition_id,
+            step_id=context.step.id,
+            step=context.step.display_name,
+            pointer_id=context.execution_pointer.id,
+        )
 
     def __enter__(self) -> WorkflowHost:
         self.start()

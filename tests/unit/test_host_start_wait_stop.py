@@ -1,7 +1,8 @@
-"""host.start() checks once that the persistence, queue and lock answer; a client's waits ride through blips."""
+"""host.start() checks once that the providers answer; waits ride through blips; stop() names what it left running."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any
@@ -240,3 +241,38 @@ def test_wait_for_an_unknown_workflow_raises_at_once() -> None:
     host = configure_workflow_host()
     with pytest.raises(WorkflowNotFoundError):
         host.wait_for_workflow("no-such-id", timeout=None)
+
+
+# -- stop() ----------------------------------------------------------------------------------------------
+BLOCKED = threading.Event()
+UNBLOCK = threading.Event()
+
+
+class Stuck(StepBody):
+    def run(self, context: StepExecutionContext) -> None:
+        BLOCKED.set()
+        UNBLOCK.wait(30)
+
+
+class StuckWorkflow(Workflow):
+    def build(self, builder: WorkflowBuilder) -> None:
+        builder.start_with(lambda context: None).then(Stuck)
+
+
+def test_stop_timeout_warning_names_the_workflow_and_step_still_running(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="liteflow")
+    BLOCKED.clear()
+    UNBLOCK.clear()
+    host = configure_workflow_host(stop_timeout=0.3, max_concurrent_workflows=1)
+    host.register_workflow(StuckWorkflow())
+    host.start()
+    wid = host.start_workflow("StuckWorkflow")
+    try:
+        assert BLOCKED.wait(10)
+        host.stop()
+    finally:
+        UNBLOCK.set()
+    warnings = [r.getMessage() for r in caplog.records if "host.stop_timeout" in r.getMessage()]
+    named = [m for m in warnings if f"workflow_id='{wid}'" in m]
+    assert len(named) == 1, warnings
+    assert "step='Stuck'" in named[0] and "definition_id='StuckWorkflow'" in named[0] and "step_id=1" in named[0]

@@ -596,3 +596,11 @@ def test_get_revision_follows_every_store_when_offered(persistence: PersistenceP
     loaded = persistence.get_workflow_instance(new.id)
     persistence.persist_workflow(loaded)
     assert get_revision(new.id) == loaded.revision == 2
+
+
+def test_answers_the_start_up_check(persistence: Any) -> None:
+    from liteflow.core.interfaces import HealthCheck
+
+    assert isinstance(persistence, HealthCheck)  # host.start() pings it once
+    persistence.ping(5.0)
+    assert persistence.describe()

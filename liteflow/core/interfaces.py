@@ -1,4 +1,4 @@
-"""The provider interfaces: persistence, queue and lock.
+"""The provider interfaces: persistence, queue and lock, and the optional health check.
 
 They are ``typing.Protocol`` classes: a third-party provider implements the methods, it does not need to
 inherit. The contract test suite in ``tests/contract`` is run against every implementation. The method
@@ -72,7 +72,8 @@ class PersistenceProvider(Protocol):
         ...
 
     def purge_workflows(self, status: WorkflowStatus, older_than: datetime) -> int:
-        """Delete instances in ``status`` completed (or created) before ``older_than``; returns how many."""
+        """Delete instances in ``status`` completed (or created) before ``older_than``, with their
+        subscriptions and errors; returns how many instances."""
         ...
 
     def list_workflows(
@@ -123,8 +124,9 @@ class PersistenceProvider(Protocol):
         """Ids of unprocessed events whose ``event_time`` is at or before ``as_at``."""
         ...
 
-    def purge_events(self, older_than: datetime) -> int:
-        """Delete processed events whose ``event_time`` is before ``older_than``; returns how many."""
+    def purge_events(self, older_than: datetime, limit: int | None = None) -> int:
+        """Delete processed events whose ``event_time`` is before ``older_than`` (with ``limit``, at most
+        that many, the oldest first); returns how many."""
         ...
 
     def mark_event_processed(self, event_id: str) -> None: ...
@@ -167,3 +169,22 @@ class LockProvider(Protocol):
     def release_lock(self, resource_id: str) -> None: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class HealthCheck(Protocol):
+    """An optional ability of a provider: say where its store is and check that it answers.
+
+    ``host.start()`` pings, once, each of its persistence, queue and lock providers that has this
+    ability (every built-in one does) and refuses to start if one does not answer; a provider without
+    it is taken as it is. Once started, a host rides through outages rather than checking again.
+    """
+
+    def describe(self) -> str:
+        """Where the store is, for messages: a URL without its password (``redis://host:6379/0``)."""
+        ...
+
+    def ping(self, timeout: float) -> None:
+        """Return once the store answered; raise :class:`~liteflow.core.errors.ProviderError` naming it
+        (see :meth:`describe`) if it does not answer within about ``timeout`` seconds."""
+        ...

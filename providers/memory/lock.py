@@ -7,9 +7,10 @@ import time
 
 from liteflow.core.lease import LeaseRenewer
 from liteflow.core.models import new_id
+from liteflow.providers.memory.health import InProcessHealth
 
 
-class MemoryLockProvider:
+class MemoryLockProvider(InProcessHealth):
     """Locks shared by every provider object made with the same ``registry`` (by default: just this one).
 
     Each provider object owns the locks it took; a lock whose lease lapsed (its owner stopped renewing)

@@ -37,6 +37,7 @@ from liteflow.core.models import (
 )
 from liteflow.core.visibility import WorkflowQuery, check_page
 from liteflow.providers.memory.frozen import ENDED, FrozenInstance, freeze, thaw, value_of
+from liteflow.providers.memory.health import InProcessHealth
 from liteflow.providers.memory.visibility import VisibilityIndex
 
 
@@ -58,6 +59,15 @@ def _utc(value: datetime) -> datetime:
     converted = as_utc(value)
     assert converted is not None
     return converted
+
+
+def _discard(index: dict[Any, set[str]], key: Any, item: str) -> None:
+    """Take ``item`` out of the set at ``index[key]``, and the set out of ``index`` once it is empty."""
+    items = index.get(key)
+    if items is not None:
+        items.discard(item)
+        if not items:
+            del index[key]
 
 
 def copy_instance(instance: WorkflowInstance, share_ended: bool = False) -> WorkflowInstance:
@@ -90,7 +100,7 @@ def _snapshot(stored: WorkflowInstance, share_ended: bool = False) -> WorkflowIn
 _STRIPES = 64
 
 
-class MemoryPersistenceProvider:
+class MemoryPersistenceProvider(InProcessHealth):
     """Thread-safe in-memory persistence. Values are kept as Python objects (no JSON round trip).
 
     Instances are read without a lock (a dictionary lookup, then a copy that retries if the lock holder
@@ -110,10 +120,12 @@ class MemoryPersistenceProvider:
         self._subscriptions_by_key: dict[tuple[str, str], set[str]] = {}
         self._events_by_key: dict[tuple[str, str], list[str]] = {}
         self._unprocessed: set[str] = set()
-        self._errors: list[ExecutionError] = []
         #: workflow id -> its pending control request (written under the id's stripe lock)
         self._controls: dict[str, str] = {}
         self._visibility = VisibilityIndex()
+        # workflow id -> its subscriptions' ids and its errors, so purging an instance drops them too
+        self._subscriptions_by_workflow: dict[str, set[str]] = {}
+        self._errors: dict[str, list[ExecutionError]] = {}
 
     # -- instances -------------------------------------------------------------------------------------
     def _stripe(self, workflow_id: str) -> threading.Lock:
@@ -237,11 +249,16 @@ class MemoryPersistenceProvider:
                 continue
             with self._stripe(workflow_id):  # checked again: it may have been persisted since
                 stored = self._instances.get(workflow_id)
-                if stored is not None and doomed(stored):
-                    del self._instances[workflow_id]
-                    self._controls.pop(workflow_id, None)
-                    self._visibility.remove(workflow_id)
-                    purged += 1
+                if stored is None or not doomed(stored):
+                    continue
+                del self._instances[workflow_id]
+                self._controls.pop(workflow_id, None)
+                self._visibility.remove(workflow_id)
+                purged += 1
+            with self._mutex:  # what belongs to the instance goes with it
+                for subscription_id in list(self._subscriptions_by_workflow.get(workflow_id, ())):
+                    self._drop_subscription(subscription_id)
+                self._errors.pop(workflow_id, None)
         return purged
 
     def list_workflows(
@@ -279,15 +296,13 @@ class MemoryPersistenceProvider:
         self._subscriptions[subscription.id] = subscription.model_copy()
         key = (subscription.event_name, subscription.event_key)
         self._subscriptions_by_key.setdefault(key, set()).add(subscription.id)
+        self._subscriptions_by_workflow.setdefault(subscription.workflow_id, set()).add(subscription.id)
 
     def _drop_subscription(self, subscription_id: str) -> None:
         old = self._subscriptions.pop(subscription_id, None)
         if old is not None:
-            ids = self._subscriptions_by_key.get((old.event_name, old.event_key))
-            if ids is not None:
-                ids.discard(subscription_id)
-                if not ids:
-                    del self._subscriptions_by_key[(old.event_name, old.event_key)]
+            _discard(self._subscriptions_by_key, (old.event_name, old.event_key), subscription_id)
+            _discard(self._subscriptions_by_workflow, old.workflow_id, subscription_id)
 
     def get_subscriptions(self, event_name: str, event_key: str, as_of: datetime) -> list[EventSubscription]:
         as_of = _utc(as_of)
@@ -335,10 +350,12 @@ class MemoryPersistenceProvider:
         with self._mutex:
             return [i for i in self._unprocessed if self._events[i].event_time <= as_at]
 
-    def purge_events(self, older_than: datetime) -> int:
+    def purge_events(self, older_than: datetime, limit: int | None = None) -> int:
         older_than = _utc(older_than)
         with self._mutex:
             doomed = [e for e in self._events.values() if e.is_processed and e.event_time < older_than]
+            if limit is not None and len(doomed) > limit:
+                doomed = sorted(doomed, key=lambda e: e.event_time)[:limit]
             for event in doomed:
                 del self._events[event.id]
                 key = (event.event_name, event.event_key)
@@ -363,11 +380,12 @@ class MemoryPersistenceProvider:
     # -- errors ----------------------------------------------------------------------------------------
     def persist_errors(self, errors: Sequence[ExecutionError]) -> None:
         with self._mutex:
-            self._errors.extend(e.model_copy() for e in errors)
+            for error in errors:
+                self._errors.setdefault(error.workflow_id, []).append(error.model_copy())
 
     def get_errors(self, workflow_id: str) -> list[ExecutionError]:
         with self._mutex:
-            return [e.model_copy() for e in self._errors if e.workflow_id == workflow_id]
+            return [e.model_copy() for e in self._errors.get(workflow_id, ())]
 
     def close(self) -> None:
         pass

@@ -6,6 +6,7 @@ import threading
 from collections import deque
 
 from liteflow.core.interfaces import QueueType
+from liteflow.providers.memory.health import InProcessHealth
 
 
 class _Queue:
@@ -15,7 +16,7 @@ class _Queue:
         self.ready = threading.Condition(threading.Lock())
 
 
-class MemoryQueueProvider:
+class MemoryQueueProvider(InProcessHealth):
     """One FIFO per queue type; ``dequeue_work`` waits on a condition variable, never polls."""
 
     def __init__(self) -> None:

@@ -1,5 +1,10 @@
 """MongoDB providers (``pip install liteflow-workflows[mongo]``): persistence on pymongo."""
 
-from .persistence import MongoPersistenceProvider
+from liteflow.providers.drivers import require
+
+require("pymongo", "mongo")
+require("bson", "mongo")
+
+from .persistence import MongoPersistenceProvider  # noqa: E402
 
 __all__ = ["MongoPersistenceProvider"]

@@ -24,6 +24,7 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import pymongo
 from bson.errors import InvalidDocument
 from pymongo import ASCENDING, DESCENDING, MongoClient, ReturnDocument
 from pymongo.errors import DuplicateKeyError, PyMongoError
@@ -49,6 +50,7 @@ from liteflow.core.models import (
     to_millis,
 )
 from liteflow.core.visibility import WorkflowQuery, check_page
+from liteflow.providers.drivers import redact_url
 
 from .documents import (
     event_document,
@@ -69,7 +71,7 @@ log = logger("mongo")
 
 T = TypeVar("T")
 
-#: The indexes the queries below use, per collection (created idempotently at construction).
+#: The indexes the queries below use, per collection (created idempotently before the first write).
 INDEXES: dict[str, list[list[str]]] = {
     "workflows": [
         ["status", "next_execution"],
@@ -129,6 +131,20 @@ def _visibility_filter(query: WorkflowQuery) -> dict[str, Any]:
     if created:
         found["create_time"] = created
     return found
+#: Instances deleted per round trip by purge_workflows.
+_PURGE_BATCH = 500
+
+#: How long a client made from a URL looks for a server before an operation fails (pymongo's own default
+#: is 30 s); a ``serverSelectionTimeoutMS`` in the URL or the client options takes precedence.
+SERVER_SELECTION_TIMEOUT = 5.0
+
+
+def _client_address(client: Any) -> str:
+    """The seed addresses of a client passed in (mongomock's has none: it is in-process)."""
+    if not isinstance(client, MongoClient):
+        return f"{type(client).__module__.split('.')[0]}://"
+    addresses = list(client.topology_description.server_descriptions())
+    return "mongodb://" + ",".join(f"{host}:{port}" for host, port in addresses)
 
 
 def _utc(value: datetime) -> datetime:
@@ -140,8 +156,11 @@ def _utc(value: datetime) -> datetime:
 class MongoPersistenceProvider:
     """Persistence on MongoDB (pymongo).
 
-    ``url_or_client`` is a MongoDB URL (a client is created with ``tz_aware=True`` and any
-    ``client_options``, and closed by :meth:`close`) or an existing client (left open by :meth:`close`).
+    ``url_or_client`` is a MongoDB URL (a client is created with ``tz_aware=True``, a server-selection
+    timeout of :data:`SERVER_SELECTION_TIMEOUT` seconds unless the URL or ``client_options`` give one,
+    and any ``client_options``; closed by :meth:`close`) or an existing client (left open by
+    :meth:`close`). Nothing is sent to the server until the provider is used: the indexes are created
+    before the first write (or by :meth:`ping`, which ``host.start()`` calls).
     """
 
     stores_json = True
@@ -153,15 +172,19 @@ class MongoPersistenceProvider:
         **client_options: Any,
     ) -> None:
         if isinstance(url_or_client, str):
-            self._client: MongoClient[dict[str, Any]] = MongoClient(
-                url_or_client, **{"tz_aware": True, **client_options}
-            )
+            defaults: dict[str, Any] = {"tz_aware": True}
+            chosen = {name.lower() for name in client_options}
+            if "serverselectiontimeoutms" not in chosen and "serverselectiontimeoutms" not in url_or_client.lower():
+                defaults["serverSelectionTimeoutMS"] = round(SERVER_SELECTION_TIMEOUT * 1000)
+            self._client: MongoClient[dict[str, Any]] = MongoClient(url_or_client, **{**defaults, **client_options})
             self._owns_client = True
+            self._where = f"{redact_url(url_or_client)} (database {database})"
         else:
             if client_options:
                 raise TypeError(f"client options {sorted(client_options)} apply only when a URL is given")
             self._client = url_or_client
             self._owns_client = False
+            self._where = f"{_client_address(url_or_client)} (database {database})"
         #: mongomock (the in-process stand-in tests and samples use) is not thread-safe, and a host calls
         #: its provider from many threads: calls on a mongomock client are serialised.
         mock = type(self._client).__module__.startswith("mongomock")
@@ -171,22 +194,41 @@ class MongoPersistenceProvider:
         self._subscriptions: Collection[dict[str, Any]] = db["subscriptions"]
         self._events: Collection[dict[str, Any]] = db["events"]
         self._errors: Collection[dict[str, Any]] = db["errors"]
-        try:
-            self._create_indexes()
-        except ProviderError:
-            self.close()
-            raise
-        log.debug("mongo.ready", database=database)
+        self._indexed = False
+        self._index_mutex = threading.Lock()
 
-    def _create_indexes(self) -> None:
-        with self._serial, _driver("index creation"):
-            for name, indexes in INDEXES.items():
-                collection = self._db[name]
-                for keys in indexes:
-                    collection.create_index([(key, ASCENDING) for key in keys])
+    def _ensure_indexes(self) -> None:
+        """Create the indexes once (idempotent on the server); a failure is raised and tried again next time."""
+        if self._indexed:
+            return
+        with self._index_mutex:
+            if self._indexed:
+                return
+            with self._serial, _driver("index creation"):
+                for name, indexes in INDEXES.items():
+                    collection = self._db[name]
+                    for keys in indexes:
+                        collection.create_index([(key, ASCENDING) for key in keys])
+            self._indexed = True
+        log.debug("mongo.ready", where=self._where)
+
+    # -- health ----------------------------------------------------------------------------------------
+    def describe(self) -> str:
+        return self._where
+
+    def ping(self, timeout: float) -> None:
+        """Ask the server to answer within ``timeout`` seconds (server selection included), then make sure
+        the indexes exist; ProviderError naming the server if it does not answer."""
+        try:
+            with pymongo.timeout(timeout), self._serial:
+                self._client.admin.command("ping")
+        except PyMongoError as exc:
+            raise ProviderError(f"MongoDB at {self._where} did not answer: {type(exc).__name__}: {exc}") from exc
+        self._ensure_indexes()
 
     # -- instances -------------------------------------------------------------------------------------
     def create_workflow(self, instance: WorkflowInstance) -> str:
+        self._ensure_indexes()
         doc = instance_document(instance, revision=1)
         try:
             with self._serial:
@@ -322,6 +364,8 @@ class MongoPersistenceProvider:
             return [doc["_id"] for doc in self._workflows.find(query, {"_id": 1})]
 
     def purge_workflows(self, status: WorkflowStatus, older_than: datetime) -> int:
+        """Deletes the instances in ``status`` completed (or created) before ``older_than``, in batches,
+        with their subscriptions and errors."""
         cutoff = _utc(older_than)
         query = {
             "status": WorkflowStatus(status).value,
@@ -330,8 +374,20 @@ class MongoPersistenceProvider:
                 {"complete_time": None, "create_time": {"$lt": cutoff}},
             ],
         }
-        with self._serial, _driver("purge_workflows"):
-            deleted = self._workflows.delete_many(query).deleted_count
+        deleted = 0
+        while True:
+            with self._serial, _driver("purge_workflows"):
+                ids = [doc["_id"] for doc in self._workflows.find(query, {"_id": 1}).limit(_PURGE_BATCH)]
+                if not ids:
+                    break
+                # checked again as it is deleted: an instance persisted meanwhile may no longer match
+                deleted += self._workflows.delete_many({"_id": {"$in": ids}, **query}).deleted_count
+                kept = {doc["_id"] for doc in self._workflows.find({"_id": {"$in": ids}}, {"_id": 1})}
+                gone = [i for i in ids if i not in kept]
+                self._subscriptions.delete_many({"workflow_id": {"$in": gone}})
+                self._errors.delete_many({"workflow_id": {"$in": gone}})
+            if len(ids) < _PURGE_BATCH:
+                break
         log.debug("mongo.purged", status=WorkflowStatus(status).value, count=deleted)
         return deleted
 
@@ -368,6 +424,7 @@ class MongoPersistenceProvider:
 
     # -- subscriptions ---------------------------------------------------------------------------------
     def create_event_subscription(self, subscription: EventSubscription) -> str:
+        self._ensure_indexes()
         doc = model_document(subscription)
         with self._serial, _driver("save subscription"):
             self._subscriptions.replace_one({"_id": subscription.id}, doc, upsert=True)
@@ -385,6 +442,7 @@ class MongoPersistenceProvider:
 
     # -- events ----------------------------------------------------------------------------------------
     def create_event(self, event: Event) -> str:
+        self._ensure_indexes()
         doc = event_document(event)
         with self._serial:
             _store("create_event", doc, lambda: self._events.replace_one({"_id": event.id}, doc, upsert=True))
@@ -412,10 +470,15 @@ class MongoPersistenceProvider:
         with self._serial, _driver("get_runnable_events"):
             return [doc["_id"] for doc in self._events.find(query, {"_id": 1})]
 
-    def purge_events(self, older_than: datetime) -> int:
+    def purge_events(self, older_than: datetime, limit: int | None = None) -> int:
         query = {"is_processed": True, "event_time": {"$lt": _utc(older_than)}}
         with self._serial, _driver("purge_events"):
-            return int(self._events.delete_many(query).deleted_count)
+            if limit is None:
+                return int(self._events.delete_many(query).deleted_count)
+            ids = [
+                doc["_id"] for doc in self._events.find(query, {"_id": 1}).sort("event_time", ASCENDING).limit(limit)
+            ]
+            return int(self._events.delete_many({"_id": {"$in": ids}, **query}).deleted_count) if ids else 0
 
     def mark_event_processed(self, event_id: str) -> None:
         self._set_processed(event_id, True)

@@ -13,9 +13,13 @@ Each takes a Redis URL (it then opens and closes its own connection pool) or a `
     )
 """
 
-from .lifecycle import RedisLifecycleHub
-from .lock import RedisLockProvider
-from .persistence import RedisPersistenceProvider
-from .queue import RedisQueueProvider
+from liteflow.providers.drivers import require
+
+require("redis", "redis")
+
+from .lifecycle import RedisLifecycleHub  # noqa: E402
+from .lock import RedisLockProvider  # noqa: E402
+from .persistence import RedisPersistenceProvider  # noqa: E402
+from .queue import RedisQueueProvider  # noqa: E402
 
 __all__ = ["RedisLifecycleHub", "RedisLockProvider", "RedisPersistenceProvider", "RedisQueueProvider"]

@@ -14,12 +14,15 @@ from contextlib import contextmanager
 from typing import Any, Union
 
 import redis
+from redis.backoff import NoBackoff
 from redis.client import NEVER_DECODE
 from redis.commands.core import Script
 from redis.exceptions import NoScriptError
+from redis.retry import Retry
 
 from liteflow.core.errors import ProviderError
 from liteflow.core.log import logger
+from liteflow.providers.drivers import redact_url
 
 log = logger("redis")
 
@@ -179,6 +182,42 @@ class RedisConnection:
         """The prefixed key ``prefix + parts...``."""
         return self.prefix + "".join(parts)
 
+    def describe(self) -> str:
+        """Where the server is, without a password: the URL given, or the address of a client passed in."""
+        if self._url is not None:
+            return redact_url(self._url)
+        pool = self.client.connection_pool
+        kwargs = getattr(pool, "connection_kwargs", {})
+        if "path" in kwargs:
+            return f"unix://{kwargs['path']}"
+        connection_class = getattr(pool, "connection_class", None)
+        tls = isinstance(connection_class, type) and issubclass(connection_class, redis.SSLConnection)
+        host, port, db = kwargs.get("host", "localhost"), kwargs.get("port", 6379), kwargs.get("db", 0)
+        return f"{'rediss' if tls else 'redis'}://{host}:{port}/{db}"
+
+    def ping(self, timeout: float) -> None:
+        """PING the server on a connection of its own, made (and given up) within ``timeout`` seconds
+        and tried once; ProviderError naming the server if it does not answer."""
+        pool = self.client.connection_pool
+        try:
+            if type(pool) is redis.ConnectionPool:
+                options = {
+                    **pool.connection_kwargs,
+                    "socket_connect_timeout": timeout,
+                    "socket_timeout": timeout,
+                    "retry": Retry(NoBackoff(), 0),
+                }
+                connection = pool.connection_class(**options)
+                try:
+                    connection.send_command("PING")
+                    connection.read_response()
+                finally:
+                    connection.disconnect()
+            else:  # a cluster or sentinel pool: its own client knows how to reach it
+                self.client.ping()
+        except (redis.RedisError, OSError) as exc:
+            raise ProviderError(f"Redis at {self.describe()} did not answer: {type(exc).__name__}: {exc}") from exc
+
     def script(self, source: str) -> Script:
         """A Lua script for :meth:`run_script` (its SHA1 is computed once, here)."""
         return self.client.register_script(source)
@@ -245,3 +284,16 @@ class RedisConnection:
                     client.connection_pool.disconnect()
                 except redis.RedisError as exc:  # closing is best effort
                     log.debug("redis.close_failed", error=str(exc))
+
+
+class ConnectionHealth:
+    """The health check (:class:`~liteflow.core.interfaces.HealthCheck`) of a Redis provider, which keeps
+    its :class:`RedisConnection` as ``_conn``."""
+
+    _conn: RedisConnection
+
+    def describe(self) -> str:
+        return self._conn.describe()
+
+    def ping(self, timeout: float) -> None:
+        self._conn.ping(timeout)

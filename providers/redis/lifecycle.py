@@ -11,12 +11,12 @@ from liteflow.core.lifecycle import LifecycleEvent, lifecycle_event_from_dict
 from liteflow.core.lifecycle_hub import HubListener
 from liteflow.core.log import logger
 
-from .connection import RedisConnection, RedisSource, provider_errors
+from .connection import ConnectionHealth, RedisConnection, RedisSource, provider_errors
 
 log = logger("redis")
 
 
-class RedisLifecycleHub:
+class RedisLifecycleHub(ConnectionHealth):
     """Publishes every lifecycle event of a host on one channel; a listener thread per subscription
     receives those of every host. Events are JSON; an unknown event type is dropped (never constructed).
     Pub/sub is fire-and-forget: a host that is disconnected misses what is published meanwhile."""

@@ -8,12 +8,12 @@ from liteflow.core.lease import LeaseRenewer
 from liteflow.core.log import logger
 
 from . import scripts
-from .connection import RedisConnection, RedisSource, provider_errors
+from .connection import ConnectionHealth, RedisConnection, RedisSource, provider_errors
 
 log = logger("redis")
 
 
-class RedisLockProvider:
+class RedisLockProvider(ConnectionHealth):
     """Distributed locks for hosts sharing one Redis server.
 
     Guarantees:

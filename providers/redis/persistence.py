@@ -35,7 +35,7 @@ from liteflow.core.visibility import WorkflowQuery, check_page
 
 from . import scripts
 from .codec import dumps, micros, millis
-from .connection import RedisConnection, RedisSource, provider_errors, text
+from .connection import ConnectionHealth, RedisConnection, RedisSource, provider_errors, text
 
 log = logger("redis")
 
@@ -86,7 +86,7 @@ def _name_key(event_name: str, event_key: str) -> str:
     return f"{len(event_name.encode())}:{event_name}:{event_key}"
 
 
-class RedisPersistenceProvider:
+class RedisPersistenceProvider(ConnectionHealth):
     """Persistence in Redis, safe for any number of hosts sharing one server.
 
     Guarantees:
@@ -271,10 +271,17 @@ class RedisPersistenceProvider:
         return [text(i) for i in ids]
 
     def purge_workflows(self, status: WorkflowStatus, older_than: datetime) -> int:
-        """Deletes the instances (with their index entries and error lists) in ``status`` whose
+        """Deletes the instances (with their index entries, error lists and subscriptions) in ``status`` whose
         ``complete_time`` (or ``create_time``) is before ``older_than``, in atomic batches."""
         status = WorkflowStatus(status)
-        keys = [self._k_status[status], self._k_runnable, self._k_created, self._k_created_status[status]]
+        keys = [
+            self._k_status[status],
+            self._k_runnable,
+            self._k_sub,
+            self._k_sub_where,
+            self._k_created,
+            self._k_created_status[status],
+        ]
         args: list[Any] = [
             f"({micros(older_than)}",
             _PURGE_BATCH,
@@ -366,13 +373,16 @@ class RedisPersistenceProvider:
             self._conn.run_script(self._create_event, keys, args)
         return event.id
 
-    def purge_events(self, older_than: datetime) -> int:
-        """Processed events before ``older_than`` go, with their index entries, in batches of 500."""
+    def purge_events(self, older_than: datetime, limit: int | None = None) -> int:
+        """Processed events before ``older_than`` go, with their index entries, in batches of 500; with
+        ``limit``, only (at most) that many of the oldest events before then are looked at."""
         purged = 0
         with provider_errors("purge_events"):
             client = self._conn.client
             # exclusive bound: "(" + score
-            ids = [text(i) for i in client.zrangebyscore(self._k_events, "-inf", f"({micros(older_than)}")]
+            start, num = (None, None) if limit is None else (0, limit)
+            found = client.zrangebyscore(self._k_events, "-inf", f"({micros(older_than)}", start=start, num=num)
+            ids = [text(i) for i in found]
             for start in range(0, len(ids), 500):
                 batch = ids[start : start + 500]
                 pipe = client.pipeline(transaction=False)

@@ -8,12 +8,12 @@ from liteflow.core.interfaces import QueueType
 from liteflow.core.log import logger
 
 from . import scripts
-from .connection import RedisConnection, RedisSource, provider_errors, text
+from .connection import ConnectionHealth, RedisConnection, RedisSource, provider_errors, text
 
 log = logger("redis")
 
 
-class RedisQueueProvider:
+class RedisQueueProvider(ConnectionHealth):
     """One queue per :class:`QueueType`, shared by every host on the server.
 
     Guarantees:

@@ -54,13 +54,15 @@ end
 #: Removes the subscriptions whose ids are ARGV[first_arg..last_arg] from the ``sub`` hash KEYS[docs],
 #: the ``sub:where`` hash KEYS[where] and the index each one is in.
 _TERMINATE_SUBSCRIPTIONS = """
+local function drop_subscription(docs, where, id)
+  local index = redis.call('HGET', KEYS[where], id)
+  if index then redis.call('ZREM', index, id) end
+  redis.call('HDEL', KEYS[docs], id)
+  redis.call('HDEL', KEYS[where], id)
+end
 local function terminate_subscriptions(docs, where, first_arg, last_arg)
   for i = first_arg, last_arg do
-    local id = ARGV[i]
-    local index = redis.call('HGET', KEYS[where], id)
-    if index then redis.call('ZREM', index, id) end
-    redis.call('HDEL', KEYS[docs], id)
-    redis.call('HDEL', KEYS[where], id)
+    drop_subscription(docs, where, ARGV[i])
   end
 end
 """
@@ -213,23 +215,37 @@ return 1
 """
 
 #: Deletes up to ARGV[2] instances of status index KEYS[1] scored below ARGV[1] ('(<us>'), with their
-#: runnable entries (KEYS[2]), visibility entries (KEYS[3] ``idx:created``, KEYS[4] the status's
-#: ``idx:created:<Status>``, and the definition and reference indexes, ARGV[5]/ARGV[6] their key prefixes)
-#: and error lists. ARGV[3]/ARGV[4]: the instance and error key prefixes. Returns how many it deleted.
-PURGE = """
+#: runnable entries (KEYS[2]), the subscriptions of their pointers (KEYS[3] ``sub``, KEYS[4]
+#: ``sub:where``; a subscription's id is its pointer's), visibility entries (KEYS[5] ``idx:created``,
+#: KEYS[6] the status's ``idx:created:<Status>``, and the definition and reference indexes, ARGV[5]/ARGV[6]
+#: their key prefixes) and error lists. ARGV[3]/ARGV[4]: the instance and error key prefixes. Returns how
+#: many it deleted.
+PURGE = (
+    _TERMINATE_SUBSCRIPTIONS
+    + """
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 for _, id in ipairs(ids) do
-  local names = redis.call('HMGET', ARGV[3] .. id, 'def', 'ref')
-  if names[1] then redis.call('ZREM', ARGV[5] .. names[1], id) end
-  if names[2] then redis.call('ZREM', ARGV[6] .. names[2], id) end
+  local fields = redis.call('HGETALL', ARGV[3] .. id)
+  for i = 1, #fields, 2 do
+    local name, doc = fields[i], fields[i + 1]
+    if name == 'def' then
+      redis.call('ZREM', ARGV[5] .. doc, id)
+    elseif name == 'ref' then
+      redis.call('ZREM', ARGV[6] .. doc, id)
+    elseif string.match(name, '^%d+$') and string.find(doc, '"event_name":"', 1, true) then
+      local pointer = cjson.decode(doc)
+      if type(pointer['event_name']) == 'string' then drop_subscription(3, 4, pointer['id']) end
+    end
+  end
   redis.call('DEL', ARGV[3] .. id, ARGV[4] .. id)
   redis.call('ZREM', KEYS[1], id)
   redis.call('ZREM', KEYS[2], id)
-  redis.call('ZREM', KEYS[3], id)
-  redis.call('ZREM', KEYS[4], id)
+  redis.call('ZREM', KEYS[5], id)
+  redis.call('ZREM', KEYS[6], id)
 end
 return #ids
 """
+)
 
 #: Instances in every index KEYS[1..k] (each scored by create_time, us) with a score within
 #: [ARGV[1], ARGV[2]) ('-inf' / '+inf' when open; ARGV[2] given as '(<us>'), newest first (equal scores:

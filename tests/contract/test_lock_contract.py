@@ -78,3 +78,12 @@ def test_a_lock_whose_owner_stopped_renewing_lapses_after_the_lease(lock_owners:
     lock_owners.stop(a)  # closed without releasing: no more renewals
     assert b.acquire_lock("wf-1") is False
     assert acquire_within(b, "wf-1", LEASE + 4.0) is True
+
+
+def test_answers_the_start_up_check(lock_owners: Any) -> None:
+    from liteflow.core.interfaces import HealthCheck
+
+    owner = lock_owners.new()
+    assert isinstance(owner, HealthCheck)  # host.start() pings it once
+    owner.ping(5.0)
+    assert owner.describe()

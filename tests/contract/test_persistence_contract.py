@@ -273,6 +273,57 @@ def test_purge_workflows_by_status_and_age(persistence: Any) -> None:
     assert persistence.purge_workflows(WorkflowStatus.TERMINATED, cutoff) == 1
 
 
+def _waiting(persistence: Any, status: WorkflowStatus, ended: datetime) -> tuple[WorkflowInstance, EventSubscription]:
+    """An instance (in ``status`` since ``ended``) whose pointer waits for an event, as the engine stores it:
+    the subscription's id is the pointer's; and one error recorded for it."""
+    pointer = ExecutionPointer(step_id=1, status=PointerStatus.WAITING_FOR_EVENT, active=False)
+    pointer.event_name, pointer.event_key = "approved", "k-purge"
+    wf = instance(execution_pointers=[ExecutionPointer(step_id=0), pointer])
+    persistence.create_workflow(wf)
+    waiting = EventSubscription(
+        id=pointer.id,
+        workflow_id=wf.id,
+        step_id=1,
+        execution_pointer_id=pointer.id,
+        event_name="approved",
+        event_key="k-purge",
+        subscribe_as_of=T0,
+    )
+    wf.status, wf.complete_time = status, ended
+    persistence.persist_workflow(wf, [waiting])
+    error = ExecutionError(workflow_id=wf.id, execution_pointer_id=pointer.id, error_time=T0, message="boom")
+    persistence.persist_errors([error])
+    return wf, waiting
+
+
+def test_purge_workflows_removes_their_subscriptions_and_errors(persistence: Any) -> None:
+    now = ms_now()
+    purged, purged_subscription = _waiting(persistence, WorkflowStatus.TERMINATED, now - timedelta(days=3))
+    kept, kept_subscription = _waiting(persistence, WorkflowStatus.TERMINATED, now)
+
+    assert persistence.purge_workflows(WorkflowStatus.TERMINATED, now - timedelta(days=1)) == 1
+
+    left = persistence.get_subscriptions("approved", "k-purge", now)
+    assert [s.id for s in left] == [kept_subscription.id]
+    assert persistence.get_errors(purged.id) == []
+    assert [e.workflow_id for e in persistence.get_errors(kept.id)] == [kept.id]
+    assert purged_subscription.id != kept_subscription.id
+
+
+def test_purge_events_with_a_limit_takes_the_oldest_first(persistence: Any) -> None:
+    events = [event(T0 + timedelta(minutes=m), is_processed=True) for m in (3, 1, 4, 2)]
+    for e in events:
+        persistence.create_event(e)
+    cutoff = T0 + timedelta(hours=1)
+
+    assert persistence.purge_events(cutoff, limit=2) == 2
+
+    kept = persistence.get_events("approved", "k1", T0, cutoff)
+    assert [e.id for e in kept] == [events[0].id, events[2].id]  # the minute-1 and minute-2 events went
+    assert persistence.purge_events(cutoff, limit=5) == 2
+    assert persistence.purge_events(cutoff, limit=5) == 0
+
+
 # -- subscriptions -------------------------------------------------------------------------------------
 def subscription(as_of: datetime, name: str = "approved", key: str = "k1", **fields: Any) -> EventSubscription:
     values: dict[str, Any] = {
@@ -545,3 +596,11 @@ def test_get_revision_follows_every_store_when_offered(persistence: PersistenceP
     loaded = persistence.get_workflow_instance(new.id)
     persistence.persist_workflow(loaded)
     assert get_revision(new.id) == loaded.revision == 2
+
+
+def test_answers_the_start_up_check(persistence: Any) -> None:
+    from liteflow.core.interfaces import HealthCheck
+
+    assert isinstance(persistence, HealthCheck)  # host.start() pings it once
+    persistence.ping(5.0)
+    assert persistence.describe()

@@ -78,3 +78,11 @@ def test_queue_types_are_separate(queue: Any) -> None:
     queue.queue_work("same-id", E)
     assert drain(queue, E) == ["ev", "same-id"]
     assert drain(queue, W) == ["wf", "same-id"]
+
+
+def test_answers_the_start_up_check(queue: Any) -> None:
+    from liteflow.core.interfaces import HealthCheck
+
+    assert isinstance(queue, HealthCheck)  # host.start() pings it once
+    queue.ping(5.0)
+    assert queue.describe()

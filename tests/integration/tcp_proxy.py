@@ -35,6 +35,9 @@ class TcpProxy:
                 client, _ = listener.accept()
             except OSError:
                 return
+            if listener is not self._listener:  # cut meanwhile: refuse it
+                client.close()
+                return
             try:
                 upstream = socket.create_connection(self.target)
             except OSError:
@@ -62,6 +65,8 @@ class TcpProxy:
     def cut(self) -> None:
         """Refuse new connections and drop the open ones."""
         if self._listener is not None:
+            with contextlib.suppress(OSError):  # wakes the accept() blocked on it (close alone does not)
+                self._listener.shutdown(socket.SHUT_RDWR)
             self._listener.close()
             self._listener = None
         with self._mutex:

@@ -9,6 +9,9 @@ from datetime import timedelta
 from urllib.parse import urlparse
 
 import pytest
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from tcp_proxy import TcpProxy
 
 from liteflow.core import (
@@ -20,6 +23,7 @@ from liteflow.core import (
     WorkflowStatus,
     configure_workflow_host,
 )
+from liteflow.core.errors import ProviderError
 from liteflow.providers.redis import RedisLockProvider, RedisPersistenceProvider, RedisQueueProvider
 
 pytestmark = pytest.mark.redis
@@ -96,14 +100,18 @@ def test_losing_redis_mid_run_loses_and_duplicates_nothing(proxy: TcpProxy, redi
     assert {f"{workflow_id}:first": 1, f"{workflow_id}:second": 1} == RUNS
 
 
-def test_a_host_started_while_redis_is_away_carries_on_when_it_returns(proxy: TcpProxy, redis_cleanup: str) -> None:
+def test_a_host_started_while_redis_is_away_refuses_then_starts_when_it_returns(
+    proxy: TcpProxy, redis_cleanup: str
+) -> None:
     RUNS.clear()
     proxy.cut()
     worker = _host(proxy.url, redis_cleanup)
+    with pytest.raises(ProviderError, match=f"127.0.0.1:{proxy.port}"):
+        worker.start()  # type: ignore[attr-defined]
+    assert not worker.is_running  # type: ignore[attr-defined]
+    proxy.open()
     worker.start()  # type: ignore[attr-defined]
     try:
-        time.sleep(1.0)  # its workers and poller fail and back off meanwhile
-        proxy.open()
         client = _host(proxy.url, redis_cleanup)
         workflow_id = client.start_workflow("Outage")  # type: ignore[attr-defined]
         instance = client.wait_for_workflow(workflow_id, timeout=30)  # type: ignore[attr-defined]
@@ -111,3 +119,40 @@ def test_a_host_started_while_redis_is_away_carries_on_when_it_returns(proxy: Tc
         worker.stop()  # type: ignore[attr-defined]
     assert instance.status is WorkflowStatus.COMPLETE
     assert {f"{workflow_id}:first": 1, f"{workflow_id}:second": 1} == RUNS
+
+
+def test_a_client_waiting_for_a_workflow_rides_through_losing_redis(proxy: TcpProxy, redis_cleanup: str) -> None:
+    RUNS.clear()
+    FIRST_DONE.clear()
+    worker = _host(proxy.url.replace(f":{proxy.port}", ":6379"), redis_cleanup)  # the worker talks to Redis directly
+    # the client's driver gives up at once (no retries of its own), so the blip reaches wait_for_workflow
+    impatient = redis.Redis.from_url(proxy.url, retry=Retry(NoBackoff(), 0), socket_connect_timeout=1)
+    client = configure_workflow_host(
+        persistence=RedisPersistenceProvider(impatient, prefix=redis_cleanup),
+        queue=RedisQueueProvider(impatient, prefix=redis_cleanup),
+        lock=RedisLockProvider(impatient, prefix=redis_cleanup),
+    )
+    client.register_workflow(Outage())
+    worker.start()  # type: ignore[attr-defined]
+    try:
+        workflow_id = client.start_workflow("Outage")  # type: ignore[attr-defined]
+        outcome: list[object] = []
+
+        def wait() -> None:
+            try:
+                outcome.append(client.wait_for_workflow(workflow_id, timeout=30))  # type: ignore[attr-defined]
+            except Exception as exc:
+                outcome.append(exc)
+
+        waiter = threading.Thread(target=wait)
+        waiter.start()
+        assert FIRST_DONE.wait(10)
+        proxy.cut()  # the client loses Redis while it waits (the workflow sleeps 1 s, then finishes)
+        time.sleep(1.5)
+        proxy.open()
+        waiter.join(30)
+    finally:
+        worker.stop()  # type: ignore[attr-defined]
+    assert len(outcome) == 1 and not isinstance(outcome[0], Exception), outcome
+    assert outcome[0].status is WorkflowStatus.COMPLETE  # type: ignore[attr-defined]
+    impatient.close()

@@ -6,6 +6,7 @@ real server when LITEFLOW_TEST_MONGO_URL is set (the ``mongo_client`` fixture de
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -64,14 +65,24 @@ def index_keys(client: Any, database: str, collection: str) -> list[list[tuple[s
 
 
 # -- indexes -------------------------------------------------------------------------------------------
-def test_indexes_are_created(provider: MongoPersistenceProvider, mongo_client: Any, mongo_database: str) -> None:
+def test_indexes_are_created_before_the_first_write(
+    provider: MongoPersistenceProvider, mongo_client: Any, mongo_database: str
+) -> None:
+    assert index_keys(mongo_client, mongo_database, "workflows") == []  # the constructor sends nothing
+    provider.create_workflow(workflow())
+    for collection, expected in EXPECTED_INDEXES.items():
+        assert sorted(index_keys(mongo_client, mongo_database, collection)) == sorted(expected), collection
+
+
+def test_ping_creates_the_indexes(provider: MongoPersistenceProvider, mongo_client: Any, mongo_database: str) -> None:
+    provider.ping(5.0)
     for collection, expected in EXPECTED_INDEXES.items():
         assert sorted(index_keys(mongo_client, mongo_database, collection)) == sorted(expected), collection
 
 
 def test_index_creation_is_idempotent(mongo_client: Any, mongo_database: str) -> None:
-    MongoPersistenceProvider(mongo_client, database=mongo_database)
-    MongoPersistenceProvider(mongo_client, database=mongo_database)
+    MongoPersistenceProvider(mongo_client, database=mongo_database).ping(5.0)
+    MongoPersistenceProvider(mongo_client, database=mongo_database).create_workflow(workflow())
     for collection, expected in EXPECTED_INDEXES.items():
         assert len(index_keys(mongo_client, mongo_database, collection)) == len(expected)
 
@@ -100,7 +111,10 @@ def test_url_creates_a_tz_aware_client_and_close_closes_it(monkeypatch: pytest.M
     monkeypatch.setattr(mongo_persistence, "MongoClient", fake_client)
     provider = MongoPersistenceProvider("mongodb://db.example:27017", database="lf_url", connectTimeoutMS=500)
 
-    assert made == [("mongodb://db.example:27017", {"tz_aware": True, "connectTimeoutMS": 500})]
+    assert made == [
+        ("mongodb://db.example:27017", {"tz_aware": True, "serverSelectionTimeoutMS": 5000, "connectTimeoutMS": 500})
+    ]
+    provider.ping(5.0)
     assert sorted(index_keys(client, "lf_url", "workflows")) == sorted(EXPECTED_INDEXES["workflows"])
     provider.close()
     assert client.closed is True
@@ -118,10 +132,42 @@ def test_client_options_without_a_url_are_refused() -> None:
         MongoPersistenceProvider(SpyClient(), serverSelectionTimeoutMS=10)
 
 
-def test_unreachable_server_raises_provider_error() -> None:
+def test_a_server_selection_timeout_given_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[tuple[str, dict[str, Any]]] = []
+
+    def fake_client(url: str, **options: Any) -> SpyClient:
+        made.append((url, options))
+        return SpyClient()
+
+    monkeypatch.setattr(mongo_persistence, "MongoClient", fake_client)
+    MongoPersistenceProvider("mongodb://db.example/?serverSelectionTimeoutMS=900")
+    MongoPersistenceProvider("mongodb://db.example/", serverSelectionTimeoutMS=700)
+    assert made == [
+        ("mongodb://db.example/?serverSelectionTimeoutMS=900", {"tz_aware": True}),
+        ("mongodb://db.example/", {"tz_aware": True, "serverSelectionTimeoutMS": 700}),
+    ]
+
+
+def test_unreachable_server_constructs_at_once_and_fails_its_first_write_quickly() -> None:
+    started = time.monotonic()
+    provider = MongoPersistenceProvider("mongodb://user:secret@127.0.0.1:1/")  # a real pymongo client
+    assert time.monotonic() - started < 1.0  # no index creation, no server selection here
     with pytest.raises(ProviderError) as info:
-        MongoPersistenceProvider("mongodb://127.0.0.1:9/", serverSelectionTimeoutMS=200, connectTimeoutMS=200)
+        provider.create_workflow(workflow())  # the default server-selection timeout: about 5 s, not 30
+    assert time.monotonic() - started < 15.0
     assert isinstance(info.value.__cause__, PyMongoError)
+    provider.close()
+
+
+def test_ping_of_an_unreachable_server_names_it_without_its_password() -> None:
+    provider = MongoPersistenceProvider("mongodb://user:secret@127.0.0.1:1/")
+    started = time.monotonic()
+    with pytest.raises(ProviderError) as info:
+        provider.ping(1.0)
+    assert time.monotonic() - started < 5.0
+    assert "mongodb://user:***@127.0.0.1:1/" in str(info.value) and "secret" not in str(info.value)
+    assert isinstance(info.value.__cause__, PyMongoError)
+    provider.close()
 
 
 # -- documents -----------------------------------------------------------------------------------------
@@ -258,9 +304,13 @@ def test_driver_errors_are_raised_as_provider_errors(method: str, mongo_client: 
     assert "connection lost" in str(info.value)
 
 
-def test_index_creation_failure_is_a_provider_error(mongo_client: Any, mongo_database: str) -> None:
+def test_index_creation_failure_is_a_provider_error_and_tried_again(mongo_client: Any, mongo_database: str) -> None:
     switch = Switch()
     switch.failing = True
+    provider = MongoPersistenceProvider(FlakyClient(mongo_client, switch), database=mongo_database)
     with pytest.raises(ProviderError) as info:
-        MongoPersistenceProvider(FlakyClient(mongo_client, switch), database=mongo_database)
+        provider.create_workflow(workflow())
     assert isinstance(info.value.__cause__, AutoReconnect)
+    switch.failing = False
+    provider.create_workflow(workflow())
+    assert len(index_keys(mongo_client, mongo_database, "workflows")) == len(EXPECTED_INDEXES["workflows"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import threading
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -50,6 +51,8 @@ class WorkflowExecutor:
         self.middleware = middleware if middleware is not None else []
         self.host = host
         self.wants_step_events = wants_step_events
+        #: the step each thread is running now (thread ident -> its context), for a stopping host to name
+        self.running: dict[int, StepExecutionContext] = {}
 
     def execute(self, instance: WorkflowInstance, definition: WorkflowDefinition) -> PassResult:
         out = PassResult()
@@ -127,7 +130,12 @@ class WorkflowExecutor:
         call: Callable[[], Any] = invoke
         for middleware in reversed(self.middleware):
             call = _wrap(middleware, context, body, call)
-        result = call()
+        thread = threading.get_ident()
+        self.running[thread] = context
+        try:
+            result = call()
+        finally:
+            del self.running[thread]
         if result is None:
             return ExecutionResult.next()
         if not isinstance(result, ExecutionResult):

@@ -16,7 +16,7 @@ from liteflow.core.engine.outcome import PassResult
 from liteflow.core.engine.pointer_factory import genesis_pointer
 from liteflow.core.engine.registry import WorkflowRegistry
 from liteflow.core.engine.settings import EngineSettings
-from liteflow.core.errors import DefinitionError
+from liteflow.core.errors import DefinitionError, ProviderError
 from liteflow.core.interfaces import LockProvider, PersistenceProvider, QueueProvider, QueueType
 from liteflow.core.lifecycle import (
     LifecycleEvent,
@@ -31,9 +31,11 @@ from liteflow.core.serialization import rebuild, type_name
 from liteflow.core.services import control
 from liteflow.core.services.async_runner import AsyncRunner
 from liteflow.core.services.event_consumer import EventConsumer
+from liteflow.core.services.health import check_providers
 from liteflow.core.services.lifecycle_dispatch import LifecycleCallback, LifecycleDispatcher
 from liteflow.core.services.options import HostOptions
 from liteflow.core.services.poller import RunnablePoller
+from liteflow.core.services.retention import EventRetention
 from liteflow.core.services.scheduler import WakeupScheduler
 from liteflow.core.services.workflow_consumer import WorkflowConsumer
 from liteflow.core.visibility import WorkflowQuery, check_page
@@ -125,9 +127,13 @@ class WorkflowHost:
         return self._running
 
     def start(self) -> None:
+        """Check once that the persistence, queue and lock answer (ProviderError naming the store that
+        does not, within ``start_timeout``), then start the workers; outages after that are ridden through."""
         with self._mutex:
             if self._running:
                 return
+            roles = (("persistence", self.persistence), ("queue", self.queue), ("lock", self.lock))
+            check_providers(roles, self.options.start_timeout)
             self._stop = threading.Event()
             self.scheduler.start()
             workflow_consumer = WorkflowConsumer(self)
@@ -142,6 +148,9 @@ class WorkflowHost:
                 for i in range(self.options.event_workers)
             ]
             self._threads.append(self._thread("liteflow-poller", poller.run))
+            if self.options.event_retention is not None:
+                retention = EventRetention(self, self.options.event_retention, self._stop)
+                self._threads.append(self._thread("liteflow-retention", retention.run))
             for thread in self._threads:
                 thread.start()
             self._running = True
@@ -160,12 +169,28 @@ class WorkflowHost:
             for thread in self._threads:
                 thread.join(timeout=max(0.0, deadline - time.monotonic()))
                 if thread.is_alive():
-                    log.warning("host.stop_timeout", thread=thread.name)
+                    self._warn_still_running(thread)
             self._threads = []
             self.scheduler.stop()
             self._async.stop()
             self._running = False
         log.info("host.stopped")
+
+    def _warn_still_running(self, thread: threading.Thread) -> None:
+        """``stop()`` gave up waiting for ``thread``: say which workflow and step it is still running."""
+        context = self.executor.running.get(thread.ident or 0)
+        if context is None:
+            log.warning("host.stop_timeout", thread=thread.name)
+            return
+        log.warning(
+            "host.stop_timeout",
+            thread=thread.name,
+            workflow_id=context.workflow.id,
+            definition_id=context.workflow.workflow_definition_id,
+            step_id=context.step.id,
+            step=context.step.display_name,
+            pointer_id=context.execution_pointer.id,
+        )
 
     def __enter__(self) -> WorkflowHost:
         self.start()
@@ -270,35 +295,51 @@ class WorkflowHost:
         self.rebuild_data(instance, self.registry.find(instance.workflow_definition_id, instance.version))
         return instance
 
-    def wait_for_workflow(self, workflow_id: str, timeout: float = 30) -> WorkflowInstance:
-        """Block until the instance is no longer RUNNABLE; TimeoutError after ``timeout`` seconds.
+    def wait_for_workflow(self, workflow_id: str, timeout: float | None = 30) -> WorkflowInstance:
+        """Block until the instance is no longer RUNNABLE; TimeoutError after ``timeout`` seconds
+        (``None``: no limit).
 
         Woken by this host's own progress on the instance (it re-reads the instance only once it has
-        settled); progress made by other hosts is seen by re-reading it every quarter second.
+        settled); progress made by other hosts is seen by re-reading it every quarter second. A read
+        that fails (the store briefly away: ProviderError) is tried again, with backoff, until the
+        timeout; an unknown id raises WorkflowNotFoundError at once.
         """
-        deadline = time.monotonic() + timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._changed:
             watch = self._watched.setdefault(workflow_id, _Watch())
             watch.waiters += 1
         try:
-            while True:
-                instance = self.get_workflow_instance(workflow_id)
-                if instance.status is not WorkflowStatus.RUNNABLE and workflow_id not in self._processing:
-                    return instance
-                with self._changed:
-                    while not (watch.settled() and workflow_id not in self._processing):
-                        remaining = deadline - time.monotonic()
-                        if remaining <= 0:
-                            raise TimeoutError(
-                                f"workflow {workflow_id} is still {instance.status.value} after {timeout}s"
-                            )
-                        if not self._changed.wait(min(remaining, 0.25)):
-                            break  # re-read: another host may have moved it on
+            return self._wait(workflow_id, watch, deadline, timeout)
         finally:
             with self._changed:
                 watch.waiters -= 1
                 if watch.waiters == 0:
                     self._watched.pop(workflow_id, None)
+
+    def _wait(self, workflow_id: str, watch: _Watch, deadline: float | None, timeout: float | None) -> WorkflowInstance:
+        status = "unread"
+        failure: ProviderError | None = None
+        backoff = 0.0
+        while True:
+            try:
+                instance = self.get_workflow_instance(workflow_id)
+            except ProviderError as exc:
+                if failure is None:
+                    log.warning("client.read_failed", workflow_id=workflow_id, error=str(exc))
+                failure, backoff = exc, min(max(backoff * 2, 0.05), 1.0)
+            else:
+                failure, backoff, status = None, 0.0, instance.status.value
+                if instance.status is not WorkflowStatus.RUNNABLE and workflow_id not in self._processing:
+                    return instance
+            with self._changed:
+                while failure is not None or not (watch.settled() and workflow_id not in self._processing):
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        still = f"could not be read ({failure})" if failure is not None else f"is still {status}"
+                        raise TimeoutError(f"workflow {workflow_id} {still} after {timeout}s") from failure
+                    pause = backoff if failure is not None else 0.25
+                    if not self._changed.wait(pause if remaining is None else min(remaining, pause)):
+                        break  # re-read: another host may have moved it on (or the store may be back)
 
     def suspend_workflow(self, workflow_id: str) -> bool:
         """Suspend a RUNNABLE instance; False if it is finished or suspended already. During a step, the

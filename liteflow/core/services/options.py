@@ -35,8 +35,17 @@ class HostOptions(BaseModel):
     stop_timeout: float = Field(30.0, gt=0)
     #: Seconds before an event whose workflow was busy is tried again.
     event_retry_delay: float = Field(0.02, gt=0)
+    #: Longest ``start()`` waits for the persistence, queue and lock to answer its one check (it then
+    #: raises ProviderError naming the store that did not).
+    start_timeout: float = Field(5.0, gt=0)
+    #: Processed events older than this are deleted by the started host (None: kept until
+    #: ``purge_events``). Off by default: a wait whose as-of time is earlier than an event (e.g. as of the
+    #: workflow's start) still receives it, so how far back to keep depends on the user's waits.
+    event_retention: timedelta | None = Field(None, gt=timedelta(0))
+    #: Seconds between two rounds of ``event_retention`` (each deletes at most 1,000 events).
+    purge_interval: float = Field(60.0, gt=0)
 
-    @field_validator("retry_interval", mode="before")
+    @field_validator("retry_interval", "event_retention", mode="before")
     @classmethod
     def _seconds(cls, value: object) -> object:
         return timedelta(seconds=value) if isinstance(value, (int, float)) else value

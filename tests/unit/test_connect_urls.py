@@ -90,9 +90,11 @@ def test_a_mongodb_url_takes_its_database_from_the_path_and_warns_about_memory_q
     with pytest.warns(UserWarning, match="MongoDB, which has no queue and lock"):
         host = configure_workflow_host(persistence="mongodb://db.example.com:27017/orders?replicaSet=rs0")
     assert isinstance(host.queue, MemoryQueueProvider) and isinstance(host.lock, MemoryLockProvider)
+    host.persistence.ping(1.0)  # makes the indexes (the constructor sends nothing)
     assert made[0].list_database_names() == ["orders"]  # the indexes were made in the URL's database
     with pytest.warns(UserWarning):
-        configure_workflow_host(persistence="mongodb+srv://cluster0.example.net")
+        other = configure_workflow_host(persistence="mongodb+srv://cluster0.example.net")
+    other.persistence.ping(1.0)
     assert made[1].list_database_names() == ["liteflow"]
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # queue and lock given: no warning

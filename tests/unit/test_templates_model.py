@@ -173,7 +173,11 @@ def test_register_workflow_accepts_a_template(tasks: TaskRegistry) -> None:
     definition = host.register_workflow(WorkflowTemplate.from_dict(SEED, registry=tasks))
     assert host.registry.get("workflow #1") is definition
     with pytest.raises(DefinitionError, match="already registered"):
-        host.load(WorkflowTemplate.from_dict(SEED, registry=tasks))
+        host.register_workflow(WorkflowTemplate.from_dict(SEED, registry=tasks))
+    assert host.load(WorkflowTemplate.from_dict(SEED, registry=tasks)) is definition  # the same: loaded again
+    changed = WorkflowTemplate.from_dict({**SEED, "policy": "skip"}, registry=tasks)
+    with pytest.raises(DefinitionError, match="registered with other content"):
+        host.load(changed)
 
 
 # -- the registry ---------------------------------------------------------------------------------------

@@ -1,0 +1,253 @@
+"""Running one task: its call (async on the host's event loop, sync in a thread of its own), its time
+limit, its cancellation and the topic data it receives while it runs.
+
+A task's run ends one of four ways: ``done`` (it returned), ``failed`` (its holder's ``__init__`` or its run
+raised), ``timeout`` (its own ``timeout`` ran out) or ``cancelled`` (the template's ``timeout`` ran out, or
+its instance was terminated: ``host.cancel``, ``abort-running``, ``terminate_workflow``). On the last two an
+async task is cancelled and a sync one abandoned (its thread runs on, its result is ignored), and its
+holder's ``teardown()`` runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import queue as queues
+import threading
+import traceback
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from liteflow.core.broker import BrokerEvent
+from liteflow.core.log import logger
+from liteflow.core.templates.holders import HolderTask
+
+log = logger("templates")
+
+DONE, FAILED, TIMEOUT, CANCELLED = "done", "failed", "timeout", "cancelled"
+#: How long a cancelled async task is given to finish its own clean-up.
+CANCEL_GRACE = 5.0
+
+
+@dataclass
+class Outcome:
+    """How one run of a task ended."""
+
+    state: str
+    value: Any = None
+    error: str | None = None
+    details: str | None = None
+    holder: Any = None
+
+
+class TaskRun:
+    """One running task: something ``cancel()`` can stop from any thread."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.task: asyncio.Future[Any] | None = None
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        task = self.task
+        if task is not None:
+            self.loop.call_soon_threadsafe(task.cancel)
+
+
+class RunningTasks:
+    """The tasks one host is running, by workflow id."""
+
+    def __init__(self) -> None:
+        self._runs: dict[str, set[TaskRun]] = {}
+        self._mutex = threading.Lock()
+
+    def add(self, workflow_id: str, run: TaskRun) -> None:
+        with self._mutex:
+            self._runs.setdefault(workflow_id, set()).add(run)
+
+    def remove(self, workflow_id: str, run: TaskRun) -> None:
+        with self._mutex:
+            runs = self._runs.get(workflow_id)
+            if runs is not None:
+                runs.discard(run)
+                if not runs:
+                    del self._runs[workflow_id]
+
+    def cancel(self, workflow_id: str) -> int:
+        with self._mutex:
+            runs = list(self._runs.get(workflow_id, ()))
+        for run in runs:
+            run.cancel()
+        return len(runs)
+
+
+_running: weakref.WeakKeyDictionary[Any, RunningTasks] = weakref.WeakKeyDictionary()
+_running_mutex = threading.Lock()
+
+
+def running_of(host: Any) -> RunningTasks:
+    with _running_mutex:
+        runs = _running.get(host)
+        if runs is None:
+            runs = _running[host] = RunningTasks()
+        return runs
+
+
+@dataclass
+class TopicFeed:
+    """The data dispatched to a task's topics while it runs: ``queue`` (async) or ``next_data`` (sync)."""
+
+    topics: tuple[str, ...]
+    is_async: bool
+    queue: asyncio.Queue[BrokerEvent] | None = None
+    _sync: queues.Queue[BrokerEvent] = field(default_factory=queues.Queue)
+    _loop: asyncio.AbstractEventLoop | None = None
+
+    def open(self, broker: Any) -> None:
+        if self.is_async:
+            self._loop = asyncio.get_running_loop()
+            self.queue = asyncio.Queue()
+        for topic in self.topics:
+            broker.register(self.receive, topic)
+
+    def close(self, broker: Any) -> None:
+        for topic in self.topics:
+            broker.unregister(self.receive, topic)
+
+    def receive(self, event: BrokerEvent) -> None:
+        if self.queue is not None and self._loop is not None:
+            self._loop.call_soon_threadsafe(self.queue.put_nowait, event)
+        else:
+            self._sync.put(event)
+
+    def next_data(self, timeout: float | None = None) -> BrokerEvent | None:
+        """The next Event dispatched to the task's topics; None after ``timeout`` seconds without one."""
+        try:
+            return self._sync.get(timeout=timeout)
+        except queues.Empty:
+            return None
+
+
+def target_of(impl: Any, config: dict[str, Any], out: Outcome) -> tuple[Callable[..., Any], bool]:
+    """The callable that runs the task and whether it is a coroutine function (creating the holder)."""
+    if isinstance(impl, HolderTask):
+        out.holder = impl.create(config)
+        return getattr(out.holder, impl.method), impl.is_async
+    return impl, inspect.iscoroutinefunction(impl)
+
+
+def is_async_task(impl: Any) -> bool:
+    if isinstance(impl, HolderTask):
+        return impl.is_async
+    return inspect.iscoroutinefunction(impl)
+
+
+async def in_thread(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` in a daemon thread of its own; cancelling the await abandons it."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+
+    def settle(value: Any, exc: BaseException | None) -> None:
+        if future.done():
+            return
+        if exc is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(value)
+
+    def target() -> None:
+        value: Any = None
+        error: BaseException | None = None
+        try:
+            value = fn(*args)
+        except BaseException as exc:
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop is gone (its host stopped): nobody waits any more
+            loop.call_soon_threadsafe(settle, value, error)
+
+    threading.Thread(target=target, name="liteflow-task", daemon=True).start()
+    result = await future
+    if inspect.isawaitable(result):
+        result = await result
+    return result
+
+
+async def run_task(
+    impl: Any, event: Any, config: dict[str, Any], limit: float | None, run: TaskRun, on_limit: str
+) -> Outcome:
+    """Run the task within ``limit`` seconds (None: no limit); ``on_limit`` is the state it ends in then."""
+    out = Outcome(DONE)
+
+    async def call() -> Any:
+        fn, is_async = target_of(impl, config, out)
+        holder_queue = getattr(event, "queue", None)
+        if out.holder is not None and holder_queue is not None and hasattr(out.holder, "queue"):
+            out.holder.queue = holder_queue
+        if is_async:
+            return await fn(event)
+        return await in_thread(fn, event)
+
+    task = asyncio.ensure_future(call())
+    run.task = task
+    if run.cancelled:
+        task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=limit)
+    if not done:
+        task.cancel()
+        await asyncio.wait({task}, timeout=CANCEL_GRACE)
+        out.state = on_limit
+    elif task.cancelled():
+        out.state = CANCELLED
+    elif task.exception() is not None:
+        exc = task.exception()
+        assert exc is not None
+        out.state = FAILED
+        out.error = f"{type(exc).__name__}: {exc}"
+        out.details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    else:
+        out.value = task.result()
+    if out.state in (TIMEOUT, CANCELLED):
+        await teardown(out.holder)
+    return out
+
+
+async def teardown(holder: Any) -> None:
+    method = getattr(holder, "teardown", None)
+    if not callable(method):
+        return
+    try:
+        result = method()
+        if inspect.isawaitable(result):
+            await result
+    except Exception as exc:
+        log.warning("task.teardown_failed", error=f"{type(exc).__name__}: {exc}")
+
+
+def holder_report(holder: Any) -> Any:
+    method = getattr(holder, "report", None)
+    if not callable(method):
+        return None
+    try:
+        return method()
+    except Exception as exc:
+        log.warning("task.report_failed", error=f"{type(exc).__name__}: {exc}")
+        return None
+
+
+__all__ = [
+    "CANCELLED",
+    "DONE",
+    "FAILED",
+    "TIMEOUT",
+    "Outcome",
+    "RunningTasks",
+    "TaskRun",
+    "TopicFeed",
+    "is_async_task",
+    "run_task",
+    "running_of",
+]

@@ -103,6 +103,11 @@ class Broker:
                 del self._handlers[topic]
             return True
 
+    def handlers(self, topic: str | None = None) -> list[Handler]:
+        """The handlers registered on ``topic`` (None: those registered for every topic)."""
+        with self._mutex:
+            return list(self._handlers.get(topic, ()))
+
     def dispatch(self, data: Any, topic: str | None = None, source: dict[str, Any] | None = None) -> None:
         """Call every handler of ``topic`` (and those of every topic), here and, with a hub, on other hosts."""
         event = BrokerEvent(data, topic, {"host_id": self.host_id, **(source or {})})

@@ -17,6 +17,7 @@ import queue as queues
 import threading
 import traceback
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,15 +60,23 @@ class TaskRun:
 
 
 class RunningTasks:
-    """The tasks one host is running, by workflow id."""
+    """The tasks one host is running, by workflow id, and the instances recently cancelled: a task of
+    one that starts after the cancellation arrived (its pass began before) is cancelled at once."""
+
+    #: How many cancelled instance ids are remembered.
+    REMEMBERED = 1024
 
     def __init__(self) -> None:
         self._runs: dict[str, set[TaskRun]] = {}
+        self._cancelled: OrderedDict[str, None] = OrderedDict()
         self._mutex = threading.Lock()
 
     def add(self, workflow_id: str, run: TaskRun) -> None:
         with self._mutex:
             self._runs.setdefault(workflow_id, set()).add(run)
+            cancelled = workflow_id in self._cancelled
+        if cancelled:
+            run.cancel()
 
     def remove(self, workflow_id: str, run: TaskRun) -> None:
         with self._mutex:
@@ -80,6 +89,9 @@ class RunningTasks:
     def cancel(self, workflow_id: str) -> int:
         with self._mutex:
             runs = list(self._runs.get(workflow_id, ()))
+            self._cancelled[workflow_id] = None
+            while len(self._cancelled) > self.REMEMBERED:
+                self._cancelled.popitem(last=False)
         for run in runs:
             run.cancel()
         return len(runs)

@@ -170,8 +170,6 @@ class TaskStep(StepBody):
         attempt = int(previous.get("attempt", 0))
         started = str(previous.get("start") or utcnow().isoformat())
         base = {"workflow_id": context.workflow.id, "template_id": spec.template_id, "task_id": spec.task_id}
-        if attempt == 0:
-            exec_dispatch(context, {"event": "task-begin", **base, "name": spec.name})
         limit, on_limit = spec.timeout, running.TIMEOUT
         remaining = template_deadline_in(spec, context)
         if remaining is not None and (limit is None or remaining < limit):
@@ -181,6 +179,8 @@ class TaskStep(StepBody):
             feed = event.feed = TopicFeed(spec.topics, running.is_async_task(self.impl))
             feed.open(broker)
             event.queue = feed.queue
+        if attempt == 0:  # once its topics are listened to: data dispatched from now on reaches it
+            exec_dispatch(context, {"event": "task-begin", **base, "name": spec.name})
         run = TaskRun(asyncio.get_running_loop())
         runs = running.running_of(host) if host is not None else None
         if runs is not None:

@@ -10,11 +10,13 @@
     host.broker.unregister(on_order, topic="orders")
 
 A handler is called in the dispatching thread (an ``async def`` handler is scheduled on the host's event
-loop and not awaited). A failing handler is logged, never raised. With a lifecycle hub that carries data
+loop and not awaited). A failing handler is logged, never raised. A ``keeper`` (the templates package sets
+one) may store a dispatch first, for the tasks that listen to its topic (see
+:mod:`liteflow.core.templates.inbox`). With a lifecycle hub that carries data
 (:class:`~liteflow.core.lifecycle_hub.MemoryLifecycleHub`, the Redis hub), a dispatch also reaches the
 handlers of every other host sharing the hub, once each; the data then has to be JSON-shaped
 (:class:`~liteflow.core.errors.SerializationError` otherwise, at ``dispatch``). Like lifecycle events, that
-is fire-and-forget: nothing is stored, and a host that is not listening at that moment never sees it.
+is fire-and-forget: a handler that is not registered at that moment never sees it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from liteflow.core.log import logger
+from liteflow.core.models import new_id
 from liteflow.core.serialization import to_jsonable
 
 log = logger("broker")
@@ -44,18 +47,22 @@ class BrokerEvent:
     data: Any
     topic: str | None = None
     source: dict[str, Any] = field(default_factory=dict)
+    #: The dispatch's id (the same on every host, and in the store when the dispatch was kept).
+    id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"data": self.data, "topic": self.topic, "source": dict(self.source)}
+        return {"data": self.data, "topic": self.topic, "source": dict(self.source), "id": self.id}
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> BrokerEvent:
         source = doc.get("source")
         topic = doc.get("topic")
+        event_id = doc.get("id")
         return cls(
             data=doc.get("data"),
             topic=None if topic is None else str(topic),
             source=dict(source) if isinstance(source, dict) else {},
+            id=None if event_id is None else str(event_id),
         )
 
 
@@ -64,6 +71,8 @@ class BrokerEvent:
 Event = BrokerEvent
 
 Handler = Callable[[BrokerEvent], Any]
+#: Stores a dispatch before it is delivered (see :mod:`liteflow.core.templates.inbox`).
+Keeper = Callable[[BrokerEvent], None]
 
 
 class Broker:
@@ -76,6 +85,8 @@ class Broker:
         self._handlers: dict[str | None, list[Handler]] = {}
         self._mutex = threading.Lock()
         self._unsubscribe: Callable[[], None] | None = None
+        #: Called with every dispatch before it is delivered (it may store it); None: nothing is kept.
+        self.keeper: Keeper | None = None
 
     @property
     def shared(self) -> bool:
@@ -110,7 +121,9 @@ class Broker:
 
     def dispatch(self, data: Any, topic: str | None = None, source: dict[str, Any] | None = None) -> None:
         """Call every handler of ``topic`` (and those of every topic), here and, with a hub, on other hosts."""
-        event = BrokerEvent(data, topic, {"host_id": self.host_id, **(source or {})})
+        event = BrokerEvent(data, topic, {"host_id": self.host_id, **(source or {})}, new_id())
+        if self.keeper is not None:
+            self.keeper(event)
         if self._hub is not None:
             message = {**event.to_dict(), "data": to_jsonable(data, "data")}
             try:

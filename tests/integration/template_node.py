@@ -1,7 +1,7 @@
 """A worker process for the template tests: Redis providers and a Redis lifecycle hub; runs until SIGTERM.
 
-Environment: LITEFLOW_REDIS_URL, LITEFLOW_PREFIX. Its ``listen`` task returns the first three items
-dispatched to the topics ``feed`` and ``more`` while it runs, with the process id that ran it.
+Environment: LITEFLOW_REDIS_URL, LITEFLOW_PREFIX, LITEFLOW_LEASE (seconds, default 30). Its ``listen`` task
+returns the first three items dispatched to the topics ``feed`` and ``more``, with the id of its process.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def main() -> None:
     providers: list[Any] = [
         RedisPersistenceProvider(url, prefix=prefix),
         RedisQueueProvider(url, prefix=prefix),
-        RedisLockProvider(url, prefix=prefix),
+        RedisLockProvider(url, prefix=prefix, lease=float(os.environ.get("LITEFLOW_LEASE", "30"))),
     ]
     host = configure_workflow_host(*providers, lifecycle_hub=RedisLifecycleHub(url, prefix=prefix), poll_interval=0.2)
     host.load(WorkflowTemplate.from_dict(LISTENER, registry=registry()))

@@ -1,4 +1,5 @@
-"""A template task running in one OS process receives the data another process dispatches (Redis hub)."""
+"""A template task running in one OS process receives the data another process dispatches (Redis hub),
+and still gets it all when its process is killed and another one runs it again."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,18 +23,35 @@ NODE_SCRIPT = Path(__file__).with_name("template_node.py")
 WAIT = 30.0
 
 
+Workers = Callable[[], subprocess.Popen[str]]
+
+
 @pytest.fixture
-def worker(redis_url: str, redis_cleanup: str) -> Iterator[subprocess.Popen[str]]:
-    env = dict(os.environ, LITEFLOW_REDIS_URL=redis_url, LITEFLOW_PREFIX=redis_cleanup)
-    proc = subprocess.Popen([sys.executable, str(NODE_SCRIPT)], env=env, stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready", "the worker did not start"
-    yield proc
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+def workers(redis_url: str, redis_cleanup: str) -> Iterator[Workers]:
+    started: list[subprocess.Popen[str]] = []
+
+    def start() -> subprocess.Popen[str]:
+        env = dict(os.environ, LITEFLOW_REDIS_URL=redis_url, LITEFLOW_PREFIX=redis_cleanup, LITEFLOW_LEASE="1")
+        proc = subprocess.Popen([sys.executable, str(NODE_SCRIPT)], env=env, stdout=subprocess.PIPE, text=True)
+        started.append(proc)
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready", "the worker did not start"
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in started:
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture
+def worker(workers: Workers) -> subprocess.Popen[str]:
+    return workers()
 
 
 @pytest.fixture
@@ -94,3 +112,36 @@ def test_a_task_in_another_process_receives_three_items_dispatched_here(
         ("task-end", "after"),
         ("workflow-end", None),
     ]
+
+
+def test_a_task_whose_process_dies_gets_everything_dispatched_when_it_runs_again(
+    workers: Workers, client: WorkflowHost
+) -> None:
+    begun: list[int] = []
+    changed = threading.Condition()
+
+    def on_exec(event: BrokerEvent) -> None:
+        if event.data["event"] == "task-begin" and event.data["task_id"] == "listen":
+            with changed:
+                begun.append(1)
+                changed.notify_all()
+
+    def began(count: int) -> bool:
+        with changed:
+            return changed.wait_for(lambda: len(begun) >= count, WAIT)
+
+    client.broker.register(on_exec, topic="liteflow.exec")
+    first = workers()
+    wid = client.trigger("listener", None)
+    assert wid is not None and began(1)
+    client.broker.dispatch({"n": 1}, topic="feed")  # taken by the first run
+    first.kill()  # SIGKILL: the task dies waiting for more
+    first.wait()
+    client.broker.dispatch({"n": 2}, topic="more")  # while no process runs the task
+    second = workers()
+    assert began(2), "the second process did not run the task again"
+    client.broker.dispatch({"n": 3}, topic="feed")
+    assert client.wait_for_workflow(wid, WAIT).status.name == "COMPLETE"
+    output = client.report(wid)["tasks"][0]["output"]
+    assert output["pid"] == second.pid
+    assert [item["data"] for item in output["got"]] == [{"n": 1}, {"n": 2}, {"n": 3}]

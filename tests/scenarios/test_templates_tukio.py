@@ -525,3 +525,29 @@ def test_unload_and_reload(make_host: HostFactory, tasks: Tasks) -> None:
         host.trigger("other", None)
     host.start()
     assert run_to_end(host, "ok")["state"] == "done"
+
+
+def test_data_dispatched_since_the_instance_started_reaches_a_task_that_starts_later(
+    make_host: HostFactory, tasks: Tasks
+) -> None:
+    host = make_host()
+    doc = {
+        "title": "gated",
+        "topics": [],
+        "tasks": [
+            {"id": "gate", "name": "wait_for", "config": {"event_name": "go"}},
+            {"id": "listen", "name": "listen-sync", "topics": ["feed"]},
+        ],
+        "graph": {"gate": ["listen"]},
+    }
+    host.load(tasks.template(doc))
+    host.broker.dispatch("before the instance", topic="feed")  # kept, but older than the instance
+    host.start()
+    wid = host.trigger("gated", None)
+    assert wid is not None
+    wait_until(lambda: host.report(wid)["tasks"][0]["state"] == "running", WAIT)
+    for item in ("one", "two", "three"):
+        host.broker.dispatch(item, topic="feed")  # nobody listens yet: kept for the task
+    host.publish_event("go", "", None)
+    host.wait_for_workflow(wid, WAIT)
+    assert host.report(wid)["tasks"][1]["output"] == ["one", "two", "three"]

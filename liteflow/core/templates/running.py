@@ -19,12 +19,13 @@ import traceback
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from liteflow.core.broker import BrokerEvent
 from liteflow.core.log import logger
 from liteflow.core.templates.holders import HolderTask
+from liteflow.core.templates.inbox import Deduplicator
 
 log = logger("templates")
 
@@ -109,28 +110,49 @@ def running_of(host: Any) -> RunningTasks:
         return runs
 
 
-@dataclass
+Backlog = Callable[[], list[BrokerEvent]]
+
+
 class TopicFeed:
-    """The data dispatched to a task's topics while it runs: ``queue`` (async) or ``next_data`` (sync)."""
+    """The data dispatched to a task's topics while it runs: ``queue`` (async) or ``next_data`` (sync);
+    with a ``backlog``, what was stored for them before (each dispatch once, oldest first)."""
 
-    topics: tuple[str, ...]
-    is_async: bool
-    queue: asyncio.Queue[BrokerEvent] | None = None
-    _sync: queues.Queue[BrokerEvent] = field(default_factory=queues.Queue)
-    _loop: asyncio.AbstractEventLoop | None = None
+    def __init__(self, topics: tuple[str, ...], is_async: bool) -> None:
+        self.topics = topics
+        self.is_async = is_async
+        self.queue: asyncio.Queue[BrokerEvent] | None = None
+        self._sync: queues.Queue[BrokerEvent] = queues.Queue()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._once = Deduplicator()
+        self._held: list[BrokerEvent] | None = []  # live data held while the backlog is read
+        self._mutex = threading.Lock()
 
-    def open(self, broker: Any) -> None:
+    async def open(self, broker: Any, backlog: Backlog | None = None) -> None:
         if self.is_async:
             self._loop = asyncio.get_running_loop()
             self.queue = asyncio.Queue()
         for topic in self.topics:
             broker.register(self.receive, topic)
+        stored = await asyncio.to_thread(backlog) if backlog is not None else []
+        with self._mutex:
+            for event in [e for e in stored if self._once.first_time(e)] + (self._held or []):
+                self._put(event)
+            self._held = None
 
     def close(self, broker: Any) -> None:
         for topic in self.topics:
             broker.unregister(self.receive, topic)
 
     def receive(self, event: BrokerEvent) -> None:
+        if not self._once.first_time(event):
+            return
+        with self._mutex:
+            if self._held is not None:
+                self._held.append(event)
+                return
+        self._put(event)
+
+    def _put(self, event: BrokerEvent) -> None:
         if self.queue is not None and self._loop is not None:
             self._loop.call_soon_threadsafe(self.queue.put_nowait, event)
         else:

@@ -26,6 +26,7 @@ import inspect
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from liteflow.core.broker import EXEC_TOPIC, BrokerEvent
@@ -35,6 +36,7 @@ from liteflow.core.models import utcnow
 from liteflow.core.serialization import to_jsonable
 from liteflow.core.step import ExecutionResult, StepBody, StepExecutionContext
 from liteflow.core.templates import running
+from liteflow.core.templates.inbox import stored_since
 from liteflow.core.templates.running import TaskRun, TopicFeed
 
 log = logger("templates")
@@ -177,7 +179,7 @@ class TaskStep(StepBody):
         feed, broker = None, getattr(host, "broker", None)
         if spec.topics and broker is not None:
             feed = event.feed = TopicFeed(spec.topics, running.is_async_task(self.impl))
-            feed.open(broker)
+            await feed.open(broker, self.backlog(context))
             event.queue = feed.queue
         if attempt == 0:  # once its topics are listened to: data dispatched from now on reaches it
             exec_dispatch(context, {"event": "task-begin", **base, "name": spec.name})
@@ -198,6 +200,13 @@ class TaskStep(StepBody):
             return ExecutionResult.sleep(timedelta(seconds=spec.retry_interval), again)
         record: dict[str, Any] = {"start": started, "end": utcnow().isoformat(), "attempts": attempt + 1}
         return self.ended(out, record, context, base)
+
+    def backlog(self, context: StepExecutionContext) -> running.Backlog | None:
+        """What was kept for the task's topics since its instance started (see templates.inbox)."""
+        persistence, since = getattr(context.host, "persistence", None), context.workflow.create_time
+        if persistence is None or since is None:
+            return None
+        return partial(stored_since, persistence, self.spec.topics, since)
 
     def ended(
         self, out: running.Outcome, record: dict[str, Any], context: StepExecutionContext, base: dict[str, Any]

@@ -17,6 +17,7 @@ import weakref
 from typing import Any
 
 from liteflow.core.errors import DefinitionError, WorkflowNotRegisteredError
+from liteflow.core.templates.inbox import TopicKeeper
 from liteflow.core.templates.policies import RunningInstances, apply_policy
 from liteflow.core.templates.tasks import initial_data
 from liteflow.core.templates.template import WorkflowTemplate
@@ -45,6 +46,10 @@ class TemplateTriggers:
     def remove(self, template_id: str) -> bool:
         with self._mutex:
             return self._templates.pop(template_id, None) is not None
+
+    def task_topics(self) -> set[str]:
+        """The topics the tasks of the loaded templates listen to."""
+        return {topic for template in self.templates() for task in template.tasks for topic in task.topics}
 
     def templates(self) -> list[WorkflowTemplate]:
         with self._mutex:
@@ -121,4 +126,5 @@ def templates_of(host: Any) -> TemplateTriggers:
 
             triggers = _hosts[host] = TemplateTriggers(host)
             follow(host)
+            host.broker.keeper = TopicKeeper(host.persistence, triggers.task_topics)
         return triggers

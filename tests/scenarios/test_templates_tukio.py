@@ -551,3 +551,37 @@ def test_data_dispatched_since_the_instance_started_reaches_a_task_that_starts_l
     host.publish_event("go", "", None)
     host.wait_for_workflow(wid, WAIT)
     assert host.report(wid)["tasks"][1]["output"] == ["one", "two", "three"]
+
+
+def test_a_step_body_task_that_raises_ends_its_branch_too(make_host: HostFactory, tasks: Tasks) -> None:
+    host = make_host()
+    doc = {
+        "title": "bad key path",
+        "tasks": [
+            {"id": "1", "name": "basic"},
+            {"id": "w", "name": "wait_for", "config": {"event_name": "e", "event_key_from": "trigger.missing"}},
+            {"id": "after_w", "name": "basic"},
+            {"id": "2", "name": "basic"},
+        ],
+        "graph": {"1": ["w", "2"], "w": ["after_w"]},
+    }
+    host.load(tasks.template(doc))
+    host.start()
+    report = run_to_end(host, "bad key path", {})
+    assert report["state"] == "done"
+    assert states(report) == {"1": "done", "w": "failed", "after_w": "pending", "2": "done"}
+    assert "KeyError" in report["tasks"][1]["error"] and "trigger.missing" in report["tasks"][1]["error"]
+
+
+def test_cancel_on_one_host_stops_the_task_running_on_another(make_host: HostFactory, tasks: Tasks) -> None:
+    client, worker = make_host(), make_host()
+    for host in (client, worker):
+        host.load(tasks.template({"title": "far sleeper", "tasks": [{"id": "1", "name": "sleep"}]}))
+    worker.start()
+    running = began(worker)
+    wid = client.trigger("far sleeper", None)
+    assert wid is not None and running.wait(WAIT)
+    assert client.cancel("far sleeper") == 1  # the WorkflowTerminated reaches the worker through the hub
+    wait_until(lambda: tasks.torn_down, WAIT)
+    wait_until(lambda: client.report(wid)["tasks"][0]["state"] == "cancelled", WAIT)
+    assert client.report(wid)["state"] == "cancelled"

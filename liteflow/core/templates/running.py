@@ -241,12 +241,17 @@ async def run_task(
         assert exc is not None
         out.state = FAILED
         out.error = f"{type(exc).__name__}: {exc}"
-        out.details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        out.details = details_of(exc)
     else:
         out.value = task.result()
     if out.state in (TIMEOUT, CANCELLED):
         await teardown(out.holder)
     return out
+
+
+def details_of(exc: BaseException) -> str:
+    """The formatted traceback."""
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
 
 
 async def teardown(holder: Any) -> None:

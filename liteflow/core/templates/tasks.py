@@ -171,7 +171,7 @@ class TaskStep(StepBody):
         previous = context.persistence_data if isinstance(context.persistence_data, dict) else {}
         attempt = int(previous.get("attempt", 0))
         started = str(previous.get("start") or utcnow().isoformat())
-        base = {"workflow_id": context.workflow.id, "template_id": spec.template_id, "task_id": spec.task_id}
+        base = self.base(context)
         limit, on_limit = spec.timeout, running.TIMEOUT
         remaining = template_deadline_in(spec, context)
         if remaining is not None and (limit is None or remaining < limit):
@@ -239,35 +239,54 @@ class TaskStep(StepBody):
 
     # -- running a StepBody task (the built-ins) -------------------------------------------------------
     def run_body(self, event: TaskEvent, context: StepExecutionContext) -> Any:
-        body = self.impl()
-        body.event = event
-        body.config = event.config
-        fields = getattr(body, "config_fields", None)
-        for key, value in event.config.items():
-            allowed = key in fields if fields is not None else not key.startswith("_") and hasattr(body, key)
-            if allowed:
-                setattr(body, key, value)
-        result = body.run(context)
+        """A StepBody task: re-entrant (it may wait or sleep on its pointer); raising fails its branch."""
+        base = self.base(context)
+        if context.persistence_data is None and not context.execution_pointer.event_published:
+            exec_dispatch(context, {"event": "task-begin", **base, "name": self.spec.name})
+        try:
+            body = self.impl()
+            body.event = event
+            body.config = event.config
+            fields = getattr(body, "config_fields", None)
+            for key, value in event.config.items():
+                allowed = key in fields if fields is not None else not key.startswith("_") and hasattr(body, key)
+                if allowed:
+                    setattr(body, key, value)
+            result = body.run(context)
+        except Exception as exc:
+            return self.body_failed(exc, context, base)
         if inspect.isawaitable(result):
-            return self.body_finish_later(body, result, context)
-        return self.body_finish(body, result, context)
+            return self.body_finish_later(body, result, context, base)
+        return self.body_finish(body, result, context, base)
 
     async def body_finish_later(
-        self, body: StepBody, awaitable: Awaitable[Any], context: StepExecutionContext
+        self, body: StepBody, awaitable: Awaitable[Any], context: StepExecutionContext, base: dict[str, Any]
     ) -> ExecutionResult:
-        return self.body_finish(body, await awaitable, context)
+        try:
+            result = await awaitable
+        except Exception as exc:
+            return self.body_failed(exc, context, base)
+        return self.body_finish(body, result, context, base)
 
-    def body_finish(self, body: StepBody, result: Any, context: StepExecutionContext) -> ExecutionResult:
+    def body_finish(
+        self, body: StepBody, result: Any, context: StepExecutionContext, base: dict[str, Any]
+    ) -> ExecutionResult:
         if result is None:
             result = ExecutionResult.next()
         if not isinstance(result, ExecutionResult):
-            raise TypeError(
-                f"task {self.spec.task_id!r} returned {type(result).__name__}, expected an ExecutionResult or None"
-            )
+            error = TypeError(f"returned {type(result).__name__}, expected an ExecutionResult or None")
+            return self.body_failed(error, context, base)
         if not result.proceed:
             return result  # waiting for an event, sleeping or re-entering: the same pointer runs it again
-        self.record_output(getattr(body, "output", None), context)
-        return ExecutionResult(proceed=True, outcome_value=TASK_DONE, persistence_data={"state": running.DONE})
+        out = running.Outcome(running.DONE, getattr(body, "output", None))
+        return self.ended(out, {"end": utcnow().isoformat(), "attempts": 1}, context, base)
+
+    def body_failed(self, exc: Exception, context: StepExecutionContext, base: dict[str, Any]) -> ExecutionResult:
+        out = running.Outcome(running.FAILED, error=f"{type(exc).__name__}: {exc}", details=running.details_of(exc))
+        return self.ended(out, {"end": utcnow().isoformat(), "attempts": 1}, context, base)
+
+    def base(self, context: StepExecutionContext) -> dict[str, Any]:
+        return {"workflow_id": context.workflow.id, "template_id": self.spec.template_id, "task_id": self.spec.task_id}
 
     def record_output(self, value: Any, context: StepExecutionContext) -> None:
         persistence = getattr(context.host, "persistence", None)

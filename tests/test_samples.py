@@ -21,6 +21,14 @@ EXPECTED: dict[str, list[str]] = {
     "04_foreach.py": ["doing stuff...abc", "doing stuff...def", "doing stuff...xyz", "workflow finished: Complete"],
     "05_if.py": ["doing stuff: value1 > 3", "workflow finished: Complete"],
     "06_while.py": ["doing stuff...0", "doing stuff...2", "value1 = 3 (Complete)"],
+    "10_template_holders.py": [
+        "workflow readings: done",
+        "  average: done 21.0",
+        "  broken: failed RuntimeError: sensor offline",
+        "  after_broken: pending",
+        "  late: timeout",
+        "slow task torn down",
+    ],
 }
 
 

@@ -121,6 +121,8 @@ class Broker:
 
     def dispatch(self, data: Any, topic: str | None = None, source: dict[str, Any] | None = None) -> None:
         """Call every handler of ``topic`` (and those of every topic), here and, with a hub, on other hosts."""
+        if self._hub is None and self.keeper is None and not self._handlers:
+            return  # nobody to tell, nothing to keep
         event = BrokerEvent(data, topic, {"host_id": self.host_id, **(source or {})}, new_id())
         if self.keeper is not None:
             self.keeper(event)

@@ -249,6 +249,17 @@ async def run_task(
     return out
 
 
+def run_inline(impl: Any, event: Any, config: dict[str, Any]) -> Outcome:
+    """A sync task in the calling thread (no time limit, nothing to cancel it with)."""
+    out = Outcome(DONE)
+    try:
+        fn, _ = target_of(impl, config, out)
+        out.value = fn(event)
+    except Exception as exc:
+        out.state, out.error, out.details = FAILED, f"{type(exc).__name__}: {exc}", details_of(exc)
+    return out
+
+
 def details_of(exc: BaseException) -> str:
     """The formatted traceback."""
     return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))

@@ -137,6 +137,8 @@ class TaskStep(StepBody):
         event = self.make_event(context, data)
         if is_body_task(self.impl):
             return self.run_body(event, context)
+        if self.runs_inline():
+            return self.execute_inline(event, context)
         return self.execute(event, context)
 
     # -- joins -----------------------------------------------------------------------------------------
@@ -166,12 +168,34 @@ class TaskStep(StepBody):
         )
 
     # -- running a function or a holder ----------------------------------------------------------------
+    def runs_inline(self) -> bool:
+        """A sync task with no time limit and no topics runs in the worker's thread (nothing to abandon
+        it for but a cancellation, which then waits for it to return)."""
+        spec = self.spec
+        limited = spec.timeout is not None or spec.template_timeout is not None
+        return not (limited or spec.topics or running.is_async_task(self.impl))
+
+    def execute_inline(self, event: TaskEvent, context: StepExecutionContext) -> Any:
+        attempt, started, base = self.begin(context)
+        if attempt == 0:
+            exec_dispatch(context, {"event": "task-begin", **base, "name": self.spec.name})
+        out = running.run_inline(self.impl, event, dict(event.config))
+        if inspect.isawaitable(out.value):  # a plain function that returned a coroutine: await it
+            return self.finish_later(out, attempt, started, context, base)
+        return self.after(out, attempt, started, context, base)
+
+    async def finish_later(
+        self, out: running.Outcome, attempt: int, started: str, context: StepExecutionContext, base: dict[str, Any]
+    ) -> ExecutionResult:
+        try:
+            out.value = await out.value
+        except Exception as exc:
+            out.state, out.error, out.details = running.FAILED, f"{type(exc).__name__}: {exc}", running.details_of(exc)
+        return self.after(out, attempt, started, context, base)
+
     async def execute(self, event: TaskEvent, context: StepExecutionContext) -> ExecutionResult:
         spec, host = self.spec, context.host
-        previous = context.persistence_data if isinstance(context.persistence_data, dict) else {}
-        attempt = int(previous.get("attempt", 0))
-        started = str(previous.get("start") or utcnow().isoformat())
-        base = self.base(context)
+        attempt, started, base = self.begin(context)
         limit, on_limit = spec.timeout, running.TIMEOUT
         remaining = template_deadline_in(spec, context)
         if remaining is not None and (limit is None or remaining < limit):
@@ -194,10 +218,22 @@ class TaskStep(StepBody):
                 runs.remove(context.workflow.id, run)
             if feed is not None and broker is not None:
                 feed.close(broker)
-        if out.state == running.FAILED and attempt < spec.retry_max:
-            log.info("task.retry", workflow_id=context.workflow.id, task=spec.task_id, error=out.error)
+        return self.after(out, attempt, started, context, base)
+
+    def begin(self, context: StepExecutionContext) -> tuple[int, str, dict[str, Any]]:
+        """This run's attempt number (0: the first), when the first attempt started, the exec fields."""
+        previous = context.persistence_data if isinstance(context.persistence_data, dict) else {}
+        started = str(previous.get("start") or utcnow().isoformat())
+        return int(previous.get("attempt", 0)), started, self.base(context)
+
+    def after(
+        self, out: running.Outcome, attempt: int, started: str, context: StepExecutionContext, base: dict[str, Any]
+    ) -> ExecutionResult:
+        """Another attempt after a failure (if the task has retries left), else the end of the task."""
+        if out.state == running.FAILED and attempt < self.spec.retry_max:
+            log.info("task.retry", workflow_id=context.workflow.id, task=self.spec.task_id, error=out.error)
             again = {"attempt": attempt + 1, "start": started}
-            return ExecutionResult.sleep(timedelta(seconds=spec.retry_interval), again)
+            return ExecutionResult.sleep(timedelta(seconds=self.spec.retry_interval), again)
         record: dict[str, Any] = {"start": started, "end": utcnow().isoformat(), "attempts": attempt + 1}
         return self.ended(out, record, context, base)
 

@@ -22,6 +22,14 @@ EXPECTED: dict[str, list[str]] = {
     "05_if.py": ["doing stuff: value1 > 3", "workflow finished: Complete"],
     "06_while.py": ["doing stuff...0", "doing stuff...2", "value1 = 3 (Complete)"],
     "10_sqlite.py": ["second process, same file:", "workflow finished: Complete, data {'order': 42}"],
+    "11_template_holders.py": [
+        "workflow readings: done",
+        "  average: done 21.0",
+        "  broken: failed RuntimeError: sensor offline",
+        "  after_broken: pending",
+        "  late: timeout",
+        "slow task torn down",
+    ],
 }
 
 

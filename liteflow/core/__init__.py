@@ -1,5 +1,6 @@
 """LiteFlow's public API: ``from liteflow.core import *``."""
 
+from liteflow.core.broker import BrokerEvent
 from liteflow.core.builder import (
     ContainerBuilder,
     DecideBuilder,
@@ -45,10 +46,11 @@ from liteflow.core.services.configure import configure_workflow_host
 from liteflow.core.services.host import WorkflowHost
 from liteflow.core.services.options import HostOptions
 from liteflow.core.step import ExecutionResult, StepBody, StepExecutionContext
-from liteflow.core.templates import WorkflowTemplate, register
+from liteflow.core.templates import TaskHolder, WorkflowTemplate, register
 from liteflow.core.workflow import Workflow
 
 __all__ = [
+    "BrokerEvent",
     "ConcurrencyError",
     "ContainerBuilder",
     "DecideBuilder",
@@ -76,6 +78,7 @@ __all__ = [
     "StepCompleted",
     "StepExecutionContext",
     "StepStarted",
+    "TaskHolder",
     "WhenBuilder",
     "Workflow",
     "WorkflowAlreadyExistsError",

@@ -3,18 +3,23 @@
 A host always calls its own ``on_lifecycle_event`` callbacks for what it does. Given a hub, it also
 publishes its events there and calls its callbacks for the events other hosts published (each event is
 delivered once per host: a host ignores its own events coming back from the hub).
+
+A hub may also carry the broker's dispatches (:mod:`liteflow.core.broker`): ``publish_data(origin, doc)``
+sends a JSON-shaped dict to every ``subscribe_data`` listener, on a channel of its own.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from liteflow.core.lifecycle import LifecycleEvent
 
 #: ``fn(origin_host_id, event)``
 HubListener = Callable[[str, LifecycleEvent], None]
+#: ``fn(origin_host_id, doc)``
+DataListener = Callable[[str, dict[str, Any]], None]
 
 
 @runtime_checkable
@@ -33,6 +38,7 @@ class MemoryLifecycleHub:
 
     def __init__(self) -> None:
         self._listeners: list[HubListener] = []
+        self._data_listeners: list[DataListener] = []
         self._mutex = threading.Lock()
 
     def publish(self, origin: str, event: LifecycleEvent) -> None:
@@ -52,6 +58,24 @@ class MemoryLifecycleHub:
 
         return unsubscribe
 
+    def publish_data(self, origin: str, doc: dict[str, Any]) -> None:
+        with self._mutex:
+            listeners = list(self._data_listeners)
+        for listener in listeners:
+            listener(origin, doc)
+
+    def subscribe_data(self, listener: DataListener) -> Callable[[], None]:
+        with self._mutex:
+            self._data_listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._mutex:
+                if listener in self._data_listeners:
+                    self._data_listeners.remove(listener)
+
+        return unsubscribe
+
     def close(self) -> None:
         with self._mutex:
             self._listeners.clear()
+            self._data_listeners.clear()

@@ -295,7 +295,7 @@ def test_start_workflow_directly_wraps_the_data(host: WorkflowHost, rec: Recorde
     assert done.data == {"trigger": {"plain": 1}, "topic": None, "outputs": {"a": "out:a"}}
 
 
-def test_a_failing_task_is_retried(host: WorkflowHost, rec: Recorder) -> None:
+def test_a_failing_task_with_retry_is_retried(host: WorkflowHost, rec: Recorder) -> None:
     attempts: list[int] = []
 
     def flaky(event: TaskEvent) -> str:
@@ -305,12 +305,22 @@ def test_a_failing_task_is_retried(host: WorkflowHost, rec: Recorder) -> None:
         return "finally"
 
     rec.registry.add("flaky", flaky)
-    host.load(tpl(rec, {"a": ["b"]}, names={"a": "flaky"}))
+    retry = {"retry": {"max": 2, "interval": 0.01}}
+    host.load(tpl(rec, {"a": ["b"]}, names={"a": "flaky"}, config_a=retry))
     host.start()
     wid = host.trigger("t", None)
     assert wid is not None
     done = host.wait_for_workflow(wid, WAIT)
     assert done.data["outputs"]["a"] == "finally" and len(attempts) == 3
+    assert host.report(wid)["tasks"][0] | {"start": None, "end": None} == {
+        "id": "a",
+        "name": "flaky",
+        "state": "done",
+        "start": None,
+        "end": None,
+        "output": "finally",
+        "attempts": 3,
+    }
     assert rec.names() == ["b"]
 
 

@@ -109,7 +109,7 @@ def test_skip_policy_across_two_running_hosts(make_host: HostFactory) -> None:
     assert len(b.data_received({"order": "B-4"})) == 1
 
 
-def test_output_that_cannot_be_stored_is_a_step_error(make_host: HostFactory) -> None:
+def test_output_that_cannot_be_stored_fails_the_task(make_host: HostFactory) -> None:
     host = make_host()
     registry = TaskRegistry(parent=default_registry)
     registry.add("tpl-redis-bad", lambda event: object())
@@ -118,5 +118,7 @@ def test_output_that_cannot_be_stored_is_a_step_error(make_host: HostFactory) ->
     host.start()
     wid = host.trigger("bad output", None)
     assert wid is not None
-    errors = wait_until(lambda: host.get_errors(wid), WAIT)
-    assert "outputs.bad" in errors[0].message
+    host.wait_for_workflow(wid, WAIT)
+    report = host.report(wid)
+    assert report["state"] == "done" and report["tasks"][0]["state"] == "failed"
+    assert "outputs.bad" in report["tasks"][0]["error"]

@@ -7,11 +7,13 @@ from typing import Any
 
 import pytest
 
-from liteflow.core import DefinitionError, StepBody, WorkflowTemplate, configure_workflow_host, register
+from liteflow.core import DefinitionError, StepBody, TaskHolder, WorkflowTemplate, configure_workflow_host, register
 from liteflow.core.templates import OverrunPolicy, TaskRegistry, default_registry
 from liteflow.core.templates.builtins import DelayTask, WaitForTask, lookup
 from liteflow.core.templates.graph import find_cycle, parents_of, topological_order
+from liteflow.core.templates.holders import HolderTask
 from liteflow.core.templates.tasks import TASK_DONE, TaskStep
+from liteflow.core.templates.template import Retry
 
 SEED = {
     "title": "workflow #1",
@@ -173,7 +175,11 @@ def test_register_workflow_accepts_a_template(tasks: TaskRegistry) -> None:
     definition = host.register_workflow(WorkflowTemplate.from_dict(SEED, registry=tasks))
     assert host.registry.get("workflow #1") is definition
     with pytest.raises(DefinitionError, match="already registered"):
-        host.load(WorkflowTemplate.from_dict(SEED, registry=tasks))
+        host.register_workflow(WorkflowTemplate.from_dict(SEED, registry=tasks))
+    assert host.load(WorkflowTemplate.from_dict(SEED, registry=tasks)) is definition  # the same: loaded again
+    changed = WorkflowTemplate.from_dict({**SEED, "policy": "skip"}, registry=tasks)
+    with pytest.raises(DefinitionError, match="registered with other content"):
+        host.load(changed)
 
 
 # -- the registry ---------------------------------------------------------------------------------------
@@ -250,3 +256,85 @@ def test_lookup_paths() -> None:
     assert lookup(data, "trigger.items.0.sku") == 7
     with pytest.raises(KeyError, match="'missing'"):
         lookup(data, "trigger.missing")
+
+
+# -- unknown keys, the task fields tukio adds, as_dict ----------------------------------------------------
+def test_an_unknown_template_key_names_it_the_known_ones_and_the_close_one() -> None:
+    doc = template([{"id": "a", "name": "task1"}], {}, topic=["orders"])  # "topic" for "topics"
+    with pytest.raises(DefinitionError) as err:
+        WorkflowTemplate.from_dict(doc)
+    message = str(err.value)
+    assert "unknown key 'topic'" in message and "did you mean 'topics'?" in message
+    assert "known: id, title, version, policy, topics, timeout, tasks, graph" in message
+    with pytest.raises(DefinitionError, match=r"unknown key 'colour' \(known: [^)]*\)$"):
+        WorkflowTemplate.from_dict(template([{"id": "a", "name": "task1"}], {}, colour="red"))
+
+
+def test_an_unknown_task_key_names_the_task_and_the_close_one() -> None:
+    for key, close in (("topic", "topics"), ("timout", "timeout"), ("configs", "config")):
+        doc = template([{"id": "a", "name": "task1", key: 1}], {})
+        with pytest.raises(DefinitionError, match=rf"task 'a': unknown key '{key}' .*did you mean '{close}'"):
+            WorkflowTemplate.from_dict(doc)
+    doc = template([{"id": "a", "name": "task1", "retry": {"max": 1, "intervall": 2}}], {})
+    with pytest.raises(DefinitionError, match=r"retry: unknown key 'intervall' .*did you mean 'interval'"):
+        WorkflowTemplate.from_dict(doc)
+
+
+def test_task_topics_timeout_and_retry_are_read_and_checked() -> None:
+    task = {"id": "a", "name": "task1", "topics": ["t"], "timeout": 2, "retry": {"max": 3, "interval": 0.5}}
+    read = WorkflowTemplate.from_dict(template([task], {})).tasks[0]
+    assert (read.topics, read.timeout, read.retry) == (("t",), 2.0, Retry(3, 0.5))
+    for bad in ({"topics": "t"}, {"timeout": -1}, {"retry": {"max": -1}}, {"retry": 3}, {"retry": {"interval": 1}}):
+        with pytest.raises(DefinitionError, match="task 'a'"):
+            WorkflowTemplate.from_dict(template([{"id": "a", "name": "task1", **bad}], {}))
+
+
+def test_as_dict_round_trips_from_dict(tasks: TaskRegistry) -> None:
+    doc = {
+        **SEED,
+        "timeout": 30,
+        "tasks": [
+            *SEED["tasks"][:5],  # type: ignore[index]
+            {"id": "f6", "name": "task1", "config": {"v": 1}, "topics": ["t"], "timeout": 1.5, "retry": {"max": 2}},
+        ],
+    }
+    first = WorkflowTemplate.from_dict(doc, registry=tasks)
+    again = WorkflowTemplate.from_dict(first.as_dict(), registry=tasks)
+    assert again == first and again.as_dict() == first.as_dict()
+    assert first.as_dict()["tasks"][5] == {
+        "id": "f6", "name": "task1", "config": {"v": 1}, "topics": ["t"], "timeout": 1.5,
+        "retry": {"max": 2, "interval": 0.0},
+    }  # fmt: skip
+    assert json.loads(json.dumps(first.as_dict())) == first.as_dict()
+
+
+# -- task holders -----------------------------------------------------------------------------------------
+def test_register_a_holder_class_with_its_method() -> None:
+    registry = TaskRegistry()
+
+    @register("holder", "do_it", registry=registry)
+    class Holder(TaskHolder):
+        async def do_it(self, event: Any) -> Any:
+            return self.config
+
+    @registry.register("plain", "run_it")
+    class Plain:  # a holder need not inherit TaskHolder
+        def __init__(self, config: dict[str, Any]) -> None:
+            self.config = config
+
+        def run_it(self, event: Any) -> Any:
+            return self.config
+
+    held = registry.get("holder")
+    assert isinstance(held, HolderTask) and held.cls is Holder and held.method == "do_it" and held.is_async
+    assert registry.get("plain") == HolderTask(Plain, "run_it") and not HolderTask(Plain, "run_it").is_async
+    with pytest.raises(AttributeError, match="yolo"):
+        registry.add("bad", Holder, "yolo")
+    with pytest.raises(TypeError, match="with its method"):
+        registry.add("bad", Plain)
+    with pytest.raises(TypeError, match="method"):
+        registry.add("bad", Holder, "")
+    assert "bad" not in registry
+    base = TaskHolder({"k": 1})
+    assert base.config == {"k": 1} and base.uid and base.report() is None and base.teardown() is None
+    assert TaskHolder().config == {} and TaskHolder().uid != base.uid

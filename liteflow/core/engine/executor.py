@@ -57,6 +57,9 @@ class WorkflowExecutor:
     def execute(self, instance: WorkflowInstance, definition: WorkflowDefinition) -> PassResult:
         out = PassResult()
         now = utcnow()
+        hook = definition.extra.get("pass_hook")  # e.g. a template's deadline: check(), after()
+        if hook is not None:
+            hook.check(instance, now, out)
         cancellable = definition.has_cancel_conditions
         if cancellable:
             self.process_cancellations(instance, definition, now, out)
@@ -74,7 +77,11 @@ class WorkflowExecutor:
             self.execute_pointer(instance, definition, pointer, now, out, emit)
         if cancellable:
             self.process_cancellations(instance, definition, now, out)
+        if hook is not None:
+            hook.check(instance, utcnow(), out)
         determine_next_execution(instance, now, out)
+        if hook is not None:
+            hook.after(instance)
         return out
 
     def execute_pointer(

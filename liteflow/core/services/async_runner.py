@@ -25,6 +25,10 @@ class AsyncRunner:
                 self._loop = loop
             return self._loop
 
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The loop (started if need be), for scheduling work on it from other threads."""
+        return self._ensure_loop()
+
     def run(self, awaitable: Awaitable[Any]) -> Any:
         async def wrapper() -> Any:
             return await awaitable

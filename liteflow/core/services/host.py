@@ -9,6 +9,7 @@ from datetime import datetime
 from types import SimpleNamespace, TracebackType
 from typing import Any
 
+from liteflow.core.broker import Broker
 from liteflow.core.builder import WorkflowBuilder
 from liteflow.core.definition import WorkflowDefinition
 from liteflow.core.engine.executor import StepMiddleware, WorkflowExecutor
@@ -72,6 +73,8 @@ class WorkflowHost:
         self.registry = WorkflowRegistry()
         self.scheduler = WakeupScheduler(queue)
         self._async = AsyncRunner()
+        #: tukio's broker: handlers on topics; with a lifecycle hub, dispatches reach every host.
+        self.broker = Broker(self.id, lifecycle_hub, self._async.loop)
         self._step_middleware: list[StepMiddleware] = []
         self._workflow_middleware: dict[str, list[WorkflowMiddleware]] = {"pre": [], "post": [], "execute": []}
         self.executor = WorkflowExecutor(
@@ -105,12 +108,40 @@ class WorkflowHost:
 
     # -- workflows as data (templates) ---------------------------------------------------------------
     def load(self, template: Any) -> WorkflowDefinition:
-        """Load a workflow template (tukio's ``engine.load``): the same as ``register_workflow``."""
-        return self.register_workflow(template)
+        """Load a workflow template (tukio's ``engine.load``): ``register_workflow``, or loading an
+        unloaded template again."""
+        from liteflow.core.templates.trigger import templates_of
+
+        return templates_of(self).load(template)
+
+    def unload(self, template_id: str) -> bool:
+        """Stop starting instances of a template here (running ones finish); False if it was not loaded."""
+        from liteflow.core.templates.trigger import templates_of
+
+        return templates_of(self).remove(template_id)
+
+    def reload(self, templates: list[Any]) -> list[WorkflowDefinition]:
+        """Load ``templates`` and unload every other template."""
+        from liteflow.core.templates.trigger import templates_of
+
+        return templates_of(self).reload(list(templates))
+
+    def cancel(self, template_id: str) -> int:
+        """Terminate the running instances of a template (their running tasks are cancelled); how many."""
+        from liteflow.core.templates.trigger import templates_of
+
+        return templates_of(self).cancel(template_id)
+
+    def report(self, workflow_id: str) -> dict[str, Any]:
+        """The execution report of a template instance: its state and each task's (see templates.report)."""
+        from liteflow.core.templates.report import report
+
+        return report(self, workflow_id)
 
     def data_received(self, data: Any, topic: str | None = None) -> list[str]:
-        """Start an instance of every loaded template listening to ``topic`` (all templates without
-        ``topics`` listen to every topic, None included), as their overrun policies allow; their ids."""
+        """Dispatch ``data`` on the broker and start an instance of every loaded template listening to
+        ``topic`` (templates without ``topics`` listen to every topic, None included), as their overrun
+        policies allow; their ids."""
         from liteflow.core.templates.trigger import templates_of
 
         return templates_of(self).data_received(data, topic)
@@ -428,6 +459,7 @@ class WorkflowHost:
         """Stop the host and stop listening to the lifecycle hub (providers are left to their owner)."""
         self.stop()
         self.lifecycle.close()
+        self.broker.close()
 
     # -- used by the consumers -------------------------------------------------------------------------
     def rebuild_data(self, instance: WorkflowInstance, definition: WorkflowDefinition | None) -> None:

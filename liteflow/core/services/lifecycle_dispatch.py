@@ -25,6 +25,8 @@ class LifecycleDispatcher:
         self.origin = origin
         self.hub = hub
         self._listeners: list[tuple[LifecycleCallback, tuple[type[LifecycleEvent], ...]]] = []
+        #: callbacks for this host's own events only (never those coming from the hub)
+        self._local: list[LifecycleCallback] = []
         self._step_events_wanted = False
         self._unsubscribe: Callable[[], None] | None = None
 
@@ -40,8 +42,17 @@ class LifecycleDispatcher:
         if self.hub is not None and self._unsubscribe is None:
             self._unsubscribe = self.hub.subscribe(self._remote)
 
+    def add_local(self, callback: LifecycleCallback) -> None:
+        """Call ``callback`` for every event of this host (not for other hosts' events)."""
+        self._local.append(callback)
+
     def emit(self, events: list[LifecycleEvent]) -> None:
         for event in events:
+            for callback in list(self._local):
+                try:
+                    callback(event)
+                except Exception as exc:
+                    log.warning("lifecycle.callback_failed", event_type=type(event).__name__, error=str(exc))
             self._deliver(event)
             if self.hub is not None:
                 try:

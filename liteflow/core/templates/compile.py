@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from liteflow.core.definition import Outcome, WorkflowDefinition, WorkflowStep
 from liteflow.core.errors import DefinitionError
+from liteflow.core.templates.deadline import TemplateDeadline
 from liteflow.core.templates.graph import topological_order
 from liteflow.core.templates.registry import TaskRegistry, default_registry
 from liteflow.core.templates.tasks import TASK_DONE, TaskSpec, TaskStep, is_body_task
@@ -49,16 +50,26 @@ def compile_template(template: WorkflowTemplate, registry: TaskRegistry | None =
     for i, task_id in enumerate(order):
         task = tasks[task_id]
         impl = resolve(template, registry, task_id, task.name, task.config)
-        spec = TaskSpec(task_id, task.name, template.id, dict(task.config), tuple(parents[task_id]))
+        spec = TaskSpec(
+            task_id,
+            task.name,
+            template.id,
+            dict(task.config),
+            tuple(parents[task_id]),
+            topics=task.topics,
+            timeout=task.timeout,
+            retry_max=task.retry.max if task.retry is not None else 0,
+            retry_interval=task.retry.interval if task.retry is not None else 0.0,
+            template_timeout=template.timeout,
+        )
         step = WorkflowStep(id=i, body_factory=partial(TaskStep, spec, impl), body_type=TaskStep, name=task_id)
         step.outcomes = [Outcome(index[child], TASK_DONE) for child in template.graph.get(task_id, [])]
         steps.append(step)
+    extra: dict[str, Any] = {"template": template, "on_register": partial(_loaded, template)}
+    if template.timeout is not None:
+        extra["pass_hook"] = TemplateDeadline(template.timeout)
     return WorkflowDefinition(
-        id=template.id,
-        version=template.version,
-        steps=steps,
-        description=template.title,
-        extra={"template": template, "on_register": partial(_loaded, template)},
+        id=template.id, version=template.version, steps=steps, description=template.title, extra=extra
     )
 
 

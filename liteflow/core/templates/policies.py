@@ -6,7 +6,7 @@ terminates the running instances, then starts one. "Running" means RUNNABLE or S
 
 The decision must hold across hosts sharing providers, so it is made under a lock named after the
 template (the lock provider), from state kept in the persistence provider with existing operations only:
-each instance started under a policy other than ``start-new`` is recorded as an
+each instance started is recorded (``host.cancel`` reads the records too) as an
 :class:`~liteflow.core.models.EventSubscription` named :data:`RUNNING_MARKER` keyed by the template id (its
 ``workflow_id`` is the instance). Subscriptions are a set every provider can add to, list by (name, key)
 and remove from. Deciding lists them, reads the instances (``get_workflow_instances``) and drops the
@@ -25,7 +25,7 @@ from typing import Any
 
 from liteflow.core.errors import DefinitionError
 from liteflow.core.interfaces import LockProvider, PersistenceProvider
-from liteflow.core.models import EventSubscription, PointerStatus, WorkflowInstance, WorkflowStatus, utcnow
+from liteflow.core.models import EventSubscription, PointerStatus, WorkflowInstance, WorkflowStatus, new_id, utcnow
 
 #: The event name of the records of running template instances.
 RUNNING_MARKER = "liteflow.template-running"
@@ -51,6 +51,10 @@ class OverrunPolicy(str, Enum):
         except ValueError:
             names = ", ".join(repr(p.value) for p in cls)
             raise DefinitionError(f"unknown policy {value!r} (use one of {names})") from None
+
+
+def record_id(workflow_id: str) -> str:
+    return f"{RUNNING_MARKER}:{workflow_id}"
 
 
 def lock_name(template_id: str) -> str:
@@ -83,6 +87,7 @@ class RunningInstances:
     def add(self, template_id: str, workflow_id: str) -> None:
         self.persistence.create_event_subscription(
             EventSubscription(
+                id=record_id(workflow_id),
                 workflow_id=workflow_id,
                 step_id=0,
                 execution_pointer_id="",
@@ -91,6 +96,10 @@ class RunningInstances:
                 subscribe_as_of=utcnow(),
             )
         )
+
+    def finished(self, workflow_id: str) -> None:
+        """Drop the record of an instance that ended (a record left behind is dropped by ``running``)."""
+        self.persistence.terminate_subscription(record_id(workflow_id))
 
     def running(self, template_id: str) -> list[WorkflowInstance]:
         """The recorded instances still running; records of the others are dropped."""
@@ -118,13 +127,16 @@ def apply_policy(
     template_id: str,
     persistence: PersistenceProvider,
     lock: LockProvider,
-    start: Callable[[], str],
+    start: Callable[[str], str],
     terminate: Callable[[str], Any],
 ) -> str | None:
-    """Start an instance with ``start()`` if the policy allows it; its id, or None when skipped."""
-    if policy is OverrunPolicy.START_NEW:
-        return start()
+    """Start an instance with ``start(workflow_id)`` if the policy allows it; its id, or None when skipped.
+    The instance is recorded before it starts, so an instance that ends at once leaves no record behind."""
     tracker = RunningInstances(persistence)
+    if policy is OverrunPolicy.START_NEW:
+        workflow_id = new_id()
+        tracker.add(template_id, workflow_id)
+        return start(workflow_id)
     with template_lock(lock, template_id):
         running = tracker.running(template_id)
         if policy is OverrunPolicy.SKIP and running:
@@ -134,9 +146,9 @@ def apply_policy(
         if policy is OverrunPolicy.ABORT_RUNNING:
             for instance in running:
                 terminate(instance.id)
-        workflow_id = start()
+        workflow_id = new_id()
         tracker.add(template_id, workflow_id)
-        return workflow_id
+        return start(workflow_id)
 
 
 __all__ = ["RUNNING_MARKER", "OverrunPolicy", "RunningInstances", "apply_policy", "root_done", "template_lock"]

@@ -7,18 +7,23 @@
         "id": "wf1", "version": 1,         # optional
         "policy": "start-new",             # optional: start-new, skip, skip-until-unlock, abort-running
         "topics": ["orders"],              # optional: None = every topic, [] = none, a list = those
-        "timeout": 60,                     # optional, seconds (kept on the template, not enforced)
-        "tasks": [{"id": "f1", "name": "my-task1", "config": {...}}, ...],
+        "timeout": 60,                     # optional, seconds: the instance is terminated after that
+        "tasks": [{"id": "f1", "name": "my-task1", "config": {...},
+                   "topics": ["t"],        # optional: data dispatched there while the task runs
+                   "timeout": 5,           # optional, seconds: then the task ends as "timeout"
+                   "retry": {"max": 3, "interval": 1.0}}, ...],   # optional: on failure
         "graph": {"f1": ["f2"], "f2": []}  # adjacency list of a DAG with a single root
     }
 
 ``from_dict`` checks the structure; task names are checked against the registry when the template is
 compiled (``host.register_workflow(template)`` / ``host.load(template)``), so tasks may be registered
-after the template is read. Every problem is a :class:`~liteflow.core.errors.DefinitionError`.
+after the template is read. Every problem is a :class:`~liteflow.core.errors.DefinitionError`, an unknown
+key too (``"topic"`` for ``"topics"``): the message names it, the known keys and the close one.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -32,16 +37,41 @@ if TYPE_CHECKING:
     from liteflow.core.templates.registry import TaskRegistry
 
 
+TEMPLATE_KEYS = ("id", "title", "version", "policy", "topics", "timeout", "tasks", "graph")
+TASK_KEYS = ("id", "name", "config", "topics", "timeout", "retry")
+RETRY_KEYS = ("max", "interval")
+
+
+@dataclass(frozen=True)
+class Retry:
+    """A task's ``"retry"``: up to ``max`` more attempts after a failure, ``interval`` seconds apart."""
+
+    max: int
+    interval: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"max": self.max, "interval": self.interval}
+
+
 @dataclass(frozen=True)
 class TaskTemplate:
     id: str
     name: str
     config: dict[str, Any] = field(default_factory=dict)
+    topics: tuple[str, ...] = ()
+    timeout: float | None = None
+    retry: Retry | None = None
 
     def to_dict(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"id": self.id, "name": self.name}
         if self.config:
             doc["config"] = self.config
+        if self.topics:
+            doc["topics"] = list(self.topics)
+        if self.timeout is not None:
+            doc["timeout"] = self.timeout
+        if self.retry is not None:
+            doc["retry"] = self.retry.to_dict()
         return doc
 
 
@@ -67,6 +97,7 @@ class WorkflowTemplate:
         if not isinstance(template_id, str) or not template_id:
             raise DefinitionError("a workflow template needs an 'id' or a 'title' (a non-empty string)")
         where = f"workflow template {template_id!r}"
+        check_keys(doc, TEMPLATE_KEYS, where)
         template = cls(
             id=template_id,
             tasks=_tasks(doc.get("tasks"), where),
@@ -88,6 +119,10 @@ class WorkflowTemplate:
         except ValueError as exc:
             raise DefinitionError(f"a workflow template must be JSON: {exc}") from exc
         return cls.from_dict(doc, registry)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The template as ``from_dict`` reads it (tukio's name): ``from_dict(t.as_dict()) == t``."""
+        return self.to_dict()
 
     def to_dict(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"id": self.id, "version": self.version}
@@ -183,12 +218,42 @@ def _tasks(value: Any, where: str) -> list[TaskTemplate]:
         task_id, name, config = doc.get("id"), doc.get("name"), doc.get("config")
         if not isinstance(task_id, str) or not task_id:
             raise DefinitionError(f"{where}: tasks[{i}] needs an 'id' (a non-empty string)")
+        here = f"{where}: task {task_id!r}"
+        check_keys(doc, TASK_KEYS, here)
         if not isinstance(name, str) or not name:
-            raise DefinitionError(f"{where}: task {task_id!r} needs a 'name' (a non-empty string)")
+            raise DefinitionError(f"{here} needs a 'name' (a non-empty string)")
         if config is not None and not isinstance(config, dict):
-            raise DefinitionError(f"{where}: task {task_id!r}: 'config' must be a dict")
-        tasks.append(TaskTemplate(task_id, name, dict(config or {})))
+            raise DefinitionError(f"{here}: 'config' must be a dict")
+        topics = _topics(doc.get("topics"), here)
+        timeout = _timeout(doc.get("timeout"), here)
+        task = TaskTemplate(task_id, name, dict(config or {}), tuple(topics or ()), timeout, _retry(doc, here))
+        tasks.append(task)
     return tasks
+
+
+def check_keys(doc: dict[str, Any], known: tuple[str, ...], where: str) -> None:
+    """DefinitionError for a key not in ``known``, naming the known keys and the close one if any."""
+    for key in doc:
+        if key in known:
+            continue
+        close = difflib.get_close_matches(str(key), known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise DefinitionError(f"{where}: unknown key {key!r} (known: {', '.join(known)}){hint}")
+
+
+def _retry(doc: dict[str, Any], where: str) -> Retry | None:
+    value = doc.get("retry")
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise DefinitionError(f"{where}: 'retry' must be a dict like {{'max': 3, 'interval': 1.0}}")
+    check_keys(value, RETRY_KEYS, f"{where}: retry")
+    count, interval = value.get("max"), value.get("interval", 0.0)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise DefinitionError(f"{where}: retry 'max' must be an int >= 0, got {count!r}")
+    if isinstance(interval, bool) or not isinstance(interval, (int, float)) or interval < 0:
+        raise DefinitionError(f"{where}: retry 'interval' must be a number of seconds >= 0, got {interval!r}")
+    return Retry(count, float(interval))
 
 
 def _graph(value: Any, where: str) -> dict[str, list[str]]:
@@ -228,4 +293,4 @@ def _timeout(value: Any, where: str) -> float | None:
     return float(value)
 
 
-__all__ = ["TaskTemplate", "WorkflowTemplate"]
+__all__ = ["Retry", "TaskTemplate", "WorkflowTemplate", "check_keys"]

@@ -1,8 +1,13 @@
-"""Starting template instances: ``host.data_received(data, topic)`` and ``host.trigger(template_id, data)``.
+"""Starting template instances: ``host.data_received(data, topic)`` and ``host.trigger(template_id, data)``;
+``host.unload``, ``host.reload`` and ``host.cancel``.
 
 Each host keeps the templates loaded into it (the latest version of each id); both calls apply the
 template's overrun policy (:mod:`liteflow.core.templates.policies`) and return the ids of the instances
-they started (``trigger``: the id, or None when the policy skipped it).
+they started (``trigger``: the id, or None when the policy skipped it). ``data_received`` also dispatches
+the data on the host's broker (to ``topic``).
+
+Unloading a template stops new instances of it on this host; its definition stays registered, so its
+running instances finish (``cancel`` ends them).
 """
 
 from __future__ import annotations
@@ -11,8 +16,9 @@ import threading
 import weakref
 from typing import Any
 
-from liteflow.core.errors import WorkflowNotRegisteredError
-from liteflow.core.templates.policies import apply_policy
+from liteflow.core.errors import DefinitionError, WorkflowNotRegisteredError
+from liteflow.core.templates.inbox import TopicKeeper
+from liteflow.core.templates.policies import RunningInstances, apply_policy
 from liteflow.core.templates.tasks import initial_data
 from liteflow.core.templates.template import WorkflowTemplate
 
@@ -37,6 +43,14 @@ class TemplateTriggers:
             if current is None or template.version >= current.version:
                 self._templates[template.id] = template
 
+    def remove(self, template_id: str) -> bool:
+        with self._mutex:
+            return self._templates.pop(template_id, None) is not None
+
+    def task_topics(self) -> set[str]:
+        """The topics the tasks of the loaded templates listen to."""
+        return {topic for template in self.templates() for task in template.tasks for topic in task.topics}
+
     def templates(self) -> list[WorkflowTemplate]:
         with self._mutex:
             return list(self._templates.values())
@@ -49,6 +63,7 @@ class TemplateTriggers:
         return template
 
     def data_received(self, data: Any, topic: str | None = None) -> list[str]:
+        self.host.broker.dispatch(data, topic)
         started = []
         for template in self.templates():
             if template.listens_to(topic):
@@ -63,10 +78,39 @@ class TemplateTriggers:
     def start(self, template: WorkflowTemplate, data: Any, topic: str | None) -> str | None:
         host = self.host
 
-        def launch() -> str:
-            return str(host.start_instance(template.id, template.version, initial_data(data, topic)))
+        def launch(workflow_id: str) -> str:
+            data_ = initial_data(data, topic)
+            return str(host.start_instance(template.id, template.version, data_, workflow_id=workflow_id))
 
         return apply_policy(template.policy, template.id, host.persistence, host.lock, launch, host.terminate_workflow)
+
+    # -- loading and unloading -------------------------------------------------------------------------
+    def load(self, template: WorkflowTemplate) -> Any:
+        """Register the template's definition (or, registered already with the same content, load it again)."""
+        host = self.host
+        existing = host.registry.find(template.id, template.version)
+        if existing is None:
+            return host.register_workflow(template)
+        if existing.extra.get("template") != template:
+            raise DefinitionError(
+                f"{template.where} version {template.version} is registered with other content: give it a new version"
+            )
+        self.add(template)
+        return existing
+
+    def reload(self, templates: list[WorkflowTemplate]) -> list[Any]:
+        """Load ``templates`` and unload every other template: they are what this host triggers from now on."""
+        definitions = [self.load(template) for template in templates]
+        keep = {template.id for template in templates}
+        for template in self.templates():
+            if template.id not in keep:
+                self.remove(template.id)
+        return definitions
+
+    def cancel(self, template_id: str) -> int:
+        """Terminate the running instances of a template (on every host); how many."""
+        host = self.host
+        return sum(1 for i in RunningInstances(host.persistence).running(template_id) if host.terminate_workflow(i.id))
 
 
 _hosts: weakref.WeakKeyDictionary[Any, TemplateTriggers] = weakref.WeakKeyDictionary()
@@ -78,5 +122,9 @@ def templates_of(host: Any) -> TemplateTriggers:
     with _hosts_mutex:
         triggers = _hosts.get(host)
         if triggers is None:
+            from liteflow.core.templates.report import follow
+
             triggers = _hosts[host] = TemplateTriggers(host)
+            follow(host)
+            host.broker.keeper = TopicKeeper(host.persistence, triggers.task_topics)
         return triggers

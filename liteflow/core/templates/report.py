@@ -121,8 +121,30 @@ def follow(host: Any) -> None:
     def terminated(event: LifecycleEvent) -> None:
         running_of(host).cancel(event.workflow_instance_id)
 
+    def cancel_requested(event: Any) -> None:
+        data = event.data if isinstance(event.data, dict) else {}
+        if isinstance(data.get("workflow_id"), str):
+            running_of(host).cancel(data["workflow_id"])
+
     host.lifecycle.add_local(local)
     host.on_lifecycle_event(terminated, WorkflowTerminated)
+    host.broker.register(cancel_requested, CANCEL_TOPIC)
+
+
+#: The broker topic on which a host that terminates a template instance asks every host to cancel the
+#: tasks it runs for it (the termination itself is applied when the running task returns).
+CANCEL_TOPIC = "liteflow.cancel"
+
+
+def terminate_and_cancel(host: Any, workflow_id: str) -> bool:
+    """Terminate a template instance and cancel its running tasks, here and (through the lifecycle hub)
+    on other hosts: a terminate during a task is applied when the task returns, so the task is told to
+    stop. False if the instance had finished."""
+    if not host.terminate_workflow(workflow_id):
+        return False
+    running_of(host).cancel(workflow_id)
+    host.broker.dispatch({"workflow_id": workflow_id}, CANCEL_TOPIC)
+    return True
 
 
 def end_state(event: LifecycleEvent) -> str:
@@ -131,4 +153,4 @@ def end_state(event: LifecycleEvent) -> str:
     return "timeout" if getattr(event, "reason", None) == "timeout" else "cancelled"
 
 
-__all__ = ["follow", "report"]
+__all__ = ["CANCEL_TOPIC", "follow", "report", "terminate_and_cancel"]

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import threading
 import weakref
+from functools import partial
 from typing import Any
 
 from liteflow.core.errors import DefinitionError, WorkflowNotRegisteredError
 from liteflow.core.templates.inbox import TopicKeeper
 from liteflow.core.templates.policies import RunningInstances, apply_policy
+from liteflow.core.templates.report import terminate_and_cancel
 from liteflow.core.templates.tasks import initial_data
 from liteflow.core.templates.template import WorkflowTemplate
 
@@ -82,7 +84,9 @@ class TemplateTriggers:
             data_ = initial_data(data, topic)
             return str(host.start_instance(template.id, template.version, data_, workflow_id=workflow_id))
 
-        return apply_policy(template.policy, template.id, host.persistence, host.lock, launch, host.terminate_workflow)
+        return apply_policy(
+            template.policy, template.id, host.persistence, host.lock, launch, partial(terminate_and_cancel, host)
+        )
 
     # -- loading and unloading -------------------------------------------------------------------------
     def load(self, template: WorkflowTemplate) -> Any:
@@ -110,7 +114,8 @@ class TemplateTriggers:
     def cancel(self, template_id: str) -> int:
         """Terminate the running instances of a template (on every host); how many."""
         host = self.host
-        return sum(1 for i in RunningInstances(host.persistence).running(template_id) if host.terminate_workflow(i.id))
+        running = RunningInstances(host.persistence).running(template_id)
+        return sum(1 for instance in running if terminate_and_cancel(host, instance.id))
 
 
 _hosts: weakref.WeakKeyDictionary[Any, TemplateTriggers] = weakref.WeakKeyDictionary()

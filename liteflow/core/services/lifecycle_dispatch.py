@@ -24,7 +24,8 @@ class LifecycleDispatcher:
     def __init__(self, origin: str, hub: LifecycleHub | None) -> None:
         self.origin = origin
         self.hub = hub
-        self._listeners: list[tuple[LifecycleCallback, tuple[type[LifecycleEvent], ...]]] = []
+        #: (callback, the event types it takes, whether it takes other hosts' events too)
+        self._listeners: list[tuple[LifecycleCallback, tuple[type[LifecycleEvent], ...], bool]] = []
         self._step_events_wanted = False
         self._unsubscribe: Callable[[], None] | None = None
 
@@ -32,9 +33,11 @@ class LifecycleDispatcher:
         """Whether step events are worth making: some callback takes them, or a hub shares them."""
         return self._step_events_wanted or self.hub is not None
 
-    def add(self, callback: LifecycleCallback, types: tuple[type[LifecycleEvent], ...]) -> None:
+    def add(
+        self, callback: LifecycleCallback, types: tuple[type[LifecycleEvent], ...], local_only: bool = False
+    ) -> None:
         wanted = types or (LifecycleEvent,)
-        self._listeners.append((callback, wanted))
+        self._listeners.append((callback, wanted, not local_only))
         if any(issubclass(step_event, wanted) for step_event in (StepStarted, StepCompleted)):
             self._step_events_wanted = True
         if self.hub is not None and self._unsubscribe is None:
@@ -42,7 +45,7 @@ class LifecycleDispatcher:
 
     def emit(self, events: list[LifecycleEvent]) -> None:
         for event in events:
-            self._deliver(event)
+            self._deliver(event, remote=False)
             if self.hub is not None:
                 try:
                     self.hub.publish(self.origin, event)
@@ -51,11 +54,11 @@ class LifecycleDispatcher:
 
     def _remote(self, origin: str, event: LifecycleEvent) -> None:
         if origin != self.origin:
-            self._deliver(event)
+            self._deliver(event, remote=True)
 
-    def _deliver(self, event: LifecycleEvent) -> None:
-        for callback, wanted in list(self._listeners):
-            if not isinstance(event, wanted):
+    def _deliver(self, event: LifecycleEvent, remote: bool) -> None:
+        for callback, wanted, takes_remote in list(self._listeners):
+            if not isinstance(event, wanted) or (remote and not takes_remote):
                 continue
             try:
                 callback(event)

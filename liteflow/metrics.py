@@ -30,9 +30,7 @@ try:
     from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
     from prometheus_client.registry import Collector
 except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError(
-        "liteflow.metrics needs prometheus-client: pip install 'liteflow-workflows[metrics]'"
-    ) from exc
+    raise ImportError("liteflow.metrics needs prometheus-client: pip install 'liteflow-workflows[metrics]'") from exc
 
 from liteflow.core.lifecycle import LifecycleEvent, WorkflowCompleted, WorkflowStarted, WorkflowTerminated
 from liteflow.core.step import StepBody, StepExecutionContext

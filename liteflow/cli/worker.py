@@ -74,7 +74,7 @@ def start_metrics(host: WorkflowHost, port: int) -> Any:
             "--metrics-port needs prometheus-client, which is not installed: pip install 'liteflow-workflows[metrics]'"
         ) from None
     try:
-        from liteflow import metrics  # type: ignore[attr-defined]
+        from liteflow import metrics
     except ModuleNotFoundError as exc:
         if exc.name != "liteflow.metrics":
             raise click.UsageError(f"--metrics-port: {exc}") from None

@@ -182,6 +182,8 @@ class WorkflowInstance(_Persisted):
     next_execution: int | None = 0
     #: Compare-and-set counter: every successful persist increments it.
     revision: int = 0
+    #: The trace the instance was started in (W3C trace-context headers), when tracing is on.
+    trace_context: dict[str, str] | None = None
     execution_pointers: list[ExecutionPointer] = Field(default_factory=list)
     #: The engine's index of unfinished pointers (see ``engine.pointers.open_pointers``); never stored.
     _open_index: Any = PrivateAttr(default=None)

@@ -9,6 +9,7 @@ from datetime import datetime
 from types import SimpleNamespace, TracebackType
 from typing import Any
 
+from liteflow import tracing
 from liteflow.core.broker import Broker
 from liteflow.core.builder import WorkflowBuilder
 from liteflow.core.definition import WorkflowDefinition
@@ -95,6 +96,7 @@ class WorkflowHost:
         self._stop = threading.Event()
         self._running = False
         self._mutex = threading.Lock()
+        tracing.instrument(self)  # spans for every step when OpenTelemetry is installed and configured
 
     # -- definitions -----------------------------------------------------------------------------------
     def register_workflow(self, workflow: Any) -> WorkflowDefinition:
@@ -446,11 +448,13 @@ class WorkflowHost:
     def has_workflow_middleware(self, phase: str) -> bool:
         return bool(self._workflow_middleware.get(phase))
 
-    def on_lifecycle_event(self, callback: LifecycleCallback, *types: type[LifecycleEvent]) -> None:
+    def on_lifecycle_event(
+        self, callback: LifecycleCallback, *types: type[LifecycleEvent], local_only: bool = False
+    ) -> None:
         """Call ``callback(event)`` for every lifecycle event, or only those of the given ``types`` (with a
-        ``lifecycle_hub``, other hosts' too); a failing callback is logged, never raised. Step events are
-        only made while some callback (or a hub) takes them."""
-        self.lifecycle.add(callback, types)
+        ``lifecycle_hub``, other hosts' too, unless ``local_only``); a failing callback is logged, never
+        raised. Step events are only made while some callback (or a hub) takes them."""
+        self.lifecycle.add(callback, types, local_only)
 
     def emit(self, events: list[LifecycleEvent]) -> None:
         self.lifecycle.emit(events)

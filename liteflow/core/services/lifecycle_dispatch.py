@@ -24,7 +24,8 @@ class LifecycleDispatcher:
     def __init__(self, origin: str, hub: LifecycleHub | None) -> None:
         self.origin = origin
         self.hub = hub
-        self._listeners: list[tuple[LifecycleCallback, tuple[type[LifecycleEvent], ...]]] = []
+        #: (callback, the event types it takes, whether it takes other hosts' events too)
+        self._listeners: list[tuple[LifecycleCallback, tuple[type[LifecycleEvent], ...], bool]] = []
         #: callbacks for this host's own events only (never those coming from the hub)
         self._local: list[LifecycleCallback] = []
         self._step_events_wanted = False
@@ -34,9 +35,11 @@ class LifecycleDispatcher:
         """Whether step events are worth making: some callback takes them, or a hub shares them."""
         return self._step_events_wanted or self.hub is not None
 
-    def add(self, callback: LifecycleCallback, types: tuple[type[LifecycleEvent], ...]) -> None:
+    def add(
+        self, callback: LifecycleCallback, types: tuple[type[LifecycleEvent], ...], local_only: bool = False
+    ) -> None:
         wanted = types or (LifecycleEvent,)
-        self._listeners.append((callback, wanted))
+        self._listeners.append((callback, wanted, not local_only))
         if any(issubclass(step_event, wanted) for step_event in (StepStarted, StepCompleted)):
             self._step_events_wanted = True
         if self.hub is not None and self._unsubscribe is None:
@@ -53,7 +56,7 @@ class LifecycleDispatcher:
                     callback(event)
                 except Exception as exc:
                     log.warning("lifecycle.callback_failed", event_type=type(event).__name__, error=str(exc))
-            self._deliver(event)
+            self._deliver(event, remote=False)
             if self.hub is not None:
                 try:
                     self.hub.publish(self.origin, event)
@@ -62,11 +65,11 @@ class LifecycleDispatcher:
 
     def _remote(self, origin: str, event: LifecycleEvent) -> None:
         if origin != self.origin:
-            self._deliver(event)
+            self._deliver(event, remote=True)
 
-    def _deliver(self, event: LifecycleEvent) -> None:
-        for callback, wanted in list(self._listeners):
-            if not isinstance(event, wanted):
+    def _deliver(self, event: LifecycleEvent, remote: bool) -> None:
+        for callback, wanted, takes_remote in list(self._listeners):
+            if not isinstance(event, wanted) or (remote and not takes_remote):
                 continue
             try:
                 callback(event)

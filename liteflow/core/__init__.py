@@ -16,6 +16,7 @@ from liteflow.core.errors import (
     LiteFlowError,
     ProviderError,
     SerializationError,
+    WorkflowAlreadyExistsError,
     WorkflowNotFoundError,
     WorkflowNotRegisteredError,
 )
@@ -40,6 +41,7 @@ from liteflow.core.models import (
     WorkflowInstance,
     WorkflowStatus,
 )
+from liteflow.core.schedules import Schedule
 from liteflow.core.services.configure import configure_workflow_host
 from liteflow.core.services.host import WorkflowHost
 from liteflow.core.services.options import HostOptions
@@ -68,6 +70,7 @@ __all__ = [
     "ProviderError",
     "QueueProvider",
     "QueueType",
+    "Schedule",
     "ScheduleBuilder",
     "SerializationError",
     "StepBody",
@@ -77,6 +80,7 @@ __all__ = [
     "StepStarted",
     "WhenBuilder",
     "Workflow",
+    "WorkflowAlreadyExistsError",
     "WorkflowBuilder",
     "WorkflowCompleted",
     "WorkflowDefinition",

@@ -6,6 +6,7 @@ Every error derives from :class:`LiteFlowError`, so one ``except`` catches them 
     ├── DefinitionError             an invalid workflow definition or template (at register_workflow)
     ├── WorkflowNotRegisteredError  start_workflow with an unknown definition id or version
     ├── WorkflowNotFoundError       an unknown workflow instance id
+    ├── WorkflowAlreadyExistsError  start_workflow / create_workflow with an id an instance already has
     ├── SerializationError          data a persistent provider cannot store (at start_workflow/publish_event)
     ├── ConcurrencyError            persist_workflow lost a compare-and-set on the instance revision
     └── ProviderError               a provider's backing service failed (driver errors chained)
@@ -40,6 +41,14 @@ class WorkflowNotFoundError(LiteFlowError):
     def __init__(self, workflow_id: str) -> None:
         self.workflow_id = workflow_id
         super().__init__(f"workflow instance {workflow_id!r} not found")
+
+
+class WorkflowAlreadyExistsError(LiteFlowError):
+    """An instance with this id exists already (a caller-chosen id given twice)."""
+
+    def __init__(self, workflow_id: str) -> None:
+        self.workflow_id = workflow_id
+        super().__init__(f"workflow instance {workflow_id!r} already exists")
 
 
 class SerializationError(LiteFlowError):

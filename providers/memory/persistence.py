@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from liteflow.core.errors import ConcurrencyError, WorkflowNotFoundError
+from liteflow.core.errors import ConcurrencyError, WorkflowAlreadyExistsError, WorkflowNotFoundError
 from liteflow.core.models import (
     Event,
     EventSubscription,
@@ -30,6 +30,7 @@ from liteflow.core.models import (
     to_millis,
 )
 from liteflow.providers.memory.frozen import ENDED, FrozenInstance, freeze, thaw, value_of
+from liteflow.providers.memory.schedules import MemorySchedules
 
 
 def _copy_value(value: Any) -> Any:
@@ -82,7 +83,7 @@ def _snapshot(stored: WorkflowInstance, share_ended: bool = False) -> WorkflowIn
 _STRIPES = 64
 
 
-class MemoryPersistenceProvider:
+class MemoryPersistenceProvider(MemorySchedules):
     """Thread-safe in-memory persistence. Values are kept as Python objects (no JSON round trip).
 
     Instances are read without a lock (a dictionary lookup, then a copy that retries if the lock holder
@@ -109,10 +110,13 @@ class MemoryPersistenceProvider:
         return self._stripes[hash(workflow_id) % _STRIPES]
 
     def create_workflow(self, instance: WorkflowInstance) -> str:
-        instance.revision = 1
         stored = copy_instance(instance)
+        stored.revision = 1
         with self._stripe(instance.id):
+            if instance.id in self._instances:
+                raise WorkflowAlreadyExistsError(instance.id)
             self._instances[instance.id] = stored
+        instance.revision = 1
         return instance.id
 
     def persist_workflow(
@@ -302,3 +306,4 @@ class MemoryPersistenceProvider:
 
     def close(self) -> None:
         pass
+

@@ -42,6 +42,7 @@ from .documents import (
     model_document,
     unstorable_path,
 )
+from .schedules import MongoSchedules
 
 if TYPE_CHECKING:
     from pymongo.collection import Collection
@@ -89,7 +90,7 @@ def _utc(value: datetime) -> datetime:
     return aware
 
 
-class MongoPersistenceProvider:
+class MongoPersistenceProvider(MongoSchedules):
     """Persistence on MongoDB (pymongo).
 
     ``url_or_client`` is a MongoDB URL (a client is created with ``tz_aware=True`` and any
@@ -97,6 +98,7 @@ class MongoPersistenceProvider:
     """
 
     stores_json = True
+    _driver_errors = staticmethod(_driver)
 
     def __init__(
         self,

@@ -29,6 +29,7 @@ from liteflow.core.serialization import dump_event, header_json, instance_from_p
 from . import scripts
 from .codec import dumps, micros, millis
 from .connection import RedisConnection, RedisSource, provider_errors, text
+from .schedules import RedisSchedules
 
 log = logger("redis")
 
@@ -75,7 +76,7 @@ def _name_key(event_name: str, event_key: str) -> str:
     return f"{len(event_name.encode())}:{event_name}:{event_key}"
 
 
-class RedisPersistenceProvider:
+class RedisPersistenceProvider(RedisSchedules):
     """Persistence in Redis, safe for any number of hosts sharing one server.
 
     Guarantees:

@@ -60,6 +60,32 @@ class PersistenceProvider(Protocol):
         """Delete instances in ``status`` completed (or created) before ``older_than``; returns how many."""
         ...
 
+    def list_workflows(
+        self,
+        status: WorkflowStatus | None = None,
+        definition_id: str | None = None,
+        reference: str | None = None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        skip: int = 0,
+        take: int = 100,
+    ) -> list[WorkflowInstance]:
+        """Instances matching every filter given (``created_from <= create_time < created_to``), newest
+        ``create_time`` first (ties: larger id first), ``skip`` of them left out, at most ``take``.
+        Read from indexes, never by scanning every instance."""
+        ...
+
+    def count_workflows(
+        self,
+        status: WorkflowStatus | None = None,
+        definition_id: str | None = None,
+        reference: str | None = None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+    ) -> int:
+        """How many instances ``list_workflows`` with the same filters would find without paging."""
+        ...
+
     def create_event_subscription(self, subscription: EventSubscription) -> str: ...
 
     def get_subscriptions(self, event_name: str, event_key: str, as_of: datetime) -> list[EventSubscription]:
@@ -130,6 +156,13 @@ class QueueProvider(Protocol):
     def dequeue_work(self, queue: QueueType, timeout: float) -> str | None: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class QueueLengths(Protocol):
+    """An optional queue ability: how many ids wait in a queue (``liteflow stats`` shows it)."""
+
+    def queue_length(self, queue: QueueType) -> int: ...
 
 
 @runtime_checkable

@@ -29,8 +29,10 @@ from liteflow.core.models import (
     pointer_from_values,
     to_millis,
 )
+from liteflow.core.visibility import WorkflowQuery, check_page
 from liteflow.providers.memory.frozen import ENDED, FrozenInstance, freeze, thaw, value_of
 from liteflow.providers.memory.schedules import MemorySchedules
+from liteflow.providers.memory.visibility import VisibilityIndex
 
 
 def _copy_value(value: Any) -> Any:
@@ -104,6 +106,7 @@ class MemoryPersistenceProvider(MemorySchedules):
         self._events_by_key: dict[tuple[str, str], list[str]] = {}
         self._unprocessed: set[str] = set()
         self._errors: list[ExecutionError] = []
+        self._visibility = VisibilityIndex()
 
     # -- instances -------------------------------------------------------------------------------------
     def _stripe(self, workflow_id: str) -> threading.Lock:
@@ -116,6 +119,13 @@ class MemoryPersistenceProvider(MemorySchedules):
             if instance.id in self._instances:
                 raise WorkflowAlreadyExistsError(instance.id)
             self._instances[instance.id] = stored
+            self._visibility.add(
+                instance.id,
+                _utc(instance.create_time),
+                instance.status,
+                instance.workflow_definition_id,
+                instance.reference,
+            )
         instance.revision = 1
         return instance.id
 
@@ -131,6 +141,8 @@ class MemoryPersistenceProvider(MemorySchedules):
                 raise WorkflowNotFoundError(instance.id)
             if value_of(stored, "revision") != instance.revision:
                 raise ConcurrencyError(instance.id, instance.revision)
+            # the stored object may be this very instance (see the module doc): the index knows the status
+            self._visibility.set_status(instance.id, instance.status)
             if subscriptions or ended_subscriptions:
                 with self._mutex:
                     for subscription in subscriptions:
@@ -200,8 +212,33 @@ class MemoryPersistenceProvider(MemorySchedules):
                 stored = self._instances.get(workflow_id)
                 if stored is not None and doomed(stored):
                     del self._instances[workflow_id]
+                    self._visibility.remove(workflow_id)
                     purged += 1
         return purged
+
+    def list_workflows(
+        self,
+        status: WorkflowStatus | None = None,
+        definition_id: str | None = None,
+        reference: str | None = None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        skip: int = 0,
+        take: int = 100,
+    ) -> list[WorkflowInstance]:
+        check_page(skip, take)
+        query = WorkflowQuery.of(status, definition_id, reference, created_from, created_to)
+        return self.get_workflow_instances(self._visibility.ids(query, skip, take))
+
+    def count_workflows(
+        self,
+        status: WorkflowStatus | None = None,
+        definition_id: str | None = None,
+        reference: str | None = None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+    ) -> int:
+        return self._visibility.count(WorkflowQuery.of(status, definition_id, reference, created_from, created_to))
 
     # -- subscriptions ---------------------------------------------------------------------------------
     def create_event_subscription(self, subscription: EventSubscription) -> str:

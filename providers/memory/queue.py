@@ -41,6 +41,12 @@ class MemoryQueueProvider:
             q.members.discard(item_id)
             return item_id
 
+    def queue_length(self, queue: QueueType) -> int:
+        """How many ids wait in ``queue``."""
+        q = self._queues[queue]
+        with q.ready:
+            return len(q.items)
+
     def interrupt(self) -> None:
         """Wake every blocked ``dequeue_work`` (it returns None if nothing is queued): a stopping host."""
         for q in self._queues.values():

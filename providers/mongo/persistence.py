@@ -16,7 +16,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bson.errors import InvalidDocument
-from pymongo import ASCENDING, MongoClient
+from pymongo import ASCENDING, DESCENDING, MongoClient
 from pymongo.errors import PyMongoError
 from pymongo.results import UpdateResult
 
@@ -32,6 +32,7 @@ from liteflow.core.models import (
     as_utc,
     to_millis,
 )
+from liteflow.core.visibility import WorkflowQuery, check_page
 
 from .documents import (
     event_document,
@@ -55,7 +56,16 @@ T = TypeVar("T")
 
 #: The indexes the queries below use, per collection (created idempotently at construction).
 INDEXES: dict[str, list[list[str]]] = {
-    "workflows": [["status", "next_execution"], ["status", "complete_time"]],
+    "workflows": [
+        ["status", "next_execution"],
+        ["status", "complete_time"],
+        # visibility (list_workflows): newest first, each filter alone and definition with status
+        ["create_time", "_id"],
+        ["status", "create_time", "_id"],
+        ["workflow_definition_id", "create_time", "_id"],
+        ["workflow_definition_id", "status", "create_time", "_id"],
+        ["reference", "create_time", "_id"],
+    ],
     "subscriptions": [["event_name", "event_key", "subscribe_as_of"]],
     "events": [["event_name", "event_key", "event_time"], ["is_processed", "event_time"]],
     "errors": [["workflow_id"]],
@@ -82,6 +92,28 @@ def _store(action: str, doc: Mapping[str, Any], write: Callable[[], T]) -> T:
 
 
 _MONGOMOCK_LOCK = threading.RLock()
+
+#: The order of list_workflows: newest create_time first, then the larger id (stable paging).
+_NEWEST_FIRST = [("create_time", DESCENDING), ("_id", DESCENDING)]
+
+
+def _visibility_filter(query: WorkflowQuery) -> dict[str, Any]:
+    """The MongoDB filter of a visibility query (served by the compound indexes in INDEXES)."""
+    found: dict[str, Any] = {}
+    if query.status is not None:
+        found["status"] = query.status.value
+    if query.definition_id is not None:
+        found["workflow_definition_id"] = query.definition_id
+    if query.reference is not None:
+        found["reference"] = query.reference
+    created: dict[str, datetime] = {}
+    if query.created_from is not None:
+        created["$gte"] = query.created_from
+    if query.created_to is not None:
+        created["$lt"] = query.created_to
+    if created:
+        found["create_time"] = created
+    return found
 
 
 def _utc(value: datetime) -> datetime:
@@ -222,6 +254,37 @@ class MongoPersistenceProvider(MongoSchedules):
             deleted = self._workflows.delete_many(query).deleted_count
         log.debug("mongo.purged", status=WorkflowStatus(status).value, count=deleted)
         return deleted
+
+    def list_workflows(
+        self,
+        status: WorkflowStatus | None = None,
+        definition_id: str | None = None,
+        reference: str | None = None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        skip: int = 0,
+        take: int = 100,
+    ) -> list[WorkflowInstance]:
+        check_page(skip, take)
+        if take == 0:
+            return []
+        query = _visibility_filter(WorkflowQuery.of(status, definition_id, reference, created_from, created_to))
+        with self._serial, _driver("list_workflows"):
+            cursor = self._workflows.find(query).sort(_NEWEST_FIRST).skip(skip).limit(take)
+            docs = list(cursor)
+        return [load_workflow(doc) for doc in docs]
+
+    def count_workflows(
+        self,
+        status: WorkflowStatus | None = None,
+        definition_id: str | None = None,
+        reference: str | None = None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+    ) -> int:
+        query = _visibility_filter(WorkflowQuery.of(status, definition_id, reference, created_from, created_to))
+        with self._serial, _driver("count_workflows"):
+            return int(self._workflows.count_documents(query))
 
     # -- subscriptions ---------------------------------------------------------------------------------
     def _save_subscription(self, subscription: EventSubscription) -> None:

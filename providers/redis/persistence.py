@@ -25,6 +25,7 @@ from liteflow.core.models import (
     WorkflowStatus,
 )
 from liteflow.core.serialization import dump_event, header_json, instance_from_parts, pointer_json
+from liteflow.core.visibility import WorkflowQuery, check_page
 
 from . import scripts
 from .codec import dumps, micros, millis
@@ -100,6 +101,10 @@ class RedisPersistenceProvider(RedisSchedules):
         self._k_errors = key("errors:")
         self._k_runnable = key("idx:runnable")
         self._k_status = {status: key("idx:status:", status.value) for status in STATUS_SLOTS}
+        self._k_created = key("idx:created")
+        self._k_created_status = {status: key("idx:created:", status.value) for status in STATUS_SLOTS}
+        self._k_definition = key("idx:def:")
+        self._k_reference = key("idx:ref:")
         self._k_sub = key("sub")
         self._k_sub_where = key("sub:where")
         self._k_sub_index = key("idx:sub:")
@@ -117,6 +122,7 @@ class RedisPersistenceProvider(RedisSchedules):
         self._fetch_indexed = self._conn.script(scripts.FETCH_INDEXED)
         self._mark_unprocessed = self._conn.script(scripts.MARK_UNPROCESSED)
         self._purge = self._conn.script(scripts.PURGE)
+        self._list = self._conn.script(scripts.LIST_INSTANCES)
         self._create_event = self._conn.script(scripts.CREATE_EVENT)
         self._get_event = self._conn.script(scripts.GET_EVENT)
 
@@ -164,6 +170,10 @@ class RedisPersistenceProvider(RedisSchedules):
             *self._k_status.values(),
             self._k_sub,
             self._k_sub_where,
+            self._k_created,
+            *self._k_created_status.values(),
+            self._k_definition + instance.workflow_definition_id,
+            self._k_reference + (instance.reference or ""),
         ]
         args: list[Any] = [
             "" if expected is None else expected,
@@ -175,6 +185,10 @@ class RedisPersistenceProvider(RedisSchedules):
             instance.id,
             len(instance.execution_pointers),
             f"{self._writer}{next(self._writes)}",
+            micros(instance.create_time),
+            instance.workflow_definition_id,
+            "" if instance.reference is None else "1",
+            instance.reference or "",
             len(written),
         ]
         for (position, _), document in zip(written, pointers, strict=True):
@@ -230,8 +244,16 @@ class RedisPersistenceProvider(RedisSchedules):
     def purge_workflows(self, status: WorkflowStatus, older_than: datetime) -> int:
         """Deletes the instances (with their index entries and error lists) in ``status`` whose
         ``complete_time`` (or ``create_time``) is before ``older_than``, in atomic batches."""
-        keys = [self._k_status[WorkflowStatus(status)], self._k_runnable]
-        args: list[Any] = [f"({micros(older_than)}", _PURGE_BATCH, self._k_instance, self._k_errors]
+        status = WorkflowStatus(status)
+        keys = [self._k_status[status], self._k_runnable, self._k_created, self._k_created_status[status]]
+        args: list[Any] = [
+            f"({micros(older_than)}",
+            _PURGE_BATCH,
+            self._k_instance,
+            self._k_errors,
+            self._k_definition,
+            self._k_reference,
+        ]
         total = 0
         with provider_errors("purge_workflows"):
             while True:
@@ -241,6 +263,47 @@ class RedisPersistenceProvider(RedisSchedules):
                     break
         log.info("purge.done", status=WorkflowStatus(status).value, deleted=total)
         return total
+
+    def list_workflows(
+        self,
+        status: WorkflowStatus | None = None,
+        definition_id: str | None = None,
+        reference: str | None = None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        skip: int = 0,
+        take: int = 100,
+    ) -> list[WorkflowInstance]:
+        """Read from the create-time indexes (see ``scripts.LIST_INSTANCES``), then loaded in one pipeline."""
+        check_page(skip, take)
+        query = WorkflowQuery.of(status, definition_id, reference, created_from, created_to)
+        with provider_errors("list_workflows"):
+            ids = self._conn.run_script(self._list, *self._list_args(query, skip, take))
+        return self.get_workflow_instances([text(i) for i in ids])
+
+    def count_workflows(
+        self,
+        status: WorkflowStatus | None = None,
+        definition_id: str | None = None,
+        reference: str | None = None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+    ) -> int:
+        query = WorkflowQuery.of(status, definition_id, reference, created_from, created_to)
+        with provider_errors("count_workflows"):
+            return int(self._conn.run_script(self._list, *self._list_args(query, 0, -1)))
+
+    def _list_args(self, query: WorkflowQuery, skip: int, take: int) -> tuple[list[str], list[Any]]:
+        keys = []
+        if query.status is not None:
+            keys.append(self._k_created_status[query.status])
+        if query.definition_id is not None:
+            keys.append(self._k_definition + query.definition_id)
+        if query.reference is not None:
+            keys.append(self._k_reference + query.reference)
+        low = "-inf" if query.created_from is None else micros(query.created_from)
+        high = "+inf" if query.created_to is None else f"({micros(query.created_to)}"
+        return keys or [self._k_created], [low, high, skip, take]
 
     # -- subscriptions ---------------------------------------------------------------------------------
     def create_event_subscription(self, subscription: EventSubscription) -> str:

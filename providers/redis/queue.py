@@ -61,6 +61,11 @@ class RedisQueueProvider:
             raise
         return None if found is None else text(found[1])
 
+    def queue_length(self, queue: QueueType) -> int:
+        """How many ids wait in ``queue`` (ZCARD)."""
+        with provider_errors("queue_length"):
+            return int(self._conn.execute("ZCARD", self._keys[QueueType(queue)]))
+
     def interrupt(self) -> None:
         """Wake every ``dequeue_work`` of this provider blocked on the server (it returns None): a stopping
         host. Best effort: a server out of reach leaves them to their timeout."""

@@ -4,9 +4,14 @@ Key layout, below the provider's prefix ``P``::
 
     P wf:<id>                 hash: doc (the instance's JSON without its pointers), rev (revision),
                               status (slot 1..4 in STATUS_SLOTS), n (number of pointers), wtok (the
-                              last write's token), and per pointer <position> (0..n-1): its JSON
+                              last write's token), def and ref (definition id and reference, for the
+                              indexes), and per pointer <position> (0..n-1): its JSON
     P idx:runnable            zset: RUNNABLE instances with a next_execution, scored by it (ms)
     P idx:status:<Status>     zset: instances by status, scored by complete_time or create_time (us)
+    P idx:created             zset: every instance, scored by create_time (us)
+    P idx:created:<Status>    zset: instances by status, scored by create_time (us)
+    P idx:def:<definition>    zset: instances of a definition, scored by create_time (us)
+    P idx:ref:<reference>     zset: instances with a reference, scored by create_time (us)
     P sub                     hash: subscription id -> JSON
     P sub:where               hash: subscription id -> the index key it is in
     P idx:sub:<n>:<name>:<key>    zset: subscriptions of (name, key), scored by subscribe_as_of (us)
@@ -65,12 +70,15 @@ end
 #: of pointers: positions at or past it left by an earlier, longer history are deleted. A create (no
 #: expected revision) replaces whatever the hash held.
 #: KEYS: 1 instance hash, 2 runnable index, 3..6 status indexes (STATUS_SLOTS order),
-#:       7 ``sub`` hash, 8 ``sub:where`` hash, 9.. one index key per subscription.
+#:       7 ``sub`` hash, 8 ``sub:where`` hash, 9 ``idx:created``, 10..13 ``idx:created:<Status>``
+#:       (STATUS_SLOTS order), 14 the definition's index, 15 the reference's index (any key when the
+#:       instance has none), 16.. one index key per subscription.
 #: ARGV: 1 expected revision ('' = create, no check), 2 the instance without its pointers, 3 new
 #:       revision, 4 status slot, 5 status score, 6 next_execution ('' = not in the runnable index),
 #:       7 instance id, 8 the instance's number of pointers, 9 a token new for each write (a write sent
-#:       again after a lost answer finds its own token and succeeds), 10 n = how many pointers follow,
-#:       11.. n (position, pointer document) pairs,
+#:       again after a lost answer finds its own token and succeeds), 10 create_time (us), 11 definition
+#:       id, 12 '1' if the instance has a reference else '', 13 the reference,
+#:       14 n = how many pointers follow, 15.. n (position, pointer document) pairs,
 #:       then m = how many ended subscription ids follow, those m ids,
 #:       then (id, document, score) per subscription to store.
 #: Returns 1 when stored, 0 on a revision conflict, -1 when the instance does not exist (nothing stored).
@@ -88,14 +96,14 @@ if ARGV[1] ~= '' then
 else
   redis.call('DEL', KEYS[1])
 end
-local last = 10 + 2 * tonumber(ARGV[10])
+local last = 14 + 2 * tonumber(ARGV[14])
 local ended = tonumber(ARGV[last + 1])
 terminate_subscriptions(7, 8, last + 2, last + 1 + ended)
-upsert_subscriptions(7, 8, 9, last + 2 + ended)
+upsert_subscriptions(7, 8, 16, last + 2 + ended)
 local id = ARGV[7]
-local stop = math.min(last, 10 + 1998)
+local stop = math.min(last, 14 + 1998)
 redis.call('HSET', KEYS[1], 'doc', ARGV[2], 'rev', ARGV[3], 'status', ARGV[4], 'n', ARGV[8], 'wtok', ARGV[9],
-  unpack(ARGV, 11, stop))
+  unpack(ARGV, 15, stop))
 local first = stop + 1
 while first <= last do
   stop = math.min(first + 1999, last)
@@ -105,11 +113,22 @@ end
 for position = tonumber(ARGV[8]), tonumber(current[3] or '0') - 1 do
   redis.call('HDEL', KEYS[1], tostring(position))
 end
-if current[2] ~= ARGV[4] then  -- created, or the status changed: move it to its status index
+if ARGV[1] == '' then  -- created: the visibility indexes that never change
+  redis.call('HSET', KEYS[1], 'def', ARGV[11])
+  redis.call('ZADD', KEYS[9], ARGV[10], id)
+  redis.call('ZADD', KEYS[14], ARGV[10], id)
+  if ARGV[12] ~= '' then
+    redis.call('HSET', KEYS[1], 'ref', ARGV[13])
+    redis.call('ZADD', KEYS[15], ARGV[10], id)
+  end
+end
+if current[2] ~= ARGV[4] then  -- created, or the status changed: move it to its status indexes
   if current[2] then
     redis.call('ZREM', KEYS[2 + tonumber(current[2])], id)
+    redis.call('ZREM', KEYS[9 + tonumber(current[2])], id)
   end
   redis.call('ZADD', KEYS[2 + tonumber(ARGV[4])], ARGV[5], id)
+  redis.call('ZADD', KEYS[9 + tonumber(ARGV[4])], ARGV[10], id)
 end
 if ARGV[6] == '' then
   redis.call('ZREM', KEYS[2], id)
@@ -176,16 +195,69 @@ return 1
 """
 
 #: Deletes up to ARGV[2] instances of status index KEYS[1] scored below ARGV[1] ('(<us>'), with their
-#: runnable entries (KEYS[2]) and error lists. ARGV[3]/ARGV[4]: the instance and error key prefixes.
-#: Returns how many it deleted.
+#: runnable entries (KEYS[2]), visibility entries (KEYS[3] ``idx:created``, KEYS[4] the status's
+#: ``idx:created:<Status>``, and the definition and reference indexes, ARGV[5]/ARGV[6] their key prefixes)
+#: and error lists. ARGV[3]/ARGV[4]: the instance and error key prefixes. Returns how many it deleted.
 PURGE = """
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 for _, id in ipairs(ids) do
+  local names = redis.call('HMGET', ARGV[3] .. id, 'def', 'ref')
+  if names[1] then redis.call('ZREM', ARGV[5] .. names[1], id) end
+  if names[2] then redis.call('ZREM', ARGV[6] .. names[2], id) end
   redis.call('DEL', ARGV[3] .. id, ARGV[4] .. id)
   redis.call('ZREM', KEYS[1], id)
   redis.call('ZREM', KEYS[2], id)
+  redis.call('ZREM', KEYS[3], id)
+  redis.call('ZREM', KEYS[4], id)
 end
 return #ids
+"""
+
+#: Instances in every index KEYS[1..k] (each scored by create_time, us) with a score within
+#: [ARGV[1], ARGV[2]) ('-inf' / '+inf' when open; ARGV[2] given as '(<us>'), newest first (equal scores:
+#: the larger id first). ARGV[3] skip, ARGV[4] take, or -1 to count them instead. One index alone is read
+#: by rank (O(log N) plus the page); with several, the smallest one within the bounds is walked newest
+#: first and each id checked in the others (ZSCORE), until the page is full.
+#: Returns the ids, or the count.
+LIST_INSTANCES = """
+local low, high, skip, take = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local upper = '+inf'
+if high ~= '+inf' then upper = string.sub(high, 2) end  -- '(<us>': the scores at or above it come first
+local best, best_n = 1, -1
+for i = 1, #KEYS do
+  local n = redis.call('ZCOUNT', KEYS[i], low, high)
+  if best_n < 0 or n < best_n then best, best_n = i, n end
+end
+if #KEYS == 1 and take < 0 then return best_n end
+if take == 0 then return {} end
+local first = 0
+if upper ~= '+inf' then first = redis.call('ZCOUNT', KEYS[best], upper, '+inf') end
+if #KEYS == 1 then
+  if skip >= best_n then return {} end
+  local stop = math.min(skip + take, best_n) - 1
+  return redis.call('ZREVRANGE', KEYS[best], first + skip, first + stop)
+end
+local found, matched, done = {}, 0, 0
+while done < best_n do
+  local ids = redis.call('ZREVRANGE', KEYS[best], first + done, first + math.min(done + 500, best_n) - 1)
+  if #ids == 0 then break end
+  for _, id in ipairs(ids) do
+    local everywhere = true
+    for i = 1, #KEYS do
+      if i ~= best and not redis.call('ZSCORE', KEYS[i], id) then everywhere = false break end
+    end
+    if everywhere then
+      matched = matched + 1
+      if take >= 0 and matched > skip then
+        found[#found + 1] = id
+        if #found >= take then return found end
+      end
+    end
+  end
+  done = done + #ids
+end
+if take < 0 then return matched end
+return found
 """
 
 #: KEYS: 1 queue zset, 2 sequence counter; ARGV: 1 id. Queues the id at the back unless already queued.

@@ -31,7 +31,15 @@ from liteflow.providers.mongo.documents import unstorable_path
 NOW = datetime(2024, 5, 17, 9, 30, 15, 123000, tzinfo=timezone.utc)
 
 EXPECTED_INDEXES = {
-    "workflows": [[("status", 1), ("next_execution", 1)], [("status", 1), ("complete_time", 1)]],
+    "workflows": [
+        [("status", 1), ("next_execution", 1)],
+        [("status", 1), ("complete_time", 1)],
+        [("create_time", 1), ("_id", 1)],
+        [("status", 1), ("create_time", 1), ("_id", 1)],
+        [("workflow_definition_id", 1), ("create_time", 1), ("_id", 1)],
+        [("workflow_definition_id", 1), ("status", 1), ("create_time", 1), ("_id", 1)],
+        [("reference", 1), ("create_time", 1), ("_id", 1)],
+    ],
     "subscriptions": [[("event_name", 1), ("event_key", 1), ("subscribe_as_of", 1)]],
     "events": [
         [("event_name", 1), ("event_key", 1), ("event_time", 1)],
@@ -222,6 +230,8 @@ CALLS: dict[str, Callable[[], tuple[Any, ...]]] = {
     "mark_event_unprocessed": lambda: ("e",),
     "persist_errors": lambda: ([ExecutionError(workflow_id="w", execution_pointer_id="p", message="m")],),
     "get_errors": lambda: ("w",),
+    "list_workflows": lambda: (WorkflowStatus.COMPLETE, "d", "r", NOW, NOW),
+    "count_workflows": lambda: (WorkflowStatus.COMPLETE, "d", "r", NOW, NOW),
 }
 
 

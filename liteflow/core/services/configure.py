@@ -8,28 +8,35 @@ from liteflow.core.interfaces import LockProvider, PersistenceProvider, QueuePro
 from liteflow.core.lifecycle_hub import LifecycleHub
 from liteflow.core.services.host import WorkflowHost
 from liteflow.core.services.options import parse_options
+from liteflow.core.services.urls import resolve_providers
 
 
 def configure_workflow_host(
-    persistence: PersistenceProvider | None = None,
-    queue: QueueProvider | None = None,
-    lock: LockProvider | None = None,
+    persistence: PersistenceProvider | str | None = None,
+    queue: QueueProvider | str | None = None,
+    lock: LockProvider | str | None = None,
     lifecycle_hub: LifecycleHub | None = None,
+    prefix: str | None = None,
     **options: Any,
 ) -> WorkflowHost:
     """A new host. Every call gets fresh memory providers for what it is not given; an unknown option
-    is a TypeError naming it. Options: see :class:`~liteflow.core.services.options.HostOptions`."""
+    is a TypeError naming it. Options: see :class:`~liteflow.core.services.options.HostOptions`.
+
+    ``persistence``, ``queue`` and ``lock`` may be URLs (``redis://``, ``rediss://``, ``mongodb://``,
+    ``mongodb+srv://``, ``sqlite:///``, ``memory://``; see :mod:`liteflow.core.services.urls`); ``prefix``
+    is the key prefix of every Redis provider made from a URL."""
     from liteflow.providers.memory import MemoryLockProvider, MemoryPersistenceProvider, MemoryQueueProvider
 
     parsed = parse_options(options)
-    persistence = persistence if persistence is not None else MemoryPersistenceProvider()
-    queue = queue if queue is not None else MemoryQueueProvider()
-    lock = lock if lock is not None else MemoryLockProvider()
+    store, work, locks = resolve_providers(persistence, queue, lock, prefix)
+    store = store if store is not None else MemoryPersistenceProvider()
+    work = work if work is not None else MemoryQueueProvider()
+    locks = locks if locks is not None else MemoryLockProvider()
     for name, value, protocol in (
-        ("persistence", persistence, PersistenceProvider),
-        ("queue", queue, QueueProvider),
-        ("lock", lock, LockProvider),
+        ("persistence", store, PersistenceProvider),
+        ("queue", work, QueueProvider),
+        ("lock", locks, LockProvider),
     ):
         if not isinstance(value, protocol):
             raise TypeError(f"{name}={type(value).__name__} does not implement {protocol.__name__}")
-    return WorkflowHost(persistence, queue, lock, parsed, lifecycle_hub)
+    return WorkflowHost(store, work, locks, parsed, lifecycle_hub)

@@ -1,0 +1,1 @@
+"""The ``liteflow`` command line."""

@@ -1,0 +1,93 @@
+"""The ``liteflow`` command (also ``python -m liteflow``): global options, then a verb.
+
+Exit codes: 0 done; 1 not found or not applicable (one line on stderr, no traceback); 2 usage error.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import click
+
+from liteflow.cli import actions, views
+from liteflow.cli.connect import Connection, Failure
+from liteflow.cli.worker import configure_logging, run_worker
+from liteflow.core.errors import LiteFlowError
+
+
+class _Group(click.Group):
+    """Turns the library's expected errors into one line and exit 1 (a usage error stays exit 2)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except LiteFlowError as exc:
+            raise Failure(str(exc)) from exc
+        except ImportError as exc:  # a driver the URL needs is not installed: the message names the extra
+            raise Failure(str(exc)) from exc
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.option("--app", envvar="LITEFLOW_APP", metavar="MODULE:ATTR", help="A WorkflowHost to use (ATTR: host).")
+@click.option("--persistence", envvar="LITEFLOW_PERSISTENCE", metavar="URL", help="redis://, mongodb://, sqlite:///")
+@click.option("--queue", envvar="LITEFLOW_QUEUE", metavar="URL", help="Queue URL (default: as --persistence).")
+@click.option("--lock", envvar="LITEFLOW_LOCK", metavar="URL", help="Lock URL (default: as --persistence).")
+@click.option("--prefix", envvar="LITEFLOW_PREFIX", metavar="P", help="Key prefix of every Redis provider.")
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+    help="Library log level (worker: info; other verbs: error).",
+)
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    app: str | None,
+    persistence: str | None,
+    queue: str | None,
+    lock: str | None,
+    prefix: str | None,
+    log_level: str | None,
+) -> None:
+    """Run LiteFlow workers and inspect and control workflows.
+
+    Say where to connect with --app MODULE:ATTR (your host, its providers and definitions) or
+    --persistence URL (any verb but start and graph).
+    """
+    connection = Connection(app, persistence, queue, lock, prefix)
+    ctx.obj = connection
+    ctx.call_on_close(connection.close)
+    if ctx.invoked_subcommand == "worker":
+        configure_logging(log_level or "info")
+    else:
+        logging.getLogger("liteflow").setLevel((log_level or "error").upper())
+
+
+@cli.command()
+@click.argument("app", required=False, metavar="MODULE:ATTR")
+@click.option("--concurrency", type=click.IntRange(min=1), help="Instances executed at once (worker threads).")
+@click.option("--metrics-port", type=click.IntRange(1, 65535), help="Serve Prometheus metrics on this port.")
+@click.option("--progress-interval", type=click.FloatRange(min=0.1), default=30.0, show_default=True, help="Seconds.")
+@click.pass_obj
+def worker(
+    connection: Connection, app: str | None, concurrency: int | None, metrics_port: int | None, progress_interval: float
+) -> None:
+    """Run a worker: start the host, log when ready, stop gracefully on SIGTERM or SIGINT (exit 0)."""
+    if app is not None:
+        connection.app = app
+    if connection.app is None:
+        raise click.UsageError("worker needs MODULE:ATTR (or --app / LITEFLOW_APP): the host and its definitions")
+    host = connection.host()
+    run_worker(host, connection.describe(), concurrency, metrics_port, progress_interval)
+
+
+for command in (*views.COMMANDS, *actions.COMMANDS):
+    cli.add_command(command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    cli.main(args=argv, prog_name="liteflow")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

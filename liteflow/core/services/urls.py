@@ -1,0 +1,167 @@
+"""Providers named by URL: what ``configure_workflow_host(persistence="redis://...")`` builds.
+
+=============================  ===========================================================================
+``memory://``                  the in-process providers
+``redis://host:6379/0``        Redis (``rediss://`` for TLS; user and password in the URL); ``prefix``
+                               applies to every Redis provider
+``mongodb://...``              MongoDB persistence (also ``mongodb+srv://``); the database is the URL's
+                               path, ``liteflow`` when it has none. MongoDB has no queue or lock
+``sqlite:///path/to/file.db``  SQLite (``liteflow.providers.sqlite``); as in SQLAlchemy, three slashes
+                               then a relative path, four for an absolute one
+=============================  ===========================================================================
+
+When only ``persistence`` is a URL, the queue and lock come from the same store (Redis, SQLite) or, for
+MongoDB, from memory: one node only, and a warning says so. Provider modules are imported only when a
+URL needs them, so a driver that is not installed costs nothing until it is asked for.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+#: What a URL may name, per scheme: "persistence", "queue", "lock".
+_SCHEMES: dict[str, tuple[str, ...]] = {
+    "memory": ("persistence", "queue", "lock"),
+    "redis": ("persistence", "queue", "lock"),
+    "rediss": ("persistence", "queue", "lock"),
+    "mongodb": ("persistence",),
+    "mongodb+srv": ("persistence",),
+    "sqlite": ("persistence", "queue", "lock"),
+}
+
+DEFAULT_MONGO_DATABASE = "liteflow"
+
+
+def redact(url: str) -> str:
+    """The URL with its password (if any) replaced by ``***``: fit for logs and error messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def scheme_of(url: str) -> str:
+    return urlsplit(url).scheme.lower()
+
+
+def _known(kind: str) -> str:
+    return ", ".join(f"{scheme}://" for scheme, kinds in _SCHEMES.items() if kind in kinds)
+
+
+def _check(url: str, kind: str) -> str:
+    scheme = scheme_of(url)
+    if scheme not in _SCHEMES:
+        raise ValueError(f"unknown {kind} URL scheme {scheme!r} in {redact(url)!r}: known schemes are {_known(kind)}")
+    if kind not in _SCHEMES[scheme]:
+        raise ValueError(f"{scheme}:// provides no {kind}: for a {kind} use one of {_known(kind)}")
+    return scheme
+
+
+def sqlite_path(url: str) -> str:
+    """The file of a ``sqlite:///relative.db`` / ``sqlite:////absolute.db`` URL."""
+    rest = url.split("://", 1)[1]
+    if not rest.startswith("/") or rest == "/":
+        raise ValueError(
+            f"a SQLite URL names a file: sqlite:///relative/path.db or sqlite:////absolute/path.db, got {url!r}"
+        )
+    return unquote(rest[1:])
+
+
+def mongo_database(url: str) -> str:
+    """The database a MongoDB URL names in its path, ``liteflow`` when none."""
+    return unquote(urlsplit(url).path.lstrip("/")) or DEFAULT_MONGO_DATABASE
+
+
+def _sqlite(name: str) -> Any:
+    try:
+        import liteflow.providers.sqlite as module
+    except ImportError as exc:
+        raise ImportError(f"sqlite:// URLs need liteflow.providers.sqlite, which is not importable: {exc}") from exc
+    return getattr(module, name)
+
+
+def _redis(name: str) -> Any:
+    import liteflow.providers.redis as module
+
+    return getattr(module, name)
+
+
+def _memory(name: str) -> Any:
+    import liteflow.providers.memory as module
+
+    return getattr(module, name)
+
+
+def _redis_prefix(prefix: str | None) -> dict[str, Any]:
+    return {} if prefix is None else {"prefix": prefix}
+
+
+def persistence_from_url(url: str, prefix: str | None = None) -> Any:
+    scheme = _check(url, "persistence")
+    if scheme == "memory":
+        return _memory("MemoryPersistenceProvider")()
+    if scheme in ("redis", "rediss"):
+        return _redis("RedisPersistenceProvider")(url, **_redis_prefix(prefix))
+    if scheme == "sqlite":
+        return _sqlite("SqlitePersistenceProvider")(sqlite_path(url))
+    from liteflow.providers.mongo import MongoPersistenceProvider
+
+    return MongoPersistenceProvider(url, database=mongo_database(url))
+
+
+def queue_from_url(url: str, prefix: str | None = None) -> Any:
+    scheme = _check(url, "queue")
+    if scheme == "memory":
+        return _memory("MemoryQueueProvider")()
+    if scheme == "sqlite":
+        return _sqlite("SqliteQueueProvider")(sqlite_path(url))
+    return _redis("RedisQueueProvider")(url, **_redis_prefix(prefix))
+
+
+def lock_from_url(url: str, prefix: str | None = None) -> Any:
+    scheme = _check(url, "lock")
+    if scheme == "memory":
+        return _memory("MemoryLockProvider")()
+    if scheme == "sqlite":
+        return _sqlite("SqliteLockProvider")(sqlite_path(url))
+    return _redis("RedisLockProvider")(url, **_redis_prefix(prefix))
+
+
+def resolve_providers(persistence: Any, queue: Any, lock: Any, prefix: str | None = None) -> tuple[Any, Any, Any]:
+    """The providers for what ``configure_workflow_host`` was given: URLs become providers; a queue or lock
+    not given follows a persistence URL (same Redis or SQLite store; memory, with a warning, for MongoDB).
+    What is still None is left for the caller's defaults. Every URL is checked before anything is built."""
+    for url, kind in ((persistence, "persistence"), (queue, "queue"), (lock, "lock")):
+        if isinstance(url, str):
+            _check(url, kind)
+    if isinstance(persistence, str):
+        scheme = scheme_of(persistence)
+        if scheme in ("mongodb", "mongodb+srv") and (queue is None or lock is None):
+            missing = " and ".join(kind for kind, value in (("queue", queue), ("lock", lock)) if value is None)
+            warnings.warn(
+                f"persistence {redact(persistence)!r} is MongoDB, which has no {missing}: using the in-memory "
+                f"{missing}, so only one node may run; pass queue= and lock= (e.g. redis://) for several",
+                UserWarning,
+                stacklevel=3,
+            )
+        elif scheme != "memory":
+            queue = persistence if queue is None else queue
+            lock = persistence if lock is None else lock
+    built: list[Any] = []
+    makers: tuple[Callable[[str, str | None], Any], ...] = (persistence_from_url, queue_from_url, lock_from_url)
+    try:
+        for value, make in zip((persistence, queue, lock), makers, strict=True):
+            built.append(make(value, prefix) if isinstance(value, str) else value)
+    except BaseException:
+        for made, given in zip(built, (persistence, queue, lock), strict=False):
+            if isinstance(given, str) and made is not None:
+                made.close()
+        raise
+    return built[0], built[1], built[2]

@@ -1,0 +1,124 @@
+"""The command line's pieces in-process (click's runner): usage errors, durations, graphs, documents."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from liteflow.cli import documents
+from liteflow.cli.actions import parse_duration
+from liteflow.cli.graph import draw
+from liteflow.cli.main import cli
+from liteflow.core import *
+
+HERE = Path(__file__).parent
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args), env={"LITEFLOW_APP": None, "LITEFLOW_PERSISTENCE": None})
+    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["list"], "say where to connect"),
+        (["--persistence", "postgres://db", "list"], "unknown persistence URL scheme 'postgres'"),
+        (["--persistence", "memory://", "list", "--status", "DONE"], "'DONE' is not one of"),
+        (["--persistence", "memory://", "start", "X"], "start needs --app"),
+        (["--persistence", "memory://", "graph", "X"], "graph needs --app"),
+        (["--persistence", "memory://", "purge", "--status", "COMPLETE", "--older-than", "7 days"], "not a duration"),
+        (["--persistence", "memory://", "publish", "e", "k", "--data", "{bad"], "not valid JSON"),
+        (["--app", "no_such_module_here:host", "list"], "no module named 'no_such_module_here'"),
+        (["--app", "x:y", "--persistence", "memory://", "list"], "not both"),
+        (["worker"], "worker needs MODULE:ATTR"),
+    ],
+)
+def test_usage_errors_exit_2_with_a_message(args: list[str], message: str) -> None:
+    code, output = invoke(*args)
+    assert code == 2, output
+    assert message in output
+
+
+def test_not_found_exits_1() -> None:
+    code, output = invoke("--persistence", "memory://", "show", "nope")
+    assert code == 1 and output.strip() == "liteflow: workflow instance 'nope' not found"
+
+
+def test_memory_client_verbs_run() -> None:
+    code, output = invoke("--persistence", "memory://", "list", "--json")
+    assert (code, json.loads(output)) == (0, [])
+    code, output = invoke("--persistence", "memory://", "stats", "--json")
+    assert code == 0
+    assert json.loads(output) == {
+        "instances": {"RUNNABLE": 0, "SUSPENDED": 0, "COMPLETE": 0, "TERMINATED": 0, "total": 0},
+        "queues": {"workflow": 0, "event": 0},
+    }
+    code, output = invoke("--persistence", "memory://", "purge", "--status", "complete", "--older-than", "1h30m")
+    assert (code, output.strip()) == (0, "0")
+    code, output = invoke("--persistence", "memory://", "publish", "e", "k", "--data", '{"a": 1}')
+    assert code == 0 and len(output.strip()) == 36
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("7d", timedelta(days=7)),
+        ("12h", timedelta(hours=12)),
+        ("30m", timedelta(minutes=30)),
+        ("45s", timedelta(seconds=45)),
+        ("1h30m", timedelta(minutes=90)),
+        ("2w", timedelta(weeks=2)),
+        ("0s", timedelta()),
+    ],
+)
+def test_durations(text: str, expected: timedelta) -> None:
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "7", "d", "7x", "7d garbage", "-1d"])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(ValueError, match="not a duration"):
+        parse_duration(text)
+
+
+class Branchy(Workflow):
+    def build(self, builder: WorkflowBuilder) -> None:
+        (
+            builder.start_with(lambda context: None)
+            .name("begin")
+            .if_(lambda data, context: True)
+            .do(lambda b: b.start_with(lambda context: None).name("inside"))
+            .then(lambda context: None)
+            .name("end")
+        )
+
+
+def test_graphs_draw_steps_next_steps_and_branches() -> None:
+    definition = configure_workflow_host().register_workflow(Branchy())
+    text = draw(definition, "text")
+    assert text.splitlines()[0] == "Branchy v1"
+    assert "* #0 begin" in text and "=> #2 inside" in text and "-> #3 end" in text
+    mermaid = draw(definition, "mermaid")
+    assert 's0["#0 begin"]' in mermaid and "s0 --> s1" in mermaid and "s1 -.->" in mermaid
+    dot = draw(definition, "dot")
+    assert dot.startswith('digraph "Branchy v1" {') and "s1 -> s2 [style=dashed" in dot and dot.endswith("}")
+
+
+def test_detail_document_uses_step_names_and_status_names() -> None:
+    host = configure_workflow_host()
+    definition = host.register_workflow(Branchy())
+    with host:
+        wid = host.start_workflow("Branchy", None, {"n": 1})
+        instance = host.wait_for_workflow(wid)
+    document = documents.detail(instance, definition, host.get_errors(wid))
+    assert document["status"] == "COMPLETE" and document["data"] == {"n": 1}
+    assert [p["step_name"] for p in document["pointers"]] == ["begin", "If", "inside", "end"]
+    assert all(p["status"] == "COMPLETE" and p["duration"] is not None for p in document["pointers"])
+    assert document["errors"] == []
+    json.dumps(document)  # JSON as it is

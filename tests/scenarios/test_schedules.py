@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable
@@ -50,7 +51,7 @@ def test_every_starts_one_instance_per_due_time(host: WorkflowHost) -> None:
     started = _scheduled(host, "fast")
     dues = sorted(datetime.fromisoformat(w.reference.split(":", 2)[2]) for w in started)
     assert len(dues) == len(set(dues)), "no due time twice"
-    gaps = {round((b - a).total_seconds(), 3) for a, b in zip(dues, dues[1:])}
+    gaps = {round((b - a).total_seconds(), 3) for a, b in itertools.pairwise(dues)}
     assert gaps == {0.2}, gaps
     assert dues[0] == schedule.next_run_time
     assert all(w.data == {"n": 1} for w in started)

@@ -46,7 +46,8 @@ class WorkflowCompleted(LifecycleEvent):
 
 @dataclass
 class WorkflowTerminated(LifecycleEvent):
-    pass
+    #: Why, when the engine ended it: ``"timeout"`` (the workflow's timeout); None when terminated by a call.
+    reason: str | None = None
 
 
 @dataclass

@@ -88,4 +88,11 @@ class KillWorkflow(Workflow):
         )
 
 
-WORKFLOWS = [ClusterWorkflow, KillWorkflow]
+class ScheduledWorkflow(Workflow):
+    """One recorded step: what a schedule starts in the multi-node schedule tests."""
+
+    def build(self, builder: WorkflowBuilder) -> None:
+        builder.start_with(Record).input("tag", lambda data, context: "scheduled")
+
+
+WORKFLOWS = [ClusterWorkflow, KillWorkflow, ScheduledWorkflow]

@@ -10,6 +10,7 @@ from typing import Any
 
 from liteflow.core.definition import WorkflowDefinition, WorkflowStep
 from liteflow.core.engine.errors import StepFailure, end_pointer, handle_step_error
+from liteflow.core.engine.limits import cap_at_deadline, end_if_timed_out
 from liteflow.core.engine.outcome import PassResult
 from liteflow.core.engine.pointers import open_pointers, scoped_pointers
 from liteflow.core.engine.result_processor import (
@@ -54,6 +55,8 @@ class WorkflowExecutor:
     def execute(self, instance: WorkflowInstance, definition: WorkflowDefinition) -> PassResult:
         out = PassResult()
         now = utcnow()
+        if definition.timeout is not None and end_if_timed_out(instance, definition, now, out):
+            return out
         cancellable = definition.has_cancel_conditions
         if cancellable:
             self.process_cancellations(instance, definition, now, out)
@@ -72,6 +75,8 @@ class WorkflowExecutor:
         if cancellable:
             self.process_cancellations(instance, definition, now, out)
         determine_next_execution(instance, now, out)
+        if definition.timeout is not None:
+            cap_at_deadline(instance, definition)
         return out
 
     def execute_pointer(

@@ -12,6 +12,7 @@ from typing import Any
 from liteflow.core.builder import WorkflowBuilder
 from liteflow.core.definition import WorkflowDefinition
 from liteflow.core.engine.executor import StepMiddleware, WorkflowExecutor
+from liteflow.core.engine.limits import apply_limits
 from liteflow.core.engine.outcome import PassResult
 from liteflow.core.engine.pointer_factory import genesis_pointer
 from liteflow.core.engine.registry import WorkflowRegistry
@@ -592,7 +593,9 @@ def build_definition(workflow: Any) -> WorkflowDefinition:
         workflow.build(builder)
         if len(builder.roots) > 1:
             raise DefinitionError("start_with() was called more than once")
-        return builder.build(definition_id, version, data_type=data_type)
+        definition = builder.build(definition_id, version, data_type=data_type)
+        apply_limits(definition, workflow)
+        return definition
     except DefinitionError as exc:
         if str(exc).startswith("workflow "):
             raise

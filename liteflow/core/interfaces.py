@@ -147,6 +147,22 @@ class SupportsSchedules(Protocol):
 
 
 @runtime_checkable
+class SupportsWaitLists(Protocol):
+    """A persistence provider that keeps lines of instances waiting for a concurrency slot (every
+    built-in one does): per key, workflow ids ordered by a score (their create time), oldest first."""
+
+    def add_waiter(self, key: str, workflow_id: str, score: float) -> None:
+        """Put ``workflow_id`` in ``key``'s line (once; adding it again changes nothing)."""
+        ...
+
+    def oldest_waiter(self, key: str) -> tuple[str, float] | None:
+        """The first in ``key``'s line and its score, or None if nobody waits."""
+        ...
+
+    def remove_waiter(self, key: str, workflow_id: str) -> None: ...
+
+
+@runtime_checkable
 class QueueProvider(Protocol):
     """Work queues of ids. ``dequeue_work`` blocks up to ``timeout`` seconds; an id already queued is not
     queued twice (the queue never floods with duplicates)."""

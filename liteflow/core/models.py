@@ -171,6 +171,8 @@ class WorkflowInstance(_Persisted):
     next_execution: int | None = 0
     #: Compare-and-set counter: every successful persist increments it.
     revision: int = 0
+    #: The workflow's concurrency key for this instance's data (``Workflow.concurrency_key``), if any.
+    concurrency_key: str | None = None
     execution_pointers: list[ExecutionPointer] = Field(default_factory=list)
     #: The engine's index of unfinished pointers (see ``engine.pointers.open_pointers``); never stored.
     _open_index: Any = PrivateAttr(default=None)

@@ -1,4 +1,4 @@
-"""Schedules in memory: JSON documents in a dictionary, changed under a mutex of their own."""
+"""Schedules and concurrency wait lines in memory (the memory persistence provider's optional abilities)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ import threading
 from datetime import datetime
 
 from liteflow.core.schedules import Schedule
+
+#: Guards the lazily made state below (and the wait lines, which are small and rarely touched).
+_SETUP = threading.RLock()
 
 
 class MemorySchedules:
@@ -54,4 +57,36 @@ class MemorySchedules:
             return True
 
 
-_SETUP = threading.Lock()
+class MemoryWaitLists:
+    """The ``SupportsWaitLists`` part of the memory persistence provider: key -> {workflow id: score}."""
+
+    _wait_lines: dict[str, dict[str, float]]
+
+    def _lines(self) -> dict[str, dict[str, float]]:
+        try:
+            return self._wait_lines
+        except AttributeError:
+            with _SETUP:
+                if not hasattr(self, "_wait_lines"):
+                    self._wait_lines = {}
+            return self._wait_lines
+
+    def add_waiter(self, key: str, workflow_id: str, score: float) -> None:
+        with _SETUP:
+            self._lines().setdefault(key, {}).setdefault(workflow_id, score)
+
+    def oldest_waiter(self, key: str) -> tuple[str, float] | None:
+        with _SETUP:
+            line = self._lines().get(key)
+            if not line:
+                return None
+            workflow_id = min(line, key=lambda wid: (line[wid], wid))
+            return workflow_id, line[workflow_id]
+
+    def remove_waiter(self, key: str, workflow_id: str) -> None:
+        with _SETUP:
+            line = self._lines().get(key)
+            if line is not None:
+                line.pop(workflow_id, None)
+                if not line:
+                    del self._lines()[key]

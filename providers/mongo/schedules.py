@@ -44,3 +44,25 @@ class MongoSchedules:
                 {"_id": schedule_id, "next_run_ms": to_millis(due)}, {"$set": {"next_run_ms": to_millis(next_due)}}
             )
         return bool(result.modified_count)
+
+
+class MongoWaitLists:
+    """The ``SupportsWaitLists`` part of the MongoDB persistence provider: the ``waiters`` collection."""
+
+    _db: Any
+    _serial: AbstractContextManager[Any]
+    _driver_errors: Callable[[str], AbstractContextManager[None]]
+
+    def add_waiter(self, key: str, workflow_id: str, score: float) -> None:
+        doc = {"key": key, "workflow_id": workflow_id, "score": score}
+        with self._serial, self._driver_errors("add_waiter"):
+            self._db["waiters"].update_one({"_id": f"{key}\x00{workflow_id}"}, {"$setOnInsert": doc}, upsert=True)
+
+    def oldest_waiter(self, key: str) -> tuple[str, float] | None:
+        with self._serial, self._driver_errors("oldest_waiter"):
+            docs = list(self._db["waiters"].find({"key": key}).sort([("score", 1), ("workflow_id", 1)]).limit(1))
+        return None if not docs else (str(docs[0]["workflow_id"]), float(docs[0]["score"]))
+
+    def remove_waiter(self, key: str, workflow_id: str) -> None:
+        with self._serial, self._driver_errors("remove_waiter"):
+            self._db["waiters"].delete_one({"_id": f"{key}\x00{workflow_id}"})

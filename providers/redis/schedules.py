@@ -75,3 +75,25 @@ class RedisSchedules:
                     [schedule_id, str(to_millis(due)), str(to_millis(next_due))],
                 )
             )
+
+
+class RedisWaitLists:
+    """The ``SupportsWaitLists`` part of the Redis persistence provider: ``P wait:<key>`` sorted sets."""
+
+    _conn: RedisConnection
+
+    def add_waiter(self, key: str, workflow_id: str, score: float) -> None:
+        with provider_errors("add_waiter"):
+            self._conn.execute("ZADD", self._conn.key("wait:", key), "NX", repr(score), workflow_id)
+
+    def oldest_waiter(self, key: str) -> tuple[str, float] | None:
+        with provider_errors("oldest_waiter"):
+            reply = self._conn.execute("ZRANGE", self._conn.key("wait:", key), 0, 0, "WITHSCORES")
+        if not reply:
+            return None
+        member, score = reply[0] if isinstance(reply[0], list) else reply  # RESP3 pairs, or RESP2 flat
+        return text(member), float(text(score))
+
+    def remove_waiter(self, key: str, workflow_id: str) -> None:
+        with provider_errors("remove_waiter"):
+            self._conn.execute("ZREM", self._conn.key("wait:", key), workflow_id)

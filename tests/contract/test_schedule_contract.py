@@ -70,3 +70,21 @@ def test_racing_claims_have_one_winner(persistence: Any) -> None:
     for thread in threads:
         thread.join()
     assert wins.count(True) == 1
+
+
+def test_wait_lines_keep_the_oldest_first(persistence: Any) -> None:
+    from liteflow.core.interfaces import SupportsWaitLists
+
+    assert isinstance(persistence, SupportsWaitLists)
+    assert persistence.oldest_waiter("Def:c1") is None
+    persistence.add_waiter("Def:c1", "late", 200.5)
+    persistence.add_waiter("Def:c1", "early", 100.25)
+    persistence.add_waiter("Def:c2", "other", 1.0)
+    persistence.add_waiter("Def:c1", "early", 999.0)  # already in line: keeps its place
+    assert persistence.oldest_waiter("Def:c1") == ("early", 100.25)
+    persistence.remove_waiter("Def:c1", "early")
+    persistence.remove_waiter("Def:c1", "never-there")
+    assert persistence.oldest_waiter("Def:c1") == ("late", 200.5)
+    persistence.remove_waiter("Def:c1", "late")
+    assert persistence.oldest_waiter("Def:c1") is None
+    assert persistence.oldest_waiter("Def:c2") == ("other", 1.0)

@@ -1,6 +1,6 @@
 """Starts one workflow id from THREADS threads at the same wall-clock moment; prints what each got.
 
-    python start_same_id.py REDIS_URL PREFIX WORKFLOW_ID AT_EPOCH_SECONDS THREADS
+python start_same_id.py REDIS_URL PREFIX WORKFLOW_ID AT_EPOCH_SECONDS THREADS
 """
 
 from __future__ import annotations

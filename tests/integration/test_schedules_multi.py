@@ -78,3 +78,21 @@ def test_threads_and_processes_starting_one_id_make_one_instance(cluster: Cluste
     assert answers.count("started:order-42") == 1, answers
     assert answers.count("exists") == 39
     assert [w.id for w in client.list_workflows(take=100)] == ["order-42"]
+
+
+def test_a_concurrency_limit_holds_across_two_hosts(cluster: Cluster) -> None:
+    import redis
+
+    cluster.start_node("n1")
+    cluster.start_node("n2")
+    client = cluster.client()
+    ids = [client.start_workflow("LimitedWorkflow", data={"customer": "acme"}) for _ in range(30)]
+    for workflow_id in ids:
+        assert client.wait_for_workflow(workflow_id, timeout=120).status.name == "COMPLETE"
+    counters = redis.Redis.from_url(cluster.redis_url)
+    seen = [int(n) for n in counters.lrange(f"{cluster.prefix}seen", 0, -1)]
+    assert len(seen) == 60  # every step ran, once
+    assert max(seen) <= 2, f"{max(seen)} steps of one key ran at once"
+    assert max(seen) == 2, "the two slots were used"
+    for workflow_id in ids:
+        assert counters.get(f"{cluster.prefix}ran:{workflow_id}:limited:None") == b"2"

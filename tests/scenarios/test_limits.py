@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import timedelta
 from typing import Any
@@ -41,9 +42,7 @@ class Waiter(Workflow):
     timeout = timedelta(milliseconds=600)
 
     def build(self, builder: WorkflowBuilder) -> None:
-        builder.start_with(lambda context: None).wait_for("never", lambda data, context: "k").then(
-            lambda context: None
-        )
+        builder.start_with(lambda context: None).wait_for("never", lambda data, context: "k").then(lambda context: None)
 
 
 class Quick(Workflow):
@@ -106,3 +105,88 @@ def test_limits_are_checked_at_registration(host: WorkflowHost, attributes: dict
     bad = type("Bad", (Quick,), attributes)
     with pytest.raises(DefinitionError, match=message):
         host.register_workflow(bad())
+
+
+class Running:
+    """How many steps run at once, as the steps themselves see it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.now = 0
+        self.most = 0
+        self.order: list[str] = []
+
+
+RUNNING = Running()
+
+
+class Busy(StepBody):
+    def run(self, context: Any) -> None:
+        with RUNNING.lock:
+            RUNNING.now += 1
+            RUNNING.most = max(RUNNING.most, RUNNING.now)
+            RUNNING.order.append(context.workflow.reference)
+        time.sleep(0.03)  # the step's own work
+        with RUNNING.lock:
+            RUNNING.now -= 1
+
+
+class PerCustomer(Workflow):
+    concurrency_key = staticmethod(lambda data: data["customer"])
+    max_concurrency = 2
+
+    def build(self, builder: WorkflowBuilder) -> None:
+        builder.start_with(Busy).then(Busy)
+
+
+class OneAtATime(PerCustomer):
+    max_concurrency = 1
+
+    def build(self, builder: WorkflowBuilder) -> None:
+        builder.start_with(Busy)
+
+
+@pytest.fixture(autouse=True)
+def _reset_running() -> None:
+    global RUNNING
+    RUNNING = Running()
+
+
+@pytest.mark.host_options(started=True, max_concurrent_workflows=6)
+def test_a_key_runs_at_most_max_concurrency_at_once(host: WorkflowHost) -> None:
+    host.register_workflow(PerCustomer())
+    ids = [host.start_workflow("PerCustomer", data={"customer": "c1"}, reference=f"r{i}") for i in range(12)]
+    others = [host.start_workflow("PerCustomer", data={"customer": "c2"}, reference=f"o{i}") for i in range(2)]
+    for workflow_id in ids + others:
+        assert host.wait_for_workflow(workflow_id, timeout=60).status is WorkflowStatus.COMPLETE
+    assert RUNNING.most <= 4  # two per key, two keys
+    assert len(RUNNING.order) == 28
+    assert host.get_workflow_instance(ids[0]).concurrency_key == "c1"
+
+
+@pytest.mark.host_options(started=True, max_concurrent_workflows=6)
+def test_one_key_never_exceeds_its_limit(host: WorkflowHost) -> None:
+    host.register_workflow(PerCustomer())
+    ids = [host.start_workflow("PerCustomer", data={"customer": "c1"}, reference=f"r{i}") for i in range(10)]
+    for workflow_id in ids:
+        assert host.wait_for_workflow(workflow_id, timeout=60).status is WorkflowStatus.COMPLETE
+    assert RUNNING.most == 2
+
+
+@pytest.mark.host_options(started=False, max_concurrent_workflows=4)
+def test_waiting_instances_start_oldest_first(host: WorkflowHost) -> None:
+    host.register_workflow(OneAtATime())
+    ids = [host.start_workflow("OneAtATime", data={"customer": "c"}, reference=f"r{i}") for i in range(6)]
+    host.start()
+    for workflow_id in ids:
+        assert host.wait_for_workflow(workflow_id, timeout=60).status is WorkflowStatus.COMPLETE
+    # whichever worker reached the free slot first ran first; then, as the slot freed, the oldest waiting
+    first, *rest = RUNNING.order
+    assert rest == [f"r{i}" for i in range(6) if f"r{i}" != first]
+    assert RUNNING.most == 1
+
+
+def test_a_key_that_cannot_be_computed_refuses_the_start(host: WorkflowHost) -> None:
+    host.register_workflow(PerCustomer())
+    with pytest.raises(ValueError, match="concurrency_key raised KeyError"):
+        host.start_workflow("PerCustomer", data={"name": "no customer"})

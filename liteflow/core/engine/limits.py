@@ -44,6 +44,17 @@ def apply_limits(definition: WorkflowDefinition, workflow: Any) -> None:
     definition.max_concurrency = most
 
 
+def concurrency_key_of(definition: WorkflowDefinition, data: Any) -> str | None:
+    """The concurrency key of an instance started with ``data`` (computed once, at the start)."""
+    if definition.concurrency_key is None:
+        return None
+    try:
+        key = definition.concurrency_key(data)
+    except Exception as exc:
+        raise ValueError(f"workflow {definition.id!r}: concurrency_key raised {type(exc).__name__}: {exc}") from exc
+    return None if key is None else str(key)
+
+
 def deadline_of(instance: WorkflowInstance, definition: WorkflowDefinition) -> datetime | None:
     return None if definition.timeout is None else instance.create_time + definition.timeout
 

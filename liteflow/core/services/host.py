@@ -12,7 +12,7 @@ from typing import Any
 from liteflow.core.builder import WorkflowBuilder
 from liteflow.core.definition import WorkflowDefinition
 from liteflow.core.engine.executor import StepMiddleware, WorkflowExecutor
-from liteflow.core.engine.limits import apply_limits
+from liteflow.core.engine.limits import apply_limits, concurrency_key_of
 from liteflow.core.engine.outcome import PassResult
 from liteflow.core.engine.pointer_factory import genesis_pointer
 from liteflow.core.engine.registry import WorkflowRegistry
@@ -23,7 +23,14 @@ from liteflow.core.errors import (
     WorkflowAlreadyExistsError,
     WorkflowNotRegisteredError,
 )
-from liteflow.core.interfaces import LockProvider, PersistenceProvider, QueueProvider, QueueType, SupportsSchedules
+from liteflow.core.interfaces import (
+    LockProvider,
+    PersistenceProvider,
+    QueueProvider,
+    QueueType,
+    SupportsSchedules,
+    SupportsWaitLists,
+)
 from liteflow.core.lifecycle import (
     LifecycleEvent,
     WorkflowResumed,
@@ -38,6 +45,7 @@ from liteflow.core.schedules import Schedule, new_schedule
 from liteflow.core.serialization import rebuild, type_name
 from liteflow.core.services import control
 from liteflow.core.services.async_runner import AsyncRunner
+from liteflow.core.services.concurrency import ConcurrencySlots
 from liteflow.core.services.event_consumer import EventConsumer
 from liteflow.core.services.lifecycle_dispatch import LifecycleCallback, LifecycleDispatcher
 from liteflow.core.services.options import HostOptions
@@ -78,6 +86,9 @@ class WorkflowHost:
         self.options = options
         self.registry = WorkflowRegistry()
         self.scheduler = WakeupScheduler(queue)
+        self.concurrency = ConcurrencySlots(
+            lock, persistence if isinstance(persistence, SupportsWaitLists) else None, queue
+        )
         self._async = AsyncRunner()
         self._step_middleware: list[StepMiddleware] = []
         self._workflow_middleware: dict[str, list[WorkflowMiddleware]] = {"pre": [], "post": [], "execute": []}
@@ -263,6 +274,7 @@ class WorkflowHost:
             create_time=now,
             next_execution=to_millis(now),
             parent_workflow_id=parent_workflow_id,
+            concurrency_key=concurrency_key_of(definition, data),
         )
         if workflow_id is not None:
             instance.id = workflow_id

@@ -42,6 +42,7 @@ from liteflow.core.models import (
     WorkflowInstance,
     WorkflowStatus,
 )
+from liteflow.core.schedules import Schedule
 from liteflow.core.services.configure import configure_workflow_host
 from liteflow.core.services.host import WorkflowHost
 from liteflow.core.services.options import HostOptions
@@ -71,6 +72,7 @@ __all__ = [
     "ProviderError",
     "QueueProvider",
     "QueueType",
+    "Schedule",
     "ScheduleBuilder",
     "SerializationError",
     "StepBody",

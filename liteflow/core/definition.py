@@ -169,6 +169,11 @@ class WorkflowDefinition:
     default_retry_interval: timedelta | None = None
     #: Optional per-definition hooks (set by templates): called with the host when registered.
     extra: dict[str, Any] = field(default_factory=dict)
+    #: An instance unfinished this long after it started is terminated (``Workflow.timeout``).
+    timeout: timedelta | None = None
+    #: ``fn(data) -> key``: instances with one key run at most ``max_concurrency`` at once.
+    concurrency_key: Callable[[Any], Any] | None = None
+    max_concurrency: int | None = None
 
     def step(self, step_id: int) -> WorkflowStep:
         return self.steps[step_id]

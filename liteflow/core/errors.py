@@ -7,7 +7,7 @@ Every error derives from :class:`LiteFlowError`, so one ``except`` catches them 
     ├── WorkflowNotRegisteredError  start_workflow with an unknown definition id or version
     ├── WorkflowNotFoundError       an unknown workflow instance id
     ├── SerializationError          data a persistent provider cannot store (at start_workflow/publish_event)
-    ├── WorkflowAlreadyExistsError  create_workflow with the id of an instance that exists
+    ├── WorkflowAlreadyExistsError  start_workflow(workflow_id=...) / create_workflow with an id in use
     ├── ConcurrencyError            persist_workflow lost a compare-and-set on the instance revision
     │   └── ControlRequested        ... because a status change waits for the lock holder to apply it
     └── ProviderError               a provider's backing service failed (driver errors chained)
@@ -60,7 +60,8 @@ class ConcurrencyError(LiteFlowError):
 
 
 class WorkflowAlreadyExistsError(LiteFlowError):
-    """An instance with this id exists already (``create_workflow`` never replaces one)."""
+    """An instance with this id exists already (``create_workflow`` never replaces one; a caller-chosen
+    ``start_workflow(..., workflow_id=...)`` given twice)."""
 
     def __init__(self, workflow_id: str) -> None:
         self.workflow_id = workflow_id

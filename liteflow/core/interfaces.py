@@ -13,6 +13,7 @@ from enum import Enum
 from typing import Protocol, runtime_checkable
 
 from liteflow.core.models import Event, EventSubscription, ExecutionError, WorkflowInstance, WorkflowStatus
+from liteflow.core.schedules import Schedule
 
 
 class QueueType(str, Enum):
@@ -138,6 +139,45 @@ class PersistenceProvider(Protocol):
     def get_errors(self, workflow_id: str) -> list[ExecutionError]: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class SupportsSchedules(Protocol):
+    """A persistence provider that stores schedules (every built-in one does).
+
+    ``claim_schedule`` is the one write that makes a due time start exactly one instance: it moves the
+    stored ``next_run_time`` from ``due`` to ``next_due`` only if it still is ``due`` (compare-and-set),
+    and says whether it did."""
+
+    def save_schedule(self, schedule: Schedule) -> None:
+        """Store ``schedule``, replacing one with the same id."""
+        ...
+
+    def delete_schedule(self, schedule_id: str) -> bool:
+        """Remove a schedule; False if there was none with that id."""
+        ...
+
+    def get_schedules(self) -> list[Schedule]:
+        """Every stored schedule, by id."""
+        ...
+
+    def claim_schedule(self, schedule_id: str, due: datetime, next_due: datetime) -> bool: ...
+
+
+@runtime_checkable
+class SupportsWaitLists(Protocol):
+    """A persistence provider that keeps lines of instances waiting for a concurrency slot (every
+    built-in one does): per key, workflow ids ordered by a score (their create time), oldest first."""
+
+    def add_waiter(self, key: str, workflow_id: str, score: float) -> None:
+        """Put ``workflow_id`` in ``key``'s line (once; adding it again changes nothing)."""
+        ...
+
+    def oldest_waiter(self, key: str) -> tuple[str, float] | None:
+        """The first in ``key``'s line and its score, or None if nobody waits."""
+        ...
+
+    def remove_waiter(self, key: str, workflow_id: str) -> None: ...
 
 
 @runtime_checkable

@@ -46,7 +46,8 @@ class WorkflowCompleted(LifecycleEvent):
 
 @dataclass
 class WorkflowTerminated(LifecycleEvent):
-    #: Why, when the host ended it on its own: ``"timeout"``; None when it was asked to or a step failed.
+    #: Why, when the host ended it on its own: ``"timeout"`` (the workflow's or the template's timeout);
+    #: None when it was asked to or a step failed.
     reason: str | None = None
 
 

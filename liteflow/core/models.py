@@ -184,6 +184,8 @@ class WorkflowInstance(_Persisted):
     revision: int = 0
     #: The trace the instance was started in (W3C trace-context headers), when tracing is on.
     trace_context: dict[str, str] | None = None
+    #: The workflow's concurrency key for this instance's data (``Workflow.concurrency_key``), if any.
+    concurrency_key: str | None = None
     execution_pointers: list[ExecutionPointer] = Field(default_factory=list)
     #: The engine's index of unfinished pointers (see ``engine.pointers.open_pointers``); never stored.
     _open_index: Any = PrivateAttr(default=None)

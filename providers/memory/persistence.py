@@ -38,6 +38,7 @@ from liteflow.core.models import (
 from liteflow.core.visibility import WorkflowQuery, check_page
 from liteflow.providers.memory.frozen import ENDED, FrozenInstance, freeze, thaw, value_of
 from liteflow.providers.memory.health import InProcessHealth
+from liteflow.providers.memory.schedules import MemorySchedules, MemoryWaitLists
 from liteflow.providers.memory.visibility import VisibilityIndex
 
 
@@ -100,7 +101,7 @@ def _snapshot(stored: WorkflowInstance, share_ended: bool = False) -> WorkflowIn
 _STRIPES = 64
 
 
-class MemoryPersistenceProvider(InProcessHealth):
+class MemoryPersistenceProvider(InProcessHealth, MemorySchedules, MemoryWaitLists):
     """Thread-safe in-memory persistence. Values are kept as Python objects (no JSON round trip).
 
     Instances are read without a lock (a dictionary lookup, then a copy that retries if the lock holder
@@ -389,3 +390,4 @@ class MemoryPersistenceProvider(InProcessHealth):
 
     def close(self) -> None:
         pass
+

@@ -61,6 +61,7 @@ from .documents import (
     model_document,
     unstorable_path,
 )
+from .schedules import MongoSchedules, MongoWaitLists
 
 if TYPE_CHECKING:
     from pymongo.collection import Collection
@@ -86,6 +87,7 @@ INDEXES: dict[str, list[list[str]]] = {
     "subscriptions": [["event_name", "event_key", "subscribe_as_of"]],
     "events": [["event_name", "event_key", "event_time"], ["is_processed", "event_time"]],
     "errors": [["workflow_id"]],
+    "waiters": [["key", "score"]],
 }
 
 
@@ -153,7 +155,7 @@ def _utc(value: datetime) -> datetime:
     return aware
 
 
-class MongoPersistenceProvider:
+class MongoPersistenceProvider(MongoSchedules, MongoWaitLists):
     """Persistence on MongoDB (pymongo).
 
     ``url_or_client`` is a MongoDB URL (a client is created with ``tz_aware=True``, a server-selection
@@ -164,6 +166,7 @@ class MongoPersistenceProvider:
     """
 
     stores_json = True
+    _driver_errors = staticmethod(_driver)
 
     def __init__(
         self,

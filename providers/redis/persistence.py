@@ -36,6 +36,7 @@ from liteflow.core.visibility import WorkflowQuery, check_page
 from . import scripts
 from .codec import dumps, micros, millis
 from .connection import ConnectionHealth, RedisConnection, RedisSource, provider_errors, text
+from .schedules import RedisSchedules, RedisWaitLists
 
 log = logger("redis")
 
@@ -86,7 +87,7 @@ def _name_key(event_name: str, event_key: str) -> str:
     return f"{len(event_name.encode())}:{event_name}:{event_key}"
 
 
-class RedisPersistenceProvider(ConnectionHealth):
+class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists):
     """Persistence in Redis, safe for any number of hosts sharing one server.
 
     Guarantees:

@@ -88,4 +88,33 @@ class KillWorkflow(Workflow):
         )
 
 
-WORKFLOWS = [ClusterWorkflow, KillWorkflow]
+class ScheduledWorkflow(Workflow):
+    """One recorded step: what a schedule starts in the multi-node schedule tests."""
+
+    def build(self, builder: WorkflowBuilder) -> None:
+        builder.start_with(Record).input("tag", lambda data, context: "scheduled")
+
+
+class CountRunning(StepBody):
+    """Records how many steps of its key run at once (``<prefix>running`` and ``<prefix>seen`` in Redis)."""
+
+    def run(self, context: StepExecutionContext) -> None:
+        client = counters()
+        now = client.incr(f"{PREFIX}running")
+        client.rpush(f"{PREFIX}seen", now)
+        time.sleep(0.05)  # the step's own work
+        client.decr(f"{PREFIX}running")
+        client.incr(ran_key(context.workflow.id, "limited", None))
+
+
+class LimitedWorkflow(Workflow):
+    """Two steps; at most two instances per customer run at once, across every host."""
+
+    concurrency_key = staticmethod(lambda data: data["customer"])
+    max_concurrency = 2
+
+    def build(self, builder: WorkflowBuilder) -> None:
+        builder.start_with(CountRunning).then(CountRunning)
+
+
+WORKFLOWS = [ClusterWorkflow, KillWorkflow, ScheduledWorkflow, LimitedWorkflow]

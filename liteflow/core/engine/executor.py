@@ -11,6 +11,7 @@ from typing import Any
 
 from liteflow.core.definition import WorkflowDefinition, WorkflowStep
 from liteflow.core.engine.errors import StepFailure, end_pointer, handle_step_error
+from liteflow.core.engine.limits import cap_at_deadline, end_if_timed_out
 from liteflow.core.engine.outcome import PassResult
 from liteflow.core.engine.pointers import open_pointers, scoped_pointers
 from liteflow.core.engine.result_processor import (
@@ -60,6 +61,8 @@ class WorkflowExecutor:
         hook = definition.extra.get("pass_hook")  # e.g. a template's deadline: check(), after()
         if hook is not None:
             hook.check(instance, now, out)
+        if definition.timeout is not None and end_if_timed_out(instance, definition, now, out):
+            return out
         cancellable = definition.has_cancel_conditions
         if cancellable:
             self.process_cancellations(instance, definition, now, out)
@@ -82,6 +85,8 @@ class WorkflowExecutor:
         determine_next_execution(instance, now, out)
         if hook is not None:
             hook.after(instance)
+        if definition.timeout is not None:
+            cap_at_deadline(instance, definition)
         return out
 
     def execute_pointer(

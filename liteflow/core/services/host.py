@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import SimpleNamespace, TracebackType
 from typing import Any
 
@@ -14,12 +14,26 @@ from liteflow.core.broker import Broker
 from liteflow.core.builder import WorkflowBuilder
 from liteflow.core.definition import WorkflowDefinition
 from liteflow.core.engine.executor import StepMiddleware, WorkflowExecutor
+from liteflow.core.engine.limits import apply_limits, concurrency_key_of
 from liteflow.core.engine.outcome import PassResult
 from liteflow.core.engine.pointer_factory import genesis_pointer
 from liteflow.core.engine.registry import WorkflowRegistry
 from liteflow.core.engine.settings import EngineSettings
-from liteflow.core.errors import DefinitionError, ProviderError
-from liteflow.core.interfaces import LockProvider, PersistenceProvider, QueueProvider, QueueType
+from liteflow.core.errors import (
+    DefinitionError,
+    LiteFlowError,
+    ProviderError,
+    WorkflowAlreadyExistsError,
+    WorkflowNotRegisteredError,
+)
+from liteflow.core.interfaces import (
+    LockProvider,
+    PersistenceProvider,
+    QueueProvider,
+    QueueType,
+    SupportsSchedules,
+    SupportsWaitLists,
+)
 from liteflow.core.lifecycle import (
     LifecycleEvent,
     WorkflowResumed,
@@ -29,15 +43,18 @@ from liteflow.core.lifecycle import (
 from liteflow.core.lifecycle_hub import LifecycleHub
 from liteflow.core.log import logger
 from liteflow.core.models import Event, WorkflowInstance, WorkflowStatus, as_utc, new_id, to_millis, utcnow
+from liteflow.core.schedules import Schedule, new_schedule
 from liteflow.core.serialization import rebuild, type_name
 from liteflow.core.services import control
 from liteflow.core.services.async_runner import AsyncRunner
+from liteflow.core.services.concurrency import ConcurrencySlots
 from liteflow.core.services.event_consumer import EventConsumer
 from liteflow.core.services.health import check_providers
 from liteflow.core.services.lifecycle_dispatch import LifecycleCallback, LifecycleDispatcher
 from liteflow.core.services.options import HostOptions
 from liteflow.core.services.poller import RunnablePoller
 from liteflow.core.services.retention import EventRetention
+from liteflow.core.services.schedule_runner import ScheduleRunner
 from liteflow.core.services.scheduler import WakeupScheduler
 from liteflow.core.services.workflow_consumer import WorkflowConsumer
 from liteflow.core.visibility import WorkflowQuery, check_page
@@ -73,6 +90,9 @@ class WorkflowHost:
         self.options = options
         self.registry = WorkflowRegistry()
         self.scheduler = WakeupScheduler(queue)
+        self.concurrency = ConcurrencySlots(
+            lock, persistence if isinstance(persistence, SupportsWaitLists) else None, queue
+        )
         self._async = AsyncRunner()
         #: tukio's broker: handlers on topics; with a lifecycle hub, dispatches reach every host.
         self.broker = Broker(self.id, lifecycle_hub, self._async.loop)
@@ -184,6 +204,9 @@ class WorkflowHost:
             if self.options.event_retention is not None:
                 retention = EventRetention(self, self.options.event_retention, self._stop)
                 self._threads.append(self._thread("liteflow-retention", retention.run))
+            if isinstance(self.persistence, SupportsSchedules):
+                runner = ScheduleRunner(self.persistence, self._start_scheduled, self._stop, self.options.poll_interval)
+                self._threads.append(self._thread("liteflow-schedules", runner.run))
             for thread in self._threads:
                 thread.start()
             self._running = True
@@ -263,10 +286,29 @@ class WorkflowHost:
 
     # -- instances -------------------------------------------------------------------------------------
     def start_workflow(
-        self, definition_id: str, version: int | None = None, data: Any = None, reference: str | None = None
+        self,
+        definition_id: str,
+        version: int | None = None,
+        data: Any = None,
+        reference: str | None = None,
+        workflow_id: str | None = None,
+        if_exists: str = "error",
     ) -> str:
-        """Start an instance of a registered workflow (``version=None``: the latest); returns its id."""
-        return self.start_instance(definition_id, version, data, reference)
+        """Start an instance of a registered workflow (``version=None``: the latest); returns its id.
+
+        ``workflow_id`` chooses the instance's id. If an instance with that id exists already, this raises
+        :class:`WorkflowAlreadyExistsError`, or with ``if_exists="return"`` returns the id (nothing is
+        started); concurrent starts with one id create exactly one instance, on every provider."""
+        if if_exists not in ("error", "return"):
+            raise ValueError(f"if_exists must be 'error' or 'return', got {if_exists!r}")
+        if workflow_id is not None and (not isinstance(workflow_id, str) or not workflow_id):
+            raise ValueError(f"workflow_id must be a non-empty string, got {workflow_id!r}")
+        try:
+            return self.start_instance(definition_id, version, data, reference, workflow_id=workflow_id)
+        except WorkflowAlreadyExistsError:
+            if if_exists == "return" and workflow_id is not None:
+                return workflow_id
+            raise
 
     def start_instance(
         self,
@@ -292,6 +334,7 @@ class WorkflowHost:
             create_time=now,
             next_execution=to_millis(now),
             parent_workflow_id=parent_workflow_id,
+            concurrency_key=concurrency_key_of(definition, data),
         )
         if workflow_id is not None:
             instance.id = workflow_id
@@ -388,6 +431,53 @@ class WorkflowHost:
         result is kept and the instance is terminated when the step returns."""
         return control.change_status(self, workflow_id, "terminate")
 
+    # -- schedules -------------------------------------------------------------------------------------
+    def schedule_workflow(
+        self,
+        schedule_id: str,
+        definition_id: str,
+        cron: str | None = None,
+        every: timedelta | None = None,
+        data: Any = None,
+        version: int | None = None,
+        timezone: str = "UTC",
+    ) -> Schedule:
+        """Start ``definition_id`` on a calendar (``cron="0 2 * * *"``, read in ``timezone``) or at a fixed
+        rate (``every=timedelta(...)``). Stored, so it survives restarts; started hosts sharing the
+        persistence start exactly one instance per due time (reference ``schedule:<id>:<due time>``).
+        Scheduling an id again replaces that schedule."""
+        self.registry.get(definition_id, version)  # WorkflowNotRegisteredError for a typo, now
+        schedule = new_schedule(schedule_id, definition_id, cron, every, data, version, timezone)
+        self._schedules().save_schedule(schedule)
+        return schedule
+
+    def unschedule_workflow(self, schedule_id: str) -> bool:
+        """Remove a schedule (instances it started go on); False if there was none with that id."""
+        return self._schedules().delete_schedule(schedule_id)
+
+    def list_schedules(self) -> list[Schedule]:
+        """Every stored schedule, with when it is next due."""
+        return self._schedules().get_schedules()
+
+    def _schedules(self) -> SupportsSchedules:
+        if not isinstance(self.persistence, SupportsSchedules):
+            raise LiteFlowError(f"{type(self.persistence).__name__} does not store schedules")
+        return self.persistence
+
+    def _start_scheduled(self, schedule: Schedule, due: datetime) -> bool:
+        try:
+            self.registry.get(schedule.definition_id, schedule.version)
+        except WorkflowNotRegisteredError:
+            return False  # left for a host that has the definition
+        self.start_workflow(
+            schedule.definition_id,
+            schedule.version,
+            schedule.data,
+            reference=schedule.reference_for(due),
+            workflow_id=schedule.workflow_id_for(due),
+            if_exists="return",
+        )
+        return True
     def list_workflows(
         self,
         status: WorkflowStatus | str | None = None,
@@ -584,7 +674,9 @@ def build_definition(workflow: Any) -> WorkflowDefinition:
         workflow.build(builder)
         if len(builder.roots) > 1:
             raise DefinitionError("start_with() was called more than once")
-        return builder.build(definition_id, version, data_type=data_type)
+        definition = builder.build(definition_id, version, data_type=data_type)
+        apply_limits(definition, workflow)
+        return definition
     except DefinitionError as exc:
         if str(exc).startswith("workflow "):
             raise

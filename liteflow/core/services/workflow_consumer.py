@@ -80,28 +80,29 @@ class WorkflowConsumer:
         if not host.lock.acquire_lock(workflow_id):
             return  # another worker or host is on it; it re-queues what stays due
         instance: WorkflowInstance | None = None
-        requeue = False
+        requeue: bool | None = False
         try:
             instance = self._load(workflow_id)
-            requeue = self.run(instance)
+            requeue = self.run_limited(instance)
             if requeue:  # stopped only for fairness, with nothing changed since it was stored
                 self._park(instance)
         except WorkflowNotFoundError:
             log.warning("workflow.not_found", workflow_id=workflow_id)
         finally:
             host.lock.release_lock(workflow_id)
-        if instance is not None:
+        if instance is not None and requeue is not None:
             self.follow_up(instance, requeue)
 
     def run_held(self, instance: WorkflowInstance) -> None:
         """``process`` for a caller that already holds the instance's lock and has just loaded (and
         persisted) it: runs it, then releases the lock."""
-        requeue = False
+        requeue: bool | None = False
         try:
-            requeue = self.run(instance)
+            requeue = self.run_limited(instance)
         finally:
             self.host.lock.release_lock(instance.id)
-        self.follow_up(instance, requeue)
+        if requeue is not None:
+            self.follow_up(instance, requeue)
 
     def follow_up(self, instance: WorkflowInstance, requeue: bool) -> None:
         """After the lock is released: queue the instance again, or set a timer for when it is due."""
@@ -112,6 +113,22 @@ class WorkflowConsumer:
             host.scheduler.wake_after(
                 (instance.next_execution - to_millis(utcnow())) / 1000, instance.id, QueueType.WORKFLOW
             )
+
+    def run_limited(self, instance: WorkflowInstance) -> bool | None:
+        """``run`` within the workflow's concurrency limit (see ``services.concurrency``): None if every
+        slot of its key is taken, so it was not run and waits in line (no timer: it is queued again when
+        a slot is given back, or by the poller)."""
+        definition = self.host.registry.find(instance.workflow_definition_id, instance.version)
+        if definition is None or instance.concurrency_key is None or definition.max_concurrency is None:
+            return self.run(instance)
+        slots = self.host.concurrency
+        slot = slots.take(instance, definition)
+        if slot is None:
+            return None
+        try:
+            return self.run(instance)
+        finally:
+            slots.give_back(slot, instance, definition)
 
     def run(self, instance: WorkflowInstance) -> bool:
         """Run passes while work is due; True if it stopped only because of ``max_passes``."""

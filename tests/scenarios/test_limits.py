@@ -1,0 +1,192 @@
+"""Workflow timeouts and concurrency limits, on every provider (the scenario `host` fixture)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from liteflow.core import (
+    DefinitionError,
+    ExecutionResult,
+    PointerStatus,
+    StepBody,
+    Workflow,
+    WorkflowBuilder,
+    WorkflowHost,
+    WorkflowStatus,
+    WorkflowTerminated,
+)
+
+pytestmark = pytest.mark.host_options(started=True)
+
+
+class SleepsLong(StepBody):
+    def run(self, context: Any) -> ExecutionResult:
+        if context.persistence_data is None:
+            return ExecutionResult.sleep(timedelta(hours=1), "slept")
+        return ExecutionResult.next()
+
+
+class Sleeper(Workflow):
+    timeout = timedelta(milliseconds=600)
+
+    def build(self, builder: WorkflowBuilder) -> None:
+        builder.start_with(SleepsLong).then(lambda context: None)
+
+
+class Waiter(Workflow):
+    timeout = timedelta(milliseconds=600)
+
+    def build(self, builder: WorkflowBuilder) -> None:
+        builder.start_with(lambda context: None).wait_for("never", lambda data, context: "k").then(lambda context: None)
+
+
+class Quick(Workflow):
+    timeout = timedelta(seconds=30)
+
+    def build(self, builder: WorkflowBuilder) -> None:
+        builder.start_with(lambda context: None)
+
+
+def _terminations(host: WorkflowHost) -> list[WorkflowTerminated]:
+    seen: list[Any] = []
+    host.on_lifecycle_event(seen.append, WorkflowTerminated)
+    return seen
+
+
+@pytest.mark.parametrize("workflow", [Sleeper, Waiter], ids=["sleeping", "waiting"])
+def test_a_timeout_terminates_a_sleeping_or_waiting_workflow(host: WorkflowHost, workflow: type[Workflow]) -> None:
+    host.register_workflow(workflow())
+    seen = _terminations(host)
+    started = time.monotonic()
+    workflow_id = host.start_workflow(workflow.__name__)
+    instance = host.wait_for_workflow(workflow_id, timeout=15)
+    assert instance.status is WorkflowStatus.TERMINATED
+    assert time.monotonic() - started >= 0.55
+    assert [(e.workflow_instance_id, e.reason) for e in seen] == [(workflow_id, "timeout")]
+    assert all(p.end_time is not None for p in instance.execution_pointers)
+    assert PointerStatus.CANCELLED in {p.status for p in instance.execution_pointers}
+    assert instance.complete_time is not None
+
+
+def test_a_workflow_within_its_timeout_completes(host: WorkflowHost) -> None:
+    host.register_workflow(Quick())
+    seen = _terminations(host)
+    assert host.wait_for_workflow(host.start_workflow("Quick"), timeout=10).status is WorkflowStatus.COMPLETE
+    assert seen == []
+
+
+def test_a_terminate_call_has_no_reason(host: WorkflowHost) -> None:
+    host.register_workflow(Waiter())
+    seen = _terminations(host)
+    workflow_id = host.start_workflow("Waiter")
+    deadline = time.monotonic() + 10
+    while not any(p.event_name for p in host.get_workflow_instance(workflow_id).execution_pointers):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert host.terminate_workflow(workflow_id)
+    assert [e.reason for e in seen] == [None]
+
+
+@pytest.mark.parametrize(
+    ("attributes", "message"),
+    [
+        ({"timeout": 5}, "timeout must be a positive timedelta"),
+        ({"timeout": timedelta(0)}, "timeout must be a positive timedelta"),
+        ({"max_concurrency": 2}, "needs a concurrency_key"),
+        ({"concurrency_key": staticmethod(lambda d: d), "max_concurrency": 0}, "at least 1"),
+    ],
+)
+def test_limits_are_checked_at_registration(host: WorkflowHost, attributes: dict[str, Any], message: str) -> None:
+    bad = type("Bad", (Quick,), attributes)
+    with pytest.raises(DefinitionError, match=message):
+        host.register_workflow(bad())
+
+
+class Running:
+    """How many steps run at once, as the steps themselves see it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.now = 0
+        self.most = 0
+        self.order: list[str] = []
+
+
+RUNNING = Running()
+
+
+class Busy(StepBody):
+    def run(self, context: Any) -> None:
+        with RUNNING.lock:
+            RUNNING.now += 1
+            RUNNING.most = max(RUNNING.most, RUNNING.now)
+            RUNNING.order.append(context.workflow.reference)
+        time.sleep(0.03)  # the step's own work
+        with RUNNING.lock:
+            RUNNING.now -= 1
+
+
+class PerCustomer(Workflow):
+    concurrency_key = staticmethod(lambda data: data["customer"])
+    max_concurrency = 2
+
+    def build(self, builder: WorkflowBuilder) -> None:
+        builder.start_with(Busy).then(Busy)
+
+
+class OneAtATime(PerCustomer):
+    max_concurrency = 1
+
+    def build(self, builder: WorkflowBuilder) -> None:
+        builder.start_with(Busy)
+
+
+@pytest.fixture(autouse=True)
+def _reset_running() -> None:
+    global RUNNING
+    RUNNING = Running()
+
+
+@pytest.mark.host_options(started=True, max_concurrent_workflows=6)
+def test_a_key_runs_at_most_max_concurrency_at_once(host: WorkflowHost) -> None:
+    host.register_workflow(PerCustomer())
+    ids = [host.start_workflow("PerCustomer", data={"customer": "c1"}, reference=f"r{i}") for i in range(12)]
+    others = [host.start_workflow("PerCustomer", data={"customer": "c2"}, reference=f"o{i}") for i in range(2)]
+    for workflow_id in ids + others:
+        assert host.wait_for_workflow(workflow_id, timeout=60).status is WorkflowStatus.COMPLETE
+    assert RUNNING.most <= 4  # two per key, two keys
+    assert len(RUNNING.order) == 28
+    assert host.get_workflow_instance(ids[0]).concurrency_key == "c1"
+
+
+@pytest.mark.host_options(started=True, max_concurrent_workflows=6)
+def test_one_key_never_exceeds_its_limit(host: WorkflowHost) -> None:
+    host.register_workflow(PerCustomer())
+    ids = [host.start_workflow("PerCustomer", data={"customer": "c1"}, reference=f"r{i}") for i in range(10)]
+    for workflow_id in ids:
+        assert host.wait_for_workflow(workflow_id, timeout=60).status is WorkflowStatus.COMPLETE
+    assert RUNNING.most == 2
+
+
+@pytest.mark.host_options(started=False, max_concurrent_workflows=4)
+def test_waiting_instances_start_oldest_first(host: WorkflowHost) -> None:
+    host.register_workflow(OneAtATime())
+    ids = [host.start_workflow("OneAtATime", data={"customer": "c"}, reference=f"r{i}") for i in range(6)]
+    host.start()
+    for workflow_id in ids:
+        assert host.wait_for_workflow(workflow_id, timeout=60).status is WorkflowStatus.COMPLETE
+    # whichever worker reached the free slot first ran first; then, as the slot freed, the oldest waiting
+    first, *rest = RUNNING.order
+    assert rest == [f"r{i}" for i in range(6) if f"r{i}" != first]
+    assert RUNNING.most == 1
+
+
+def test_a_key_that_cannot_be_computed_refuses_the_start(host: WorkflowHost) -> None:
+    host.register_workflow(PerCustomer())
+    with pytest.raises(ValueError, match="concurrency_key raised KeyError"):
+        host.start_workflow("PerCustomer", data={"name": "no customer"})

@@ -147,3 +147,56 @@ def test_a_request_left_pending_by_a_caller_that_went_away_is_applied_by_the_nex
     assert host.resume_workflow(wid) is True
     assert host.wait_for_workflow(wid, timeout=WAIT).status is WorkflowStatus.COMPLETE
     assert runs_of(wid) == 1
+
+
+class Gated(StepBody):
+    """Counts its runs and blocks until the test opens the gate (a status change lands meanwhile)."""
+
+    entered = threading.Event()
+    gate = threading.Event()
+
+    def run(self, context: StepExecutionContext) -> None:
+        with _RUNS_LOCK:
+            RUNS[(context.workflow.id, 0)] += 1
+        Gated.entered.set()
+        Gated.gate.wait(WAIT)
+
+
+class GatedThenDone(Workflow):
+    def build(self, builder: WorkflowBuilder) -> None:
+        builder.start_with(Gated).then(lambda c: None)
+
+
+def test_a_second_request_stored_while_the_holder_applies_the_first_costs_no_step(host: WorkflowHost) -> None:
+    """A suspend lands during a step; the lock holder's store is refused and it folds the suspend in.
+    A resume from another caller is stored just before it stores again: that store is refused too, and
+    the holder must fold the resume in as well, not drop the pass (which made the step run twice)."""
+    from liteflow.core.services import control
+
+    Gated.entered.clear()
+    Gated.gate.clear()
+    persistence = host.persistence
+    persist = persistence.persist_workflow
+    injected: list[str] = []
+
+    def persist_with_a_resume_in_between(instance, subscriptions=(), ended=(), control_applied=None):  # type: ignore[no-untyped-def]
+        if control_applied is not None and not injected:  # the holder applies the suspend: a resume first
+            injected.append(control_applied)
+            assert persistence.request_control(
+                instance.id, control_applied, f"{control_applied}\n{control.new_request('resume')}"
+            )
+        persist(instance, subscriptions, ended, control_applied)
+
+    persistence.persist_workflow = persist_with_a_resume_in_between
+    host.register_workflow(GatedThenDone())
+    host.start()
+    wid = host.start_workflow("GatedThenDone")
+    assert Gated.entered.wait(WAIT)
+    assert host.suspend_workflow(wid) is True  # deferred to the holder, whose step is still running
+    Gated.gate.set()
+
+    instance = host.wait_for_workflow(wid, timeout=WAIT)
+    assert injected, "the holder never applied the suspend"
+    assert instance.status is WorkflowStatus.COMPLETE
+    assert runs_of(wid) == 1, "the step ran again: its pass was dropped"
+    assert pending_control(persistence.get_workflow_instance(wid)) is None

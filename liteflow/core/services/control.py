@@ -95,6 +95,15 @@ def requests_in(pending: str | None) -> list[str]:
     return pending.split("\n") if pending else []
 
 
+def requests_after(applied: str | None, pending: str) -> str | None:
+    """The requests in ``pending`` stored after the ``applied`` ones (requests are only ever appended
+    until a write clears them all); None if ``pending`` does not start with ``applied``: they were
+    cleared, so another holder stored the instance meanwhile."""
+    if applied is None:
+        return pending
+    return pending[len(applied) + 1 :] if pending.startswith(f"{applied}\n") else None
+
+
 def action_of(request: str) -> str | None:
     try:
         action = json.loads(request).get("action")

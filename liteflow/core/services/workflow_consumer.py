@@ -157,22 +157,23 @@ class WorkflowConsumer:
                 return False  # changed but not stored: whoever stored a newer state carries on from it
         return due(instance, to_millis(utcnow()))
 
-    def save(self, instance: WorkflowInstance, result: PassResult) -> bool:
+    def save(self, instance: WorkflowInstance, result: PassResult, applied: str | None = None) -> bool:
         """Persist the pass (compare-and-set on the revision: only the lock holder writes an instance, so
         a conflict means this host's lock lapsed and the pass is dropped). A status change requested
-        meanwhile is applied to the pass and stored with it, in the same write (``control.fold``)."""
+        meanwhile is applied to the pass and stored with it, in the same write (``control.fold``), and so
+        is one requested while this host applies the first; ``applied``: the requests already folded in."""
         persistence = self.host.persistence
-        applied: str | None = None
         while True:
             try:
                 persistence.persist_workflow(instance, result.subscriptions, result.ended_subscriptions, applied)
                 break
             except ControlRequested as requested:
-                if applied is not None:  # a second request while this host holds the lock: it lapsed
+                more = control.requests_after(applied, requested.request)
+                if more is None:  # the requests this host applied were cleared by another holder: it lapsed
                     log.warning("workflow.persist_conflict", workflow_id=instance.id, revision=instance.revision)
                     return False
                 applied = requested.request
-                control.fold_pending(instance, applied, result)
+                control.fold_pending(instance, more, result)
             except ConcurrencyError:
                 log.warning("workflow.persist_conflict", workflow_id=instance.id, revision=instance.revision)
                 return False
@@ -189,12 +190,8 @@ class WorkflowConsumer:
         request = pending_control(instance)
         result = PassResult()
         control.fold_pending(instance, request, result)
-        try:
-            self.host.persistence.persist_workflow(instance, result.subscriptions, result.ended_subscriptions, request)
-        except ConcurrencyError:
-            log.warning("workflow.persist_conflict", workflow_id=instance.id, revision=instance.revision)
+        if not self.save(instance, result, applied=request):
             return False
-        mark_control(instance, None)
         self.host.after_control(instance, result.events, queue=False)
         return True
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -190,3 +190,47 @@ def test_a_key_that_cannot_be_computed_refuses_the_start(host: WorkflowHost) -> 
     host.register_workflow(PerCustomer())
     with pytest.raises(ValueError, match="concurrency_key raised KeyError"):
         host.start_workflow("PerCustomer", data={"name": "no customer"})
+
+
+class Held(StepBody):
+    """Holds its key's slot until the test opens the gate."""
+
+    entered = threading.Event()
+    gate = threading.Event()
+
+    def run(self, context: Any) -> None:
+        RUNNING.order.append(context.workflow.reference)
+        Held.entered.set()
+        Held.gate.wait(30)
+
+
+class HeldOneAtATime(OneAtATime):
+    def build(self, builder: WorkflowBuilder) -> None:
+        builder.start_with(Held)
+
+
+def _in_line(host: WorkflowHost, workflow_id: str) -> bool:
+    waiting = host.persistence.oldest_waiter("HeldOneAtATime:c")  # type: ignore[attr-defined]
+    return waiting is not None and waiting[0] == workflow_id
+
+
+def test_an_instance_terminated_and_purged_while_in_line_does_not_stop_the_line(host: WorkflowHost) -> None:
+    """The first in line is terminated, then purged, while another runs: the ones after it still get
+    their turn (they handed it to the purged one, which nobody could load, over and over)."""
+    Held.entered.clear()
+    Held.gate.clear()
+    host.register_workflow(HeldOneAtATime())
+    running = host.start_workflow("HeldOneAtATime", data={"customer": "c"}, reference="running")
+    assert Held.entered.wait(15)
+    gone = host.start_workflow("HeldOneAtATime", data={"customer": "c"}, reference="gone")
+    deadline = time.monotonic() + 15
+    while not _in_line(host, gone):
+        assert time.monotonic() < deadline, "never waited in line"
+        time.sleep(0.01)
+    assert host.terminate_workflow(gone) is True
+    assert host.purge_workflows(WorkflowStatus.TERMINATED, datetime.now(UTC) + timedelta(seconds=1)) == 1
+    later = host.start_workflow("HeldOneAtATime", data={"customer": "c"}, reference="later")
+    Held.gate.set()
+    assert host.wait_for_workflow(running, timeout=15).status is WorkflowStatus.COMPLETE
+    assert host.wait_for_workflow(later, timeout=15).status is WorkflowStatus.COMPLETE
+    assert RUNNING.order == ["running", "later"]

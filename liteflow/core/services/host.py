@@ -32,7 +32,6 @@ from liteflow.core.interfaces import (
     QueueProvider,
     QueueType,
     SupportsSchedules,
-    SupportsWaitLists,
 )
 from liteflow.core.lifecycle import (
     LifecycleEvent,
@@ -90,9 +89,7 @@ class WorkflowHost:
         self.options = options
         self.registry = WorkflowRegistry()
         self.scheduler = WakeupScheduler(queue)
-        self.concurrency = ConcurrencySlots(
-            lock, persistence if isinstance(persistence, SupportsWaitLists) else None, queue
-        )
+        self.concurrency = ConcurrencySlots(lock, persistence, queue)
         self._async = AsyncRunner()
         #: tukio's broker: handlers on topics; with a lifecycle hub, dispatches reach every host.
         self.broker = Broker(self.id, lifecycle_hub, self._async.loop)
@@ -478,6 +475,7 @@ class WorkflowHost:
             if_exists="return",
         )
         return True
+
     def list_workflows(
         self,
         status: WorkflowStatus | str | None = None,

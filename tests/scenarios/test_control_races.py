@@ -200,3 +200,40 @@ def test_a_second_request_stored_while_the_holder_applies_the_first_costs_no_ste
     assert instance.status is WorkflowStatus.COMPLETE
     assert runs_of(wid) == 1, "the step ran again: its pass was dropped"
     assert pending_control(persistence.get_workflow_instance(wid)) is None
+
+
+class OneStep(Workflow):
+    def build(self, builder: WorkflowBuilder) -> None:
+        builder.start_with(Gated)
+
+
+def test_a_suspend_stored_just_after_the_last_pass_returns_false(host: WorkflowHost) -> None:
+    """The caller finds the instance RUNNABLE, but the holder stores its completing pass before the
+    request lands, and still holds the lock (its "post" middleware runs). Nobody can apply the suspend
+    to a pass any more: the call must say False (it said True, and the request stayed stored)."""
+    Gated.entered.clear()
+    Gated.gate.clear()
+    in_post, post_gate = threading.Event(), threading.Event()
+
+    def slow_post(instance: object) -> None:
+        in_post.set()
+        post_gate.wait(WAIT)
+
+    persistence = host.persistence
+    request_control = persistence.request_control
+
+    def request_after_the_completing_pass(workflow_id: str, expected: str | None, requests: str) -> bool:
+        Gated.gate.set()  # the step returns; its pass completes the workflow and is stored
+        assert in_post.wait(WAIT)
+        return bool(request_control(workflow_id, expected, requests))
+
+    persistence.request_control = request_after_the_completing_pass
+    host.add_workflow_middleware("post", slow_post)
+    host.register_workflow(OneStep())
+    host.start()
+    wid = host.start_workflow("OneStep")
+    assert Gated.entered.wait(WAIT)
+    threading.Timer(0.5, post_gate.set).start()  # the holder lets go a while after the grace
+    assert host.suspend_workflow(wid) is False
+    assert host.wait_for_workflow(wid, timeout=WAIT).status is WorkflowStatus.COMPLETE
+    assert pending_control(persistence.get_workflow_instance(wid)) is None

@@ -51,6 +51,8 @@ Change = Callable[[WorkflowInstance], bool]
 #: How long a caller waits for the lock holder to apply its request before returning (the request
 #: stays stored and is applied when the holder's current step returns).
 GRACE = 0.1
+#: How much longer it waits when the holder's last pass finished the instance (see ``change_status``).
+FINISHED_WAIT = 5.0
 _MOST_TRIES = 20
 
 
@@ -173,47 +175,55 @@ def change_status(host: WorkflowHost, workflow_id: str, action: str, grace: floa
     Applied at once when nobody holds the instance's lock. Otherwise the request is stored for the
     holder, who applies it when its current step returns: this waits ``grace`` seconds for that, then
     returns True, leaving the request to the holder (the instance is queued, and this host's follower
-    takes the lock and applies it should the holder let go without having seen it).
+    takes the lock and applies it should the holder let go without having seen it). Unless the holder's
+    last pass, stored before the request, finished the instance: then it waits for the lock (the holder
+    lets go once it has announced that pass) and says False.
     """
     request = new_request(action)
     stored = False
     deadline = time.monotonic() + grace
     pause = 0.002
     while True:
-        outcome, stored = _attempt(host, workflow_id, action, request, stored)
+        outcome, stored, finished = _attempt(host, workflow_id, action, request, stored)
         if outcome is not None:
             return outcome
-        if stored and time.monotonic() >= deadline:
+        if stored and time.monotonic() >= (deadline + FINISHED_WAIT if finished else deadline):
             log.debug("workflow.control_deferred", workflow_id=workflow_id, action=action)
             host.queue.queue_work(workflow_id, QueueType.WORKFLOW)
             host.control_follower.follow(workflow_id, action, request)
             return True
-        if stored:
+        if stored:  # a finished instance's holder lets go once its last pass is announced: wait for it
             host.wait_for_control(pause)
             pause = min(pause * 2, 0.05)
 
 
-def _attempt(host: WorkflowHost, workflow_id: str, action: str, request: str, stored: bool) -> tuple[bool | None, bool]:
-    """One try: (the outcome, or None while the lock holder has yet to apply it; whether it is stored)."""
+_FINISHED = (WorkflowStatus.COMPLETE, WorkflowStatus.TERMINATED)
+
+
+def _attempt(
+    host: WorkflowHost, workflow_id: str, action: str, request: str, stored: bool
+) -> tuple[bool | None, bool, bool]:
+    """One try: (the outcome, or None while the lock holder has yet to apply it; whether it is stored;
+    whether the stored instance has finished, so no pass of its holder will apply the request)."""
     persistence = host.persistence
     instance = persistence.get_workflow_instance(workflow_id)
     pending = pending_control(instance)
     if not stored and request in requests_in(pending):
         stored = True  # stored by a request sent again after its answer was lost
     if stored and request not in requests_in(pending):
-        return True, True  # the lock holder applied it
+        return True, True, False  # the lock holder applied it
     if not stored and not applies(action, status_after(instance.status, pending)):
-        return False, False
+        return False, False, False
     if host.lock.acquire_lock(workflow_id):
         try:
-            return apply_held(host, workflow_id, action, request if stored else None), stored
+            return apply_held(host, workflow_id, action, request if stored else None), stored, False
         finally:
             host.lock.release_lock(workflow_id)
     if stored:
-        return None, True
+        return None, True, instance.status in _FINISHED
     requests = request if pending is None else f"{pending}\n{request}"
     if not persistence.request_control(workflow_id, pending, requests):
-        return None, False  # other requests (or a lost answer's own) came first: look again
+        return None, False, False  # other requests (or a lost answer's own) came first: look again
     return _attempt(host, workflow_id, action, request, True)  # the holder may have let go meanwhile
 
 

@@ -124,6 +124,15 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists)
         self._k_events = key("idx:events")
         self._k_event_index = key("idx:event:")
         self._k_unprocessed = key("idx:unprocessed")
+        #: SAVE_INSTANCE's KEYS 2..13, the same for every instance
+        self._save_keys = (
+            self._k_runnable,
+            *self._k_status.values(),
+            self._k_sub,
+            self._k_sub_where,
+            self._k_created,
+            *self._k_created_status.values(),
+        )
         self._save_instance = self._conn.script(scripts.SAVE_INSTANCE)
         # write tokens: this provider's random prefix and a counter (no os.urandom per write: it releases
         # the interpreter lock, and taking it back costs a busy host more than the rest of the call)
@@ -190,12 +199,7 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists)
         runnable = status is WorkflowStatus.RUNNABLE and instance.next_execution is not None
         keys = [
             self._k_instance + instance.id,
-            self._k_runnable,
-            *self._k_status.values(),
-            self._k_sub,
-            self._k_sub_where,
-            self._k_created,
-            *self._k_created_status.values(),
+            *self._save_keys,
             self._k_definition + instance.workflow_definition_id,
             self._k_reference + (instance.reference or ""),
         ]

@@ -23,6 +23,7 @@ from liteflow.core.models import (
     ExecutionError,
     WorkflowInstance,
     WorkflowStatus,
+    engine_state,
 )
 from liteflow.core.serialization import dump_event, header_json, instance_from_parts, pointer_json
 
@@ -42,6 +43,8 @@ STATUS_SLOTS: tuple[WorkflowStatus, ...] = (
 )
 _SLOT = {status: str(i + 1) for i, status in enumerate(STATUS_SLOTS)}
 _PURGE_BATCH = 500
+#: engine_state key of an instance's last write: (expected revision, write token)
+_WRITE_TOKEN = "redis_write_token"
 
 
 def _as_bytes(value: Any) -> bytes:
@@ -173,7 +176,7 @@ class RedisPersistenceProvider:
             instance.next_execution if runnable else "",
             instance.id,
             len(instance.execution_pointers),
-            f"{self._writer}{next(self._writes)}",
+            self._write_token(instance, expected),
             len(written),
         ]
         for (position, _), document in zip(written, pointers, strict=True):
@@ -190,6 +193,18 @@ class RedisPersistenceProvider:
             raise WorkflowNotFoundError(instance.id)
         log.debug("persist.conflict", workflow_id=instance.id, revision=instance.revision)
         raise ConcurrencyError(instance.id, instance.revision)
+
+    def _write_token(self, instance: WorkflowInstance, expected: int | None) -> str:
+        """A token new for each write, but the same when the same write (same expected revision) is sent
+        again after it failed: if the first had been stored and only its answer lost, the second finds
+        its own token and succeeds instead of failing the compare-and-set."""
+        state = engine_state(instance)
+        last = state.get(_WRITE_TOKEN)
+        if last is not None and last[0] == expected:
+            return str(last[1])
+        token = f"{self._writer}{next(self._writes)}"
+        state[_WRITE_TOKEN] = (expected, token)
+        return token
 
     def _add_subscriptions(self, subscriptions: Sequence[EventSubscription], keys: list[str], args: list[Any]) -> None:
         for subscription in subscriptions:

@@ -35,6 +35,9 @@ class HostOptions(BaseModel):
     stop_timeout: float = Field(30.0, gt=0)
     #: Seconds before an event whose workflow was busy is tried again.
     event_retry_delay: float = Field(0.02, gt=0)
+    #: Longest a worker keeps trying to store a pass while the store is unreachable (holding its lock),
+    #: before it gives the pass up (its steps then run again later).
+    persist_retry_timeout: float = Field(60.0, ge=0)
 
     @field_validator("retry_interval", mode="before")
     @classmethod

@@ -13,6 +13,7 @@ from liteflow.core.interfaces import PersistenceProvider, QueueType
 from liteflow.core.lifecycle import WorkflowCompleted, WorkflowSuspended, WorkflowTerminated
 from liteflow.core.log import logger
 from liteflow.core.models import WorkflowInstance, WorkflowStatus, to_millis, utcnow
+from liteflow.core.services.outage import through_outage
 
 if TYPE_CHECKING:
     from liteflow.core.services.host import WorkflowHost
@@ -27,6 +28,16 @@ def load_to_run(persistence: PersistenceProvider, workflow_id: str) -> WorkflowI
     load = getattr(persistence, "get_workflow_instance_to_run", None) or persistence.get_workflow_instance
     instance: WorkflowInstance = load(workflow_id)
     return instance
+
+
+def persist(host: WorkflowHost, instance: WorkflowInstance, result: PassResult) -> None:
+    """Store a pass (compare-and-set), riding out a store outage (see ``services.outage``)."""
+    through_outage(
+        host,
+        "persist_workflow",
+        lambda: host.persistence.persist_workflow(instance, result.subscriptions, result.ended_subscriptions),
+        instance.id,
+    )
 
 
 def due(instance: WorkflowInstance, now_ms: int) -> bool:
@@ -128,6 +139,8 @@ class WorkflowConsumer:
             return False
         host.rebuild_data(instance, definition)
         for _ in range(host.options.max_passes):
+            if host.stopping:
+                break  # stored after its last pass: still due, it is queued again for whoever runs next
             if not due(instance, to_millis(utcnow())):
                 return False
             was_runnable = instance.status
@@ -144,7 +157,7 @@ class WorkflowConsumer:
         applied on top; any other newer state wins and this pass is dropped."""
         persistence = self.host.persistence
         try:
-            persistence.persist_workflow(instance, result.subscriptions, result.ended_subscriptions)
+            persist(self.host, instance, result)
         except ConcurrencyError:
             fresh = persistence.get_workflow_instance(instance.id)
             if not (fresh.revision == instance.revision + 1 and fresh.status is not WorkflowStatus.RUNNABLE):
@@ -160,12 +173,12 @@ class WorkflowConsumer:
             instance.revision = fresh.revision
             forget(instance)  # stored whole: whoever stored ``fresh`` may have changed any pointer
             try:
-                persistence.persist_workflow(instance, result.subscriptions, result.ended_subscriptions)
+                persist(self.host, instance, result)
             except ConcurrencyError:
                 log.warning("workflow.persist_conflict", workflow_id=instance.id, revision=instance.revision)
                 return False
         if result.errors:
-            persistence.persist_errors(result.errors)
+            through_outage(self.host, "persist_errors", lambda: persistence.persist_errors(result.errors), instance.id)
         return True
 
     def pull_events(self, instance: WorkflowInstance, result: PassResult) -> bool:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 import pytest
 import redis
 from redis.connection import Connection
+from redis_faults import lose_replies
 
 from liteflow.core.errors import ProviderError
 from liteflow.providers.redis import RedisLockProvider
@@ -147,28 +148,8 @@ def test_lease_must_be_positive(redis_url: str) -> None:
 
 @pytest.fixture
 def lost_replies(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], None]:
-    """``lose(n)``: the replies to the next ``n`` lock commands are read and then lost (the server did
-    run them); other commands (a new connection's handshake, the test's own reads) are left alone."""
-    send, read = Connection.send_packed_command, Connection.read_response
-    left = [0]
-    sent: dict[int, bool] = {}
-
-    def recording(self: Connection, command: object, *args: object, **kwargs: object) -> None:
-        parts = command if isinstance(command, (list, tuple)) else [command]
-        send(self, command, *args, **kwargs)  # type: ignore[arg-type]
-        # after sending: a new connection sends its handshake from within this call
-        sent[id(self)] = any(b"lock:" in bytes(part) for part in parts)  # type: ignore[call-overload]
-
-    def lossy(self: Connection, *args: object, **kwargs: object) -> object:
-        reply = read(self, *args, **kwargs)  # type: ignore[arg-type]
-        if left[0] > 0 and sent.pop(id(self), False):
-            left[0] -= 1
-            raise redis.ConnectionError("Connection reset by peer (after the server ran the command)")
-        return reply
-
-    monkeypatch.setattr(Connection, "send_packed_command", recording)
-    monkeypatch.setattr(Connection, "read_response", lossy)
-    return lambda n: left.__setitem__(0, n)
+    """``lose(n)``: the replies to the next ``n`` lock commands are lost (the server did run them)."""
+    return lose_replies(monkeypatch, b"lock:")
 
 
 def test_an_acquisition_whose_answer_was_lost_is_taken_and_renewed(

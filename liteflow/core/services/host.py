@@ -177,8 +177,9 @@ class WorkflowHost:
             self._threads = []
             self.scheduler.stop()
             self._async.stop()  # async steps still running are cancelled: they run again later
+            deadline = time.monotonic() + _INTERRUPTED_JOIN
             for thread in alive:  # their workers wake, release their locks and end
-                thread.join(timeout=_INTERRUPTED_JOIN)
+                thread.join(timeout=max(0.0, deadline - time.monotonic()))
             self._running = False
         log.info("host.stopped")
 

@@ -43,7 +43,7 @@ STATUS_SLOTS: tuple[WorkflowStatus, ...] = (
 )
 _SLOT = {status: str(i + 1) for i, status in enumerate(STATUS_SLOTS)}
 _PURGE_BATCH = 500
-#: engine_state key of an instance's last write: (expected revision, write token)
+#: engine_state key of an instance's last write: (its arguments without the token, the token)
 _WRITE_TOKEN = "redis_write_token"
 
 
@@ -176,7 +176,7 @@ class RedisPersistenceProvider:
             instance.next_execution if runnable else "",
             instance.id,
             len(instance.execution_pointers),
-            self._write_token(instance, expected),
+            "",  # the write token, below
             len(written),
         ]
         for (position, _), document in zip(written, pointers, strict=True):
@@ -184,6 +184,7 @@ class RedisPersistenceProvider:
         args.append(len(ended))
         args.extend(ended)
         self._add_subscriptions(subscriptions, keys, args)
+        args[8] = self._write_token(instance, args)
         with provider_errors("persist_workflow"):
             outcome = self._conn.run_script(self._save_instance, keys, args)
         if outcome == 1:
@@ -194,16 +195,18 @@ class RedisPersistenceProvider:
         log.debug("persist.conflict", workflow_id=instance.id, revision=instance.revision)
         raise ConcurrencyError(instance.id, instance.revision)
 
-    def _write_token(self, instance: WorkflowInstance, expected: int | None) -> str:
-        """A token new for each write, but the same when the same write (same expected revision) is sent
-        again after it failed: if the first had been stored and only its answer lost, the second finds
-        its own token and succeeds instead of failing the compare-and-set."""
+    def _write_token(self, instance: WorkflowInstance, args: list[Any]) -> str:
+        """A token new for each write, but the same when the very same write (same expected revision,
+        same content) of this instance is sent again after it failed: if the first had been stored and
+        only its answer lost, the second finds its own token and succeeds instead of failing the
+        compare-and-set. A different write is never taken for it (it fails the compare-and-set)."""
         state = engine_state(instance)
+        write = tuple(args)
         last = state.get(_WRITE_TOKEN)
-        if last is not None and last[0] == expected:
+        if last is not None and last[0] == write:
             return str(last[1])
         token = f"{self._writer}{next(self._writes)}"
-        state[_WRITE_TOKEN] = (expected, token)
+        state[_WRITE_TOKEN] = (write, token)
         return token
 
     def _add_subscriptions(self, subscriptions: Sequence[EventSubscription], keys: list[str], args: list[Any]) -> None:

@@ -13,7 +13,7 @@ import pytest
 from redis_faults import lose_replies
 
 from liteflow.core import StepExecutionContext, Workflow, WorkflowBuilder, WorkflowStatus, configure_workflow_host
-from liteflow.core.errors import ProviderError
+from liteflow.core.errors import ConcurrencyError, ProviderError
 from liteflow.core.models import EventSubscription, WorkflowInstance
 from liteflow.providers.memory import MemoryLockProvider, MemoryPersistenceProvider, MemoryQueueProvider
 from liteflow.providers.redis import RedisPersistenceProvider
@@ -144,5 +144,25 @@ def test_a_redis_persist_sent_again_after_its_answer_was_lost_succeeds(
         instance.data = {"n": 2}
         store.persist_workflow(instance)  # the next write is a new one: a stale copy cannot pass for it
         assert store.get_workflow_instance(instance.id).revision == 3
+    finally:
+        store.close()
+
+
+@pytest.mark.redis
+def test_a_different_write_after_a_lost_answer_is_not_taken_for_the_stored_one(
+    redis_url: str, redis_cleanup: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = RedisPersistenceProvider(redis_url, prefix=redis_cleanup)
+    try:
+        instance = WorkflowInstance(workflow_definition_id="x", version=1, data={"n": 0})
+        store.create_workflow(instance)
+        instance.data = {"n": 1}
+        lose_replies(monkeypatch, b"wf:")(2)
+        with pytest.raises(ProviderError):
+            store.persist_workflow(instance)  # stored, but the caller never heard
+        instance.data = {"n": 2}  # the caller changes the instance and tries its own compare-and-set
+        with pytest.raises(ConcurrencyError):
+            store.persist_workflow(instance)
+        assert store.get_workflow_instance(instance.id).data == {"n": 1}
     finally:
         store.close()

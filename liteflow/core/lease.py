@@ -24,6 +24,7 @@ from __future__ import annotations
 import itertools
 import secrets
 import threading
+import time
 from collections.abc import Callable, Sequence
 
 from liteflow.core.log import logger
@@ -113,9 +114,13 @@ class LeaseRenewer:
             if self._stopped:
                 return
             self._wake.clear()
+            began = time.monotonic()
             try:
                 self.renew_once()
-                wait = interval if not self._to_free else min(interval, _RETRY_FIRST)
+                took = time.monotonic() - began
+                if took > interval:  # the next renewal of the first hold comes later than a third of the lease
+                    log.warning("lock.renew_slow", seconds=round(took, 3), holds=len(self._held), lease=self.lease)
+                wait = max(interval - took, 0.0) if not self._to_free else min(interval, _RETRY_FIRST)
             except Exception as exc:  # the store may be briefly away: try again soon
                 wait = min(interval, _RETRY_MOST, _RETRY_FIRST if wait >= interval else wait * 2)
                 log.warning("lock.renew_failed", error=f"{type(exc).__name__}: {exc}", retry_in=wait)

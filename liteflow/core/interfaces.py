@@ -110,8 +110,8 @@ class QueueProvider(Protocol):
 
 @runtime_checkable
 class LockProvider(Protocol):
-    """Named locks with a lease. A lock is owned by the acquisition that took it (``release_lock`` from
-    the thread that acquired it frees that acquisition only, never a later one after a lapse); the
+    """Named locks with a lease. A lock is owned by the acquisition that took it: ``release_lock`` frees
+    the oldest unreleased acquisition the calling thread made, never a later one made after a lapse. The
     provider keeps renewing the leases of the locks it holds, so a lock frees itself only if its owner
     dies or stalls. The built-in providers also offer ``acquire_lock_token(resource_id) -> str | None``
     and ``release_lock(resource_id, token)`` (see :class:`liteflow.core.lease.LeasedLocks`)."""

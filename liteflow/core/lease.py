@@ -8,9 +8,9 @@ lock if a token still owns it. Everything else lives here, once:
   acquisition: after a lease lapsed and another worker of the same process took the lock, the first
   worker's release leaves the second's lock alone;
 * ``acquire_lock(resource_id) -> bool`` and ``release_lock(resource_id)`` keep working for existing
-  callers: a release made without a token frees the acquisition the calling thread made (the engine takes
-  and releases a lock on one thread); :meth:`LeasedLocks.acquire_lock_token` and ``release_lock(resource_id,
-  token)`` carry the token explicitly for callers that need it;
+  callers: a release made without a token frees the oldest unreleased acquisition the calling thread
+  made (the engine takes and releases a lock on one thread); :meth:`LeasedLocks.acquire_lock_token` and
+  ``release_lock(resource_id, token)`` carry the token explicitly for callers that need it;
 * an acquisition or release whose answer was lost (the store went away) is not left behind: the lock
   may be set on the store with a token nobody holds, so the renewer frees it by that token once the store
   answers again;
@@ -175,8 +175,10 @@ class LeasedLocks:
         self.lease = lease
         self._prefix = secrets.token_hex(8) + ":"
         self._count = itertools.count(1)
-        #: (resource, thread ident) -> token: what a release without a token frees
-        self._mine: dict[tuple[str, int], str] = {}
+        #: resource -> (thread ident, token) of each acquisition not yet released, oldest first: what a
+        #: release without a token frees
+        self._mine: dict[str, list[tuple[int, str]]] = {}
+        self._mine_mutex = threading.Lock()
         self._renewer = LeaseRenewer(lease, self._renew, self._free, name=name)
 
     # -- the store's side --------------------------------------------------------------------------------
@@ -209,14 +211,15 @@ class LeasedLocks:
             raise
         if not taken:
             return None
-        self._mine[(resource_id, threading.get_ident())] = token
+        with self._mine_mutex:
+            self._mine.setdefault(resource_id, []).append((threading.get_ident(), token))
         self._renewer.hold(resource_id, token)
         return token
 
     def release_lock(self, resource_id: str, token: str | None = None) -> None:
-        """Release an acquisition: the one with ``token``, or else the one this thread made (else this
-        object's only, or oldest, one of ``resource_id``). A lock another acquisition owns is left alone;
-        a release the store did not answer is done later, in the background."""
+        """Release an acquisition: the one with ``token``, or else the oldest one this thread made that is
+        not released yet (else this object's oldest of ``resource_id``). A lock another acquisition owns
+        is left alone; a release the store did not answer is done later, in the background."""
         token = self._forget(resource_id, token)
         if token is None:
             return
@@ -231,25 +234,21 @@ class LeasedLocks:
             log.debug("lock.release_not_owned", resource=resource_id)
 
     def _forget(self, resource_id: str, token: str | None) -> str | None:
-        mine = self._mine
-        key = (resource_id, threading.get_ident())
-        if token is None:
-            token = mine.pop(key, None)
-            if token is not None:
+        """The acquisition a release means (see :meth:`release_lock`), no longer recorded as held."""
+        with self._mine_mutex:
+            held = self._mine.get(resource_id)
+            if not held:
                 return token
-            for other, held in list(mine.items()):  # released by another thread: the oldest acquisition
-                if other[0] == resource_id:
-                    mine.pop(other, None)
-                    return held
-            return None
-        if mine.get(key) == token:
-            mine.pop(key, None)
-        else:
-            for other, held in list(mine.items()):
-                if held == token:
-                    mine.pop(other, None)
-                    break
-        return token
+            if token is not None:
+                chosen = next((i for i, (_, t) in enumerate(held) if t == token), None)
+            else:
+                ident = threading.get_ident()
+                chosen = next((i for i, (thread, _) in enumerate(held) if thread == ident), 0)
+            if chosen is not None:
+                token = held.pop(chosen)[1]
+                if not held:
+                    del self._mine[resource_id]
+            return token
 
     def held(self) -> set[str]:
         """The resources this object holds (and renews)."""

@@ -130,3 +130,19 @@ def test_a_release_by_token_frees_only_that_acquisition() -> None:
     assert other.acquire_lock("wf") is True
     locks.close()
     other.close()
+
+
+def test_releases_without_a_token_free_one_threads_acquisitions_oldest_first() -> None:
+    """One thread took a lock, its lease lapsed, and it took it again (say two asyncio tasks on one loop):
+    the first release frees the lapsed acquisition, not the live one."""
+    table: dict[str, tuple[str, float]] = {}
+    locks, other = MemoryLockProvider(lease=30, registry=table), MemoryLockProvider(lease=30, registry=table)
+    assert locks.acquire_lock("wf")
+    table["wf"] = (table["wf"][0], time.monotonic() - 1)  # its lease ran out
+    assert locks.acquire_lock("wf")
+    locks.release_lock("wf")
+    assert other.acquire_lock("wf") is False
+    locks.release_lock("wf")
+    assert other.acquire_lock("wf") is True
+    locks.close()
+    other.close()

@@ -188,6 +188,8 @@ def test_a_redis_restart_mid_run_runs_no_step_twice_and_work_resumes_within_2_s(
         f"redis restart: {duplicates} duplicate step runs, {missing} missing; steps ran again {resumed - back:.2f} s"
         f" and every workflow was complete {finished - back:.1f} s after the server answered"
     )
+    logs = "".join(log.read_text() for log in tmp_path.glob("worker-*.log"))
+    assert "store.unreachable" in logs  # passes were being stored when the server went: they waited for it
     assert (duplicates, missing) == (0, 0)
     assert resumed - back < 2.0
     assert finished - back < 20  # no lock left to run out its 30 s lease

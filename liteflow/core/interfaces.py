@@ -201,8 +201,11 @@ class QueueLengths(Protocol):
 
 @runtime_checkable
 class LockProvider(Protocol):
-    """Named locks with a lease. A lock is owned by the provider object that took it; the provider keeps
-    renewing the leases of the locks it holds, so a lock frees itself only if its owner dies or stalls."""
+    """Named locks with a lease. A lock is owned by the acquisition that took it: ``release_lock`` frees
+    the oldest unreleased acquisition the calling thread made, never a later one made after a lapse. The
+    provider keeps renewing the leases of the locks it holds, so a lock frees itself only if its owner
+    dies or stalls. The built-in providers also offer ``acquire_lock_token(resource_id) -> str | None``
+    and ``release_lock(resource_id, token)`` (see :class:`liteflow.core.lease.LeasedLocks`)."""
 
     def acquire_lock(self, resource_id: str) -> bool: ...
 

@@ -303,6 +303,19 @@ redis.call('ZADD', KEYS[1], seq, ARGV[1])
 return 1
 """
 
+#: KEYS: 1 lock key; ARGV: 1 token, 2 lease (ms). Takes the lock for a token new for each acquisition if it
+#: is free; answers 1 also when the lock is already this token's (the same acquisition, sent again after
+#: its answer was lost), else 0.
+LOCK_ACQUIRE = """
+local owner = redis.call('GET', KEYS[1])
+if not owner then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+if owner == ARGV[1] then return 1 end
+return 0
+"""
+
 #: KEYS: 1 lock key; ARGV: 1 token. Deletes the lock only if this token owns it.
 LOCK_RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -311,10 +324,23 @@ end
 return 0
 """
 
-#: KEYS: 1 lock key; ARGV: 1 token, 2 lease (ms). Extends the lease only if this token still owns it.
-LOCK_RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+#: KEYS: lock keys; ARGV: 1 lease (ms), then one token per key. Renews many locks in one step: a lock
+#: its token still owns gets a new lease, a lock whose key is gone (the server lost it, or its lease ran
+#: out while the holder could not reach the server) is set again for its token. Answers one flag per key:
+#: 1 held, 0 owned by another token (lost).
+LOCK_RENEW_MANY = """
+local answers = {}
+for i, key in ipairs(KEYS) do
+  local owner = redis.call('GET', key)
+  if owner == ARGV[i + 1] then
+    redis.call('PEXPIRE', key, ARGV[1])
+    answers[i] = 1
+  elseif not owner then
+    redis.call('SET', key, ARGV[i + 1], 'PX', ARGV[1])
+    answers[i] = 1
+  else
+    answers[i] = 0
+  end
 end
-return 0
+return answers
 """

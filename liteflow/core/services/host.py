@@ -46,7 +46,7 @@ from liteflow.core.models import Event, WorkflowInstance, WorkflowStatus, as_utc
 from liteflow.core.schedules import Schedule, new_schedule
 from liteflow.core.serialization import rebuild, type_name
 from liteflow.core.services import control
-from liteflow.core.services.async_runner import AsyncRunner
+from liteflow.core.services.async_runner import AsyncRunner, StepInterrupted
 from liteflow.core.services.concurrency import ConcurrencySlots
 from liteflow.core.services.event_consumer import EventConsumer
 from liteflow.core.services.health import check_providers
@@ -63,6 +63,10 @@ from liteflow.core.workflow import Workflow
 log = logger("host")
 
 WorkflowMiddleware = Callable[[WorkflowInstance], Any]
+#: Longest a worker waits before trying a failing provider again (work resumes soon after a store outage).
+_MOST_BACKOFF = 1.0
+#: How long stop() waits for workers whose async steps it cancelled (they only release their locks).
+_INTERRUPTED_JOIN = 2.0
 _PLAIN = (dict, list, tuple, str, int, float, bool, type(None), SimpleNamespace)
 
 
@@ -179,6 +183,16 @@ class WorkflowHost:
     def is_running(self) -> bool:
         return self._running
 
+    @property
+    def stopping(self) -> bool:
+        """True once ``stop()`` was called (until the next ``start()``): workers take no new pass."""
+        return self._stop.is_set()
+
+    @property
+    def stop_event(self) -> threading.Event:
+        """Set by ``stop()``: what a worker waiting (for a store to answer, say) waits on."""
+        return self._stop
+
     def start(self) -> None:
         """Check once that the persistence, queue and lock answer (ProviderError naming the store that
         does not, within ``start_timeout``), then start the workers; outages after that are ridden through."""
@@ -226,9 +240,13 @@ class WorkflowHost:
                 thread.join(timeout=max(0.0, deadline - time.monotonic()))
                 if thread.is_alive():
                     self._warn_still_running(thread)
+            alive = [thread for thread in self._threads if thread.is_alive()]
             self._threads = []
             self.scheduler.stop()
-            self._async.stop()
+            self._async.stop()  # async steps still running are cancelled: they run again later
+            deadline = time.monotonic() + _INTERRUPTED_JOIN
+            for thread in alive:  # their workers wake, release their locks and end
+                thread.join(timeout=max(0.0, deadline - time.monotonic()))
             self._running = False
         log.info("host.stopped")
 
@@ -279,8 +297,11 @@ class WorkflowHost:
                 else:
                     handle(item_id)
                 backoff = 0.0
+            except StepInterrupted:  # stop() cancelled its async step: nothing was stored, it runs again
+                log.info("worker.interrupted", queue=queue.value, item_id=item_id)
+                break
             except Exception as exc:  # a provider may be away for a while: back off and carry on
-                backoff = min(max(backoff * 2, 0.05), 5.0)
+                backoff = min(max(backoff * 2, 0.05), _MOST_BACKOFF)
                 log.warning("worker.failed", queue=queue.value, error=f"{type(exc).__name__}: {exc}", retry_in=backoff)
                 self._stop.wait(backoff)
 

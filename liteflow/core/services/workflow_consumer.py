@@ -13,6 +13,7 @@ from liteflow.core.interfaces import PersistenceProvider, QueueType
 from liteflow.core.log import logger
 from liteflow.core.models import WorkflowInstance, WorkflowStatus, to_millis, utcnow
 from liteflow.core.services import control
+from liteflow.core.services.outage import through_outage
 
 if TYPE_CHECKING:
     from liteflow.core.services.host import WorkflowHost
@@ -26,6 +27,20 @@ def load_to_run(persistence: PersistenceProvider, workflow_id: str) -> WorkflowI
     load = getattr(persistence, "get_workflow_instance_to_run", None) or persistence.get_workflow_instance
     instance: WorkflowInstance = load(workflow_id)
     return instance
+
+
+def persist(
+    host: WorkflowHost, instance: WorkflowInstance, result: PassResult, control_applied: str | None = None
+) -> None:
+    """Store a pass (compare-and-set), riding out a store outage (see ``services.outage``)."""
+    through_outage(
+        host,
+        "persist_workflow",
+        lambda: host.persistence.persist_workflow(
+            instance, result.subscriptions, result.ended_subscriptions, control_applied
+        ),
+        instance.id,
+    )
 
 
 def due(instance: WorkflowInstance, now_ms: int) -> bool:
@@ -146,6 +161,8 @@ class WorkflowConsumer:
         if pending_control(instance) is not None and not self.apply_control(instance):
             return False
         for _ in range(host.options.max_passes):
+            if host.stopping:
+                break  # stored after its last pass: still due, it is queued again for whoever runs next
             if not due(instance, to_millis(utcnow())):
                 return False
             was_runnable = instance.status
@@ -165,7 +182,7 @@ class WorkflowConsumer:
         applied: str | None = None
         while True:
             try:
-                persistence.persist_workflow(instance, result.subscriptions, result.ended_subscriptions, applied)
+                persist(self.host, instance, result, applied)
                 break
             except ControlRequested as requested:
                 if applied is not None:  # a second request while this host holds the lock: it lapsed
@@ -180,7 +197,7 @@ class WorkflowConsumer:
             mark_control(instance, None)
             self.host.control_applied()
         if result.errors:
-            persistence.persist_errors(result.errors)
+            through_outage(self.host, "persist_errors", lambda: persistence.persist_errors(result.errors), instance.id)
         return True
 
     def apply_control(self, instance: WorkflowInstance) -> bool:
@@ -190,7 +207,7 @@ class WorkflowConsumer:
         result = PassResult()
         control.fold_pending(instance, request, result)
         try:
-            self.host.persistence.persist_workflow(instance, result.subscriptions, result.ended_subscriptions, request)
+            persist(self.host, instance, result, request)
         except ConcurrencyError:
             log.warning("workflow.persist_conflict", workflow_id=instance.id, revision=instance.revision)
             return False

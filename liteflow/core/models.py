@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import os
 import random
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from enum import Enum
 from typing import Annotated, Any
 
@@ -60,6 +60,17 @@ new_id = _IdSource()
 
 def to_millis(value: datetime) -> int:
     return int(value.timestamp() * 1000)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def to_micros(value: datetime) -> int:
+    """Epoch microseconds, exactly (a naive datetime is taken as UTC): how stores index times."""
+    utc = as_utc(value)
+    assert utc is not None
+    return (utc - _EPOCH) // _MICROSECOND
 
 
 #: A datetime that is always timezone-aware UTC (a naive one is taken as UTC).

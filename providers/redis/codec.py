@@ -8,16 +8,13 @@ year 2255, so ``<=`` filters agree with the datetimes they come from), and the i
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 import pydantic_core
 
 from liteflow.core.errors import SerializationError
-from liteflow.core.models import as_utc, to_millis
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_MICROSECOND = timedelta(microseconds=1)
+from liteflow.core.models import as_utc, to_micros, to_millis
 
 
 def dumps(document: Any) -> bytes:
@@ -35,9 +32,7 @@ def dumps(document: Any) -> bytes:
 
 def micros(value: datetime) -> int:
     """Epoch microseconds, exactly (a naive datetime is taken as UTC)."""
-    utc = as_utc(value)
-    assert utc is not None
-    return (utc - _EPOCH) // _MICROSECOND
+    return to_micros(value)
 
 
 def millis(value: datetime) -> int:

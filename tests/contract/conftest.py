@@ -3,9 +3,9 @@
 Every test in this package takes ``persistence``, ``queue`` or ``lock_owners`` and so runs once per
 registered implementation. To put a new provider under contract, add one factory here::
 
-    @persistence_provider("sqlite")
-    def _sqlite(request: pytest.FixtureRequest) -> Any:
-        return SqlitePersistenceProvider(str(request.getfixturevalue("tmp_path") / "db"))
+    @persistence_provider("mine")
+    def _mine(request: pytest.FixtureRequest) -> Any:
+        return MyPersistenceProvider(str(request.getfixturevalue("tmp_path") / "db"))
 
 A factory gets the pytest request (use ``request.getfixturevalue`` for service fixtures such as
 ``redis_url`` / ``redis_cleanup``) and returns a provider; the fixture closes it afterwards. Lock
@@ -90,6 +90,13 @@ def _redis_persistence(request: pytest.FixtureRequest) -> Any:
     return _redis("RedisPersistenceProvider")(url, prefix=prefix)
 
 
+@persistence_provider("sqlite")
+def _sqlite_persistence(request: pytest.FixtureRequest) -> Any:
+    from liteflow.providers.sqlite import SqlitePersistenceProvider
+
+    return SqlitePersistenceProvider(request.getfixturevalue("tmp_path") / "liteflow.db")
+
+
 # -- queues --------------------------------------------------------------------------------------------
 @queue_provider("memory")
 def _memory_queue(request: pytest.FixtureRequest) -> Any:
@@ -102,6 +109,13 @@ def _memory_queue(request: pytest.FixtureRequest) -> Any:
 def _redis_queue(request: pytest.FixtureRequest) -> Any:
     url, prefix = request.getfixturevalue("redis_url"), request.getfixturevalue("redis_cleanup")
     return _redis("RedisQueueProvider")(url, prefix=prefix)
+
+
+@queue_provider("sqlite")
+def _sqlite_queue(request: pytest.FixtureRequest) -> Any:
+    from liteflow.providers.sqlite import SqliteQueueProvider
+
+    return SqliteQueueProvider(request.getfixturevalue("tmp_path") / "liteflow.db")
 
 
 # -- locks ---------------------------------------------------------------------------------------------
@@ -118,6 +132,14 @@ def _redis_locks(request: pytest.FixtureRequest) -> Callable[[float], Any]:
     url, prefix = request.getfixturevalue("redis_url"), request.getfixturevalue("redis_cleanup")
     cls = _redis("RedisLockProvider")
     return lambda lease: cls(url, prefix=prefix, lease=lease)
+
+
+@lock_provider("sqlite")
+def _sqlite_locks(request: pytest.FixtureRequest) -> Callable[[float], Any]:
+    from liteflow.providers.sqlite import SqliteLockProvider
+
+    path = request.getfixturevalue("tmp_path") / "liteflow.db"
+    return lambda lease: SqliteLockProvider(path, lease=lease)
 
 
 # -- the fixtures the contract tests take --------------------------------------------------------------

@@ -1,10 +1,10 @@
 """Fixtures the scenario tests share (their helpers are in support.py).
 
-Every test that takes the ``host`` fixture runs three times: on the memory providers, on the Redis
-providers, and on MongoDB persistence (mongomock unless LITEFLOW_TEST_MONGO_URL is set). On the last two,
-a persistence check runs after every store: what the database now holds must read back as exactly the
-instance the host has (both write only the pointers that changed, so one they failed to write is caught
-where it happens).
+Every test that takes the ``host`` fixture runs four times: on the memory providers, on the Redis
+providers, on MongoDB persistence (mongomock unless LITEFLOW_TEST_MONGO_URL is set) and on the SQLite
+providers (a file in the test's tmp_path). On the last three, a persistence check runs after every
+store: what the database now holds must read back as exactly the instance the host has (they write
+only the pointers that changed, so one they failed to write is caught where it happens).
 """
 
 from __future__ import annotations
@@ -90,16 +90,32 @@ def _mongo_host(request: pytest.FixtureRequest, options: dict[str, Any]) -> tupl
     return make_host(persistence, **options), StoreChecker(persistence, millis=True)
 
 
-_STORED = {"redis": _redis_host, "mongo": _mongo_host}
+def _sqlite_host(request: pytest.FixtureRequest, options: dict[str, Any]) -> tuple[WorkflowHost, StoreChecker]:
+    """The three SQLite providers on one file in the test's tmp_path."""
+    from liteflow.providers.sqlite import SqliteLockProvider, SqlitePersistenceProvider, SqliteQueueProvider
+
+    path = request.getfixturevalue("tmp_path") / "liteflow.db"
+    persistence = SqlitePersistenceProvider(path)
+    return make_host(persistence, SqliteQueueProvider(path), SqliteLockProvider(path), **options), StoreChecker(
+        persistence
+    )
+
+
+_STORED = {"redis": _redis_host, "mongo": _mongo_host, "sqlite": _sqlite_host}
 
 
 @pytest.fixture(
-    params=["memory", pytest.param("redis", marks=pytest.mark.redis), pytest.param("mongo", marks=pytest.mark.mongo)]
+    params=[
+        "memory",
+        pytest.param("redis", marks=pytest.mark.redis),
+        pytest.param("mongo", marks=pytest.mark.mongo),
+        "sqlite",
+    ]
 )
 def host(request: pytest.FixtureRequest) -> Iterator[WorkflowHost]:
-    """A host (poll 100 ms, retry after 50 ms) on the memory providers, on the Redis ones, or on MongoDB
-    persistence, stopped afterwards; a module's ``pytest.mark.host_options(...)`` changes its options,
-    and ``started=True`` starts it."""
+    """A host (poll 100 ms, retry after 50 ms) on the memory providers, on the Redis ones, on MongoDB
+    persistence or on the SQLite providers, stopped afterwards; a module's
+    ``pytest.mark.host_options(...)`` changes its options, and ``started=True`` starts it."""
     marker = request.node.get_closest_marker("host_options")
     options = dict(marker.kwargs) if marker else {}
     started = options.pop("started", False)
@@ -118,6 +134,9 @@ def host(request: pytest.FixtureRequest) -> Iterator[WorkflowHost]:
     finally:
         h.stop()
         h.close()
+        if request.param == "sqlite":  # its file goes with tmp_path: let go of its connections and threads
+            for provider in (h.persistence, h.queue, h.lock):
+                provider.close()
     if checker is not None:
         assert not checker.mismatches, f"{request.param} holds other than what was stored: {checker.mismatches}"
 

@@ -1,0 +1,139 @@
+"""Waking workers blocked on a SQLite queue: at once in this process, within milliseconds in the others.
+
+SQLite has no way to block until another process writes, so:
+
+* **this process** (any provider object on the same file): ``queue_work`` notifies a condition variable
+  after its commit; one waiting worker of that queue wakes at once;
+* **other processes**: while at least one worker of this process waits, one watcher thread reads
+  ``PRAGMA data_version`` (a number SQLite changes whenever another connection commits: a read of the
+  WAL index in shared memory, no file I/O) every 1 ms, doubling to 4 ms while nothing changes. When it
+  changed, the watcher counts the queued ids of the queues someone waits on (an index read, at most as
+  many rows as there are waiters) and wakes that many. Nobody waiting: the watcher sleeps on a condition
+  variable and costs nothing. A busy host has no idle workers, so no watcher polling either.
+
+Idle cost, measured: about 250 polls a second, roughly 0.5 % of one core per waiting process; a worker in
+another process wakes within the poll interval (1 to 4 ms) of the commit (see the README).
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Iterable
+
+from liteflow.core.log import logger
+
+from .database import Database
+
+log = logger("sqlite")
+
+POLL_MIN = 0.001
+POLL_MAX = 0.004
+
+
+class Wakeup:
+    """The wake-ups of every queue on one database, for this process: one per :class:`Database`."""
+
+    _of: weakref.WeakKeyDictionary[Database, Wakeup] = weakref.WeakKeyDictionary()
+    _of_mutex = threading.Lock()
+
+    def __init__(self, db: Database, kinds: Iterable[str]) -> None:
+        self._db = db
+        self._mutex = threading.Lock()
+        self._ready = {kind: threading.Condition(self._mutex) for kind in kinds}
+        self._generation = dict.fromkeys(self._ready, 0)
+        self._waiting = dict.fromkeys(self._ready, 0)
+        self._someone_waits = threading.Condition(self._mutex)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        db.on_close(self.stop)
+
+    @classmethod
+    def of(cls, db: Database, kinds: Iterable[str]) -> Wakeup:
+        with cls._of_mutex:
+            wakeup = cls._of.get(db)
+            if wakeup is None:
+                wakeup = cls._of[db] = cls(db, kinds)
+            return wakeup
+
+    def generation(self, kind: str) -> int:
+        """A number that changes with every wake-up of ``kind``: read it before looking at the queue, and
+        :meth:`wait` returns at once if it changed meanwhile (no wake-up is lost)."""
+        return self._generation[kind]
+
+    def notify(self, kind: str) -> None:
+        """Something was queued on ``kind`` by this process: wake one waiter."""
+        with self._mutex:
+            self._generation[kind] += 1
+            self._ready[kind].notify()
+
+    def notify_all(self) -> None:
+        with self._mutex:
+            for kind, ready in self._ready.items():
+                self._generation[kind] += 1
+                ready.notify_all()
+
+    def wait(self, kind: str, generation: int, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for a wake-up of ``kind`` (none if ``generation`` is stale)."""
+        with self._mutex:
+            if self._generation[kind] != generation or self._stop.is_set():
+                return
+            self._waiting[kind] += 1
+            self._start_watcher()
+            self._someone_waits.notify()
+            try:
+                self._ready[kind].wait(timeout)
+            finally:
+                self._waiting[kind] -= 1
+
+    def _start_watcher(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._watch, name="liteflow-sqlite-wakeup", daemon=True)
+            self._thread.start()
+
+    def _watch(self) -> None:
+        last = self._version()
+        interval = POLL_MIN
+        while True:
+            with self._mutex:
+                while not self._stop.is_set() and not any(self._waiting.values()):
+                    self._someone_waits.wait()
+                    interval = POLL_MIN
+            if self._stop.wait(interval):
+                return
+            try:
+                version = self._version()
+                if version == last:
+                    interval = min(interval * 2, POLL_MAX)
+                    continue
+                last, interval = version, POLL_MIN
+                self._wake_for_queued()
+            except Exception as exc:  # the file may be busy or briefly away: look again later
+                log.warning("sqlite.wakeup_failed", error=str(exc))
+                interval = POLL_MAX
+
+    def _version(self) -> int:
+        return int(self._db.query("wakeup", "PRAGMA data_version")[0][0])
+
+    def _wake_for_queued(self) -> None:
+        with self._mutex:
+            wanted = {kind: n for kind, n in self._waiting.items() if n}
+        queued = {
+            kind: int(
+                self._db.query(
+                    "wakeup", "SELECT count(*) FROM (SELECT 1 FROM queue WHERE kind = ? LIMIT ?)", (kind, n)
+                )[0][0]
+            )
+            for kind, n in wanted.items()
+        }
+        with self._mutex:
+            for kind, n in queued.items():
+                if n:
+                    self._generation[kind] += 1
+                    self._ready[kind].notify(n)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.notify_all()
+        with self._mutex:
+            self._someone_waits.notify_all()

@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from benchmarks import report, workloads
-from benchmarks.harness import MEMORY, REDIS, REDIS_2P, Rig, Run, redis_answers
+from benchmarks.harness import MEMORY, REDIS, REDIS_2P, SQLITE, Rig, Run, redis_answers
 from benchmarks.report import ERROR, SKIPPED, WORKLOADS, Row
 from benchmarks.workloads import FULL, QUICK, Plan
 
@@ -50,7 +50,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="a smoke run: small sizes, well under a minute")
     parser.add_argument("--only", type=_csv(WORKLOADS), default=list(WORKLOADS), help="workloads: W,L,E,F,H,RSS")
     parser.add_argument(
-        "--providers", type=_csv((MEMORY, REDIS)), default=[MEMORY, REDIS], help="memory,redis (default both)"
+        "--providers",
+        type=_csv((MEMORY, REDIS, SQLITE)),
+        default=[MEMORY, REDIS, SQLITE],
+        help="memory,redis,sqlite (default all three)",
     )
     parser.add_argument(
         "--hosts", type=_csv(("1", "2")), default=["1", "2"], help="Redis host processes: 1,2 (default both)"
@@ -188,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             redis_note = why
             print(f"SKIP the Redis cases: {why}", flush=True)
+    if SQLITE in args.providers:
+        configs.append(SQLITE)
 
     print(
         f"LiteFlow benchmarks ({'quick' if args.quick else 'full'} run; {os.cpu_count()} CPUs; "

@@ -1,4 +1,5 @@
-"""Hosts for a benchmark case: memory providers, Redis providers, or Redis with a second host process.
+"""Hosts for a benchmark case: memory providers, Redis providers, Redis with a second host process, or
+the SQLite providers (a new file in a temporary directory per case, deleted afterwards).
 
 Every Redis case gets a key prefix of its own (``lfbench:<run>:<case>:``); its keys, and only those,
 are deleted afterwards (SCAN + DEL; nothing here ever flushes a database).
@@ -9,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import shutil
+import tempfile
 import uuid
 from types import TracebackType
 from typing import Any
@@ -18,8 +21,8 @@ from benchmarks.nodes import NodeProcess, close_providers
 from benchmarks.workflows import register_all
 from liteflow.core import WorkflowHost, configure_workflow_host
 
-MEMORY, REDIS, REDIS_2P = "memory", "redis", "redis-2p"
-CONFIGS = (MEMORY, REDIS, REDIS_2P)
+MEMORY, REDIS, REDIS_2P, SQLITE = "memory", "redis", "redis-2p", "sqlite"
+CONFIGS = (MEMORY, REDIS, REDIS_2P, SQLITE)
 KEY_ROOT = "lfbench:"
 
 
@@ -31,6 +34,18 @@ def redis_host(url: str, prefix: str, **options: Any) -> WorkflowHost:
         persistence=RedisPersistenceProvider(url, prefix=prefix),
         queue=RedisQueueProvider(url, prefix=prefix),
         lock=RedisLockProvider(url, prefix=prefix),
+        **options,
+    )
+
+
+def sqlite_host(path: str, **options: Any) -> WorkflowHost:
+    """A host on the three SQLite providers, on the file at ``path``."""
+    from liteflow.providers.sqlite import SqliteLockProvider, SqlitePersistenceProvider, SqliteQueueProvider
+
+    return configure_workflow_host(
+        persistence=SqlitePersistenceProvider(path),
+        queue=SqliteQueueProvider(path),
+        lock=SqliteLockProvider(path),
         **options,
     )
 
@@ -105,13 +120,14 @@ class Rig:
     def __init__(self, run: Run | None, config: str, started: bool = True) -> None:
         if config not in CONFIGS:
             raise ValueError(f"unknown configuration {config!r}")
-        if run is None and config != MEMORY:
+        if run is None and config not in (MEMORY, SQLITE):
             raise ValueError(f"{config} needs a Run (a Redis URL)")
         self.run = run
         self.config = config
         self.completions = Completions()
         self.prefix: str | None = None
         self.node: NodeProcess | None = None
+        self.directory: str | None = None
         self.started = started
         self.host: WorkflowHost
 
@@ -122,6 +138,9 @@ class Rig:
     def __enter__(self) -> Rig:
         if self.config == MEMORY:
             self.host = configure_workflow_host()
+        elif self.config == SQLITE:
+            self.directory = tempfile.mkdtemp(prefix="lfbench-")
+            self.host = sqlite_host(os.path.join(self.directory, "liteflow.db"))
         else:
             assert self.run is not None
             self.prefix = self.run.next_prefix()
@@ -161,3 +180,5 @@ class Rig:
             if self.run is not None and self.prefix is not None:
                 with contextlib.suppress(Exception):
                     delete_keys(self.run.redis_url, self.prefix)
+            if self.directory is not None:
+                shutil.rmtree(self.directory, ignore_errors=True)

@@ -97,8 +97,8 @@ def find(rows: list[Row], workload: str, config: str, case: str) -> Row | None:
 
 
 def apply_relative_targets(rows: list[Row], w_reference: int, w_large: int) -> None:
-    """Targets that compare rows: memory W at the large N within 20% of W at the reference N, and two
-    Redis host processes at least 1.3x one host (same N)."""
+    """Targets that compare rows: memory W at the large N within 20% of W at the reference N, two Redis
+    host processes at least 1.3x one host, and SQLite at least half of one Redis host (same N)."""
     memory_ref = find(rows, "W", "memory", f"N={w_reference}")
     memory_large = find(rows, "W", "memory", f"N={w_large}")
     if memory_ref and memory_large and w_large != w_reference:
@@ -106,16 +106,18 @@ def apply_relative_targets(rows: list[Row], w_reference: int, w_large: int) -> N
         large = memory_large.metric("steps/s")
         if ref is not None and ref.value and large is not None and large.target is None:
             large.target = Target(">=", 0.8 * ref.value, f"within 20% of N={w_reference}")
+    relative = {"redis-2p": (1.3, "1.3x one host", "x one host"), "sqlite": (0.5, "0.5x Redis", "x Redis")}
     for row in rows:
-        if row.workload != "W" or row.config != "redis-2p":
+        if row.workload != "W" or row.config not in relative:
             continue
+        factor, why, label = relative[row.config]
         one = find(rows, "W", "redis", row.case)
         ours = row.metric("steps/s")
         theirs = one.metric("steps/s") if one else None
         if ours is None or theirs is None or not theirs.value:
             continue
-        ours.target = Target(">=", 1.3 * theirs.value, "1.3x one host")
-        row.add("x one host", None if ours.value is None else ours.value / theirs.value, "x")
+        ours.target = Target(">=", factor * theirs.value, why)
+        row.add(label, None if ours.value is None else ours.value / theirs.value, "x")
 
 
 def summary(rows: list[Row]) -> dict[str, Any]:

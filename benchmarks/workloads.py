@@ -14,19 +14,19 @@ import time
 from dataclasses import dataclass, field
 
 from benchmarks import workflows as wf
-from benchmarks.harness import MEMORY, REDIS, REDIS_2P, Rig
+from benchmarks.harness import MEMORY, REDIS, REDIS_2P, SQLITE, Rig
 from benchmarks.measure import GcTimer, mean, ms, now, percentile
 from benchmarks.nodes import ROOT
 from benchmarks.report import OK, SKIPPED, TIMEOUT, Row, Target
 from liteflow.core import PointerStatus, WorkflowHost
 
 # -- targets (2-core machine), from the performance issue; two host processes only have a throughput
-# target (>= 1.3x one host, applied in report.apply_relative_targets) --------------------------------------
+# target (>= 1.3x one host), SQLite W one of >= 0.5x one Redis host (both in report.apply_relative_targets) ---
 W_STEPS_PER_S = {MEMORY: 20_000.0, REDIS: 4_000.0}
 #: The N the absolute W target applies to (memory: "at N = 1,000"; Redis: at 1,000 and 10,000).
 W_TARGET_SIZES = {MEMORY: (1_000,), REDIS: (1_000, 10_000)}
 L_MEDIAN_MS = {MEMORY: 1.0, REDIS: 10.0}
-E_P50_MS = {MEMORY: 1.0, REDIS: 3.0}
+E_P50_MS = {MEMORY: 1.0, REDIS: 3.0, SQLITE: 5.0}
 H_RATIO = {MEMORY: 1.2}
 RSS_MB_PER_10K = 100.0
 
@@ -70,17 +70,22 @@ class Plan:
 
 FULL = Plan(
     quick=False,
-    w_sizes={MEMORY: (200, 1_000, 10_000), REDIS: (200, 1_000, 10_000), REDIS_2P: (200, 1_000, 10_000)},
-    w_repeats={MEMORY: {200: 5, 1_000: 3}, REDIS: {200: 3}, REDIS_2P: {200: 3}},
-    l_reps={MEMORY: 200, REDIS: 100, REDIS_2P: 100},
+    w_sizes={
+        MEMORY: (200, 1_000, 10_000),
+        REDIS: (200, 1_000, 10_000),
+        REDIS_2P: (200, 1_000, 10_000),
+        SQLITE: (200, 1_000, 10_000),
+    },
+    w_repeats={MEMORY: {200: 5, 1_000: 3}, REDIS: {200: 3}, REDIS_2P: {200: 3}, SQLITE: {200: 3}},
+    l_reps={MEMORY: 200, REDIS: 100, REDIS_2P: 100, SQLITE: 100},
 )
 
 QUICK = Plan(
     quick=True,
-    w_sizes={MEMORY: (200, 1_000), REDIS: (200,), REDIS_2P: (200,)},
+    w_sizes={MEMORY: (200, 1_000), REDIS: (200,), REDIS_2P: (200,), SQLITE: (200,)},
     w_large=1_000,
     w_prequeued=(200,),
-    l_reps={MEMORY: 20, REDIS: 10, REDIS_2P: 10},
+    l_reps={MEMORY: 20, REDIS: 10, REDIS_2P: 10, SQLITE: 10},
     l_warmup=1,
     e_instances=10,
     f_items=100,

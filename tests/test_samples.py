@@ -21,6 +21,7 @@ EXPECTED: dict[str, list[str]] = {
     "04_foreach.py": ["doing stuff...abc", "doing stuff...def", "doing stuff...xyz", "workflow finished: Complete"],
     "05_if.py": ["doing stuff: value1 > 3", "workflow finished: Complete"],
     "06_while.py": ["doing stuff...0", "doing stuff...2", "value1 = 3 (Complete)"],
+    "10_sqlite.py": ["second process, same file:", "workflow finished: Complete, data {'order': 42}"],
 }
 
 

@@ -13,7 +13,8 @@ instance's ``next_execution``, kept as the host computes it (epoch milliseconds)
     subscriptions  by (event name, key, subscribe_as_of)
     events         by (event name, key, time) and by (processed, time)
     errors         execution errors in the order they were stored
-    queue          queued ids (kind, item_id) in FIFO order (seq); an id is queued once per kind
+    queue          queued ids (kind, item_id) in FIFO order (seq, never reused); an id is queued once
+                   per kind
     locks          resource -> the owner's token for this acquisition and its lease's expiry
 """
 
@@ -71,8 +72,9 @@ SCHEMA: tuple[str, ...] = (
         doc BLOB NOT NULL
     )""",
     "CREATE INDEX IF NOT EXISTS errors_by_workflow ON errors (workflow_id)",
+    # AUTOINCREMENT: a seq is never used twice, so a queue's highest seq changes with every id queued
     """CREATE TABLE IF NOT EXISTS queue (
-        seq INTEGER PRIMARY KEY,
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
         kind TEXT NOT NULL,
         item_id TEXT NOT NULL,
         UNIQUE (kind, item_id)

@@ -2,10 +2,13 @@
 
 Two figures, each from a second process blocked in ``dequeue_work`` on a shared file:
 
-* idle cost: the CPU time that process spends while its workers wait and nothing is queued (its
-  watcher polling ``PRAGMA data_version``), as a share of one core;
-* wake latency: from this process's ``queue_work`` returning to the other process holding the id,
-  for ids queued at random moments.
+* idle cost: the CPU time that process spends while its workers wait and nothing is queued, as a
+  share of one core;
+* wake latency: from this process calling ``queue_work`` (its commit included) to the other process
+  holding the id, for ids queued at random moments.
+
+``--polling`` measures the fallback used where UNIX sockets are missing (the waiting process polls
+the queue's highest seq) instead of the doorbells.
 
 Prints one JSON line. Bounded: a few seconds per figure.
 """
@@ -26,8 +29,10 @@ from benchmarks.measure import percentile
 
 WAITER = """
 import os, sys, threading, time
-from liteflow.providers.sqlite import SqliteQueueProvider
+from liteflow.providers.sqlite import SqliteQueueProvider, doorbell
 path, idle, count, threads = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+if sys.argv[5] == "polling":
+    doorbell.available = lambda: False
 queue = SqliteQueueProvider(path)
 stop = time.monotonic() + idle
 def wait_idle():
@@ -50,6 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--idle", type=float, default=5.0, help="seconds the other process waits idle")
     parser.add_argument("--wakes", type=int, default=100, help="ids queued one at a time")
     parser.add_argument("--threads", type=int, default=4, help="worker threads waiting in the other process")
+    parser.add_argument("--polling", action="store_true", help="the polling fallback instead of doorbells")
     args = parser.parse_args(argv)
     from liteflow.core.interfaces import QueueType
     from liteflow.providers.sqlite import SqliteQueueProvider
@@ -57,7 +63,8 @@ def main(argv: list[str] | None = None) -> None:
     directory = tempfile.mkdtemp(prefix="lfbench-wakeup-")
     path = os.path.join(directory, "queue.db")
     queue = SqliteQueueProvider(path)
-    command = [sys.executable, "-c", WAITER, path, str(args.idle), str(args.wakes), str(args.threads)]
+    mode = "polling" if args.polling else "doorbell"
+    command = [sys.executable, "-c", WAITER, path, str(args.idle), str(args.wakes), str(args.threads), mode]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
@@ -66,8 +73,8 @@ def main(argv: list[str] | None = None) -> None:
         latencies = []
         for i in range(args.wakes):
             time.sleep(random.uniform(0.01, 0.05))
-            queue.queue_work(f"w{i}", QueueType.WORKFLOW)
             sent = time.time()
+            queue.queue_work(f"w{i}", QueueType.WORKFLOW)
             item, woke = proc.stdout.readline().split()
             assert item == f"w{i}", item
             latencies.append(float(woke) - sent)
@@ -80,6 +87,7 @@ def main(argv: list[str] | None = None) -> None:
     print(
         json.dumps(
             {
+                "mode": mode,
                 "idle_cpu_share": round(idle_cpu / args.idle, 4),
                 "idle_seconds": args.idle,
                 "waiting_threads": args.threads,

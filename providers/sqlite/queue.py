@@ -45,7 +45,7 @@ class SqliteQueueProvider:
             return added.rowcount
 
         if self._db.write("queue_work", push):
-            self._wakeup.notify(kind)
+            self._wakeup.queued(kind)
 
     def _pop(self, kind: str) -> str | None:
         # looked at first without the write lock: an empty queue costs a read, not a write transaction
@@ -60,6 +60,7 @@ class SqliteQueueProvider:
         kind = QueueType(queue).value
         deadline = time.monotonic() + timeout
         interrupts = self._interrupts
+        self._wakeup.listen()
         while not self._closed:
             generation = self._wakeup.generation(kind)
             item = self._pop(kind)

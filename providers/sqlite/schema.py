@@ -15,6 +15,7 @@ instance's ``next_execution``, kept as the host computes it (epoch milliseconds)
     errors         execution errors in the order they were stored
     queue          queued ids (kind, item_id) in FIFO order (seq, never reused); an id is queued once
                    per kind
+    doorbells      the sockets of the processes waiting on a queue (see ``doorbell``)
     locks          resource -> the owner's token for this acquisition and its lease's expiry
 """
 
@@ -80,6 +81,10 @@ SCHEMA: tuple[str, ...] = (
         UNIQUE (kind, item_id)
     )""",
     "CREATE INDEX IF NOT EXISTS queue_order ON queue (kind, seq)",
+    """CREATE TABLE IF NOT EXISTS doorbells (
+        name TEXT PRIMARY KEY,
+        pid INTEGER NOT NULL
+    )""",
     """CREATE TABLE IF NOT EXISTS locks (
         resource TEXT PRIMARY KEY,
         token TEXT NOT NULL,

@@ -4,16 +4,19 @@ SQLite has no way to block until another process writes, so:
 
 * **this process** (any provider object on the same file): ``queue_work`` notifies a condition variable
   after its commit; one waiting worker of that queue wakes at once;
-* **other processes**: while at least one worker of this process waits, one watcher thread reads the
+* **other processes**: a datagram to each waiting process's doorbell (see
+  :mod:`liteflow.providers.sqlite.doorbell`) once the id is committed, which wakes one of its workers;
+* **where there are no UNIX sockets** (or binding one fails): while a worker of this process waits,
+  one watcher thread reads the
   highest ``seq`` of each queue someone waits on (one index lookup each: sequence numbers are never
   reused, so it changes with every id queued, whoever queued it) every 1 ms, doubling to 4 ms while it
   does not change. When it changed, the watcher counts the queued ids (at most as many as there are
   waiters) and wakes that many. Other writes to the file (persists, locks) do not wake it. Nobody
   waiting: the watcher sleeps on a condition variable and costs nothing.
 
-Cost, measured with ``python -m benchmarks.sqlite_wakeup`` (2-core machine): an idle process whose
-workers wait spends about 2 % of one core (250 timer wake-ups a second, most of it the wake-up itself);
-a worker in another process holds the id about 2 ms (p50) after ``queue_work`` returns, p99 under 5 ms.
+Cost, measured with ``python -m benchmarks.sqlite_wakeup`` (2-core machine, see the README): doorbells
+cost an idle process nothing; the polling fallback about 2 % of one core per idle process (250 timer
+wake-ups a second) and wakes a worker in another process about 2 ms (p50) after ``queue_work``.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from collections.abc import Iterable
 
 from liteflow.core.log import logger
 
+from . import doorbell
 from .database import Database
 
 log = logger("sqlite")
@@ -47,6 +51,7 @@ class Wakeup:
         self._someone_waits = threading.Condition(self._mutex)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._doorbell = doorbell.Doorbell(db, self.notify) if doorbell.available() else None
         db.on_close(self.stop)
 
     @classmethod
@@ -62,8 +67,30 @@ class Wakeup:
         :meth:`wait` returns at once if it changed meanwhile (no wake-up is lost)."""
         return self._generation[kind]
 
+    def listen(self) -> None:
+        """Ready this process to be woken by others (before its workers first look at a queue)."""
+        bell = self._doorbell
+        if bell is None or bell.name is not None:
+            return
+        try:
+            bell.listen()
+        except Exception as exc:  # no sockets here (sandbox, read-only temp dir): poll instead
+            log.warning("sqlite.doorbell_unavailable", error=str(exc))
+            self._doorbell = None
+            bell.stop()
+
+    def queued(self, kind: str) -> None:
+        """This process committed an id on ``kind``: wake a worker here, and ring the other processes."""
+        self.notify(kind)
+        bell = self._doorbell
+        if bell is not None:
+            try:
+                bell.ring(kind)
+            except Exception as exc:  # they find it when their dequeue times out (idle_wait)
+                log.warning("sqlite.ring_failed", error=str(exc))
+
     def notify(self, kind: str) -> None:
-        """Something was queued on ``kind`` by this process: wake one waiter."""
+        """Something was queued on ``kind``: wake one waiter of this process."""
         with self._mutex:
             self._generation[kind] += 1
             self._ready[kind].notify()
@@ -80,8 +107,9 @@ class Wakeup:
             if self._generation[kind] != generation or self._stop.is_set():
                 return
             self._waiting[kind] += 1
-            self._start_watcher()
-            self._someone_waits.notify()
+            if self._doorbell is None:
+                self._start_watcher()
+                self._someone_waits.notify()
             try:
                 self._ready[kind].wait(timeout)
             finally:
@@ -131,6 +159,8 @@ class Wakeup:
 
     def stop(self) -> None:
         self._stop.set()
+        if self._doorbell is not None:
+            self._doorbell.stop()
         self.notify_all()
         with self._mutex:
             self._someone_waits.notify_all()

@@ -270,7 +270,9 @@ def test_queries_read_an_index(persistence: Any, filters: dict[str, Any]) -> Non
 # -- queue ---------------------------------------------------------------------------------------------
 WAITER = """
 import sys, time
-from liteflow.providers.sqlite import SqliteQueueProvider
+from liteflow.providers.sqlite import SqliteQueueProvider, doorbell
+if sys.argv[2] == "polling":
+    doorbell.available = lambda: False  # as where there are no UNIX sockets
 queue = SqliteQueueProvider(sys.argv[1])
 print("waiting", flush=True)
 item = queue.dequeue_work("workflow", 20.0)
@@ -278,12 +280,13 @@ print(item, repr(time.time()), flush=True)
 """
 
 
-def test_a_worker_in_another_process_wakes_within_milliseconds(db: Path) -> None:
+@pytest.mark.parametrize("mode", ["doorbell", "polling"])
+def test_a_worker_in_another_process_wakes_within_milliseconds(db: Path, mode: str) -> None:
     queue = SqliteQueueProvider(db)
-    proc = subprocess.Popen([sys.executable, "-c", WAITER, str(db)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", WAITER, str(db), mode], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "waiting"
-    time.sleep(0.3)  # blocked in dequeue_work by now, its watcher polling at its slowest
+    time.sleep(0.3)  # blocked in dequeue_work by now (a polling watcher at its slowest)
     sent = time.time()
     queue.queue_work("across", QueueType.WORKFLOW)
     item, woke = proc.stdout.readline().split()
@@ -291,6 +294,20 @@ def test_a_worker_in_another_process_wakes_within_milliseconds(db: Path) -> None
     queue.close()
     assert item == "across"
     assert float(woke) - sent < 0.5  # a few ms on an idle machine; loose for a loaded one
+
+
+def test_doorbells_of_dead_processes_are_cleared_by_the_next_ring(db: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-c", WAITER, str(db), "doorbell"], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "waiting"
+    queue = SqliteQueueProvider(db)
+    assert len(queue._db.query("test", "SELECT name FROM doorbells")) == 1
+    proc.kill()
+    proc.wait(10)
+    queue.queue_work("nobody-waits", QueueType.WORKFLOW)  # rings the dead doorbell: refused, deleted
+    assert queue._db.query("test", "SELECT name FROM doorbells") == []
+    assert queue.dequeue_work(QueueType.WORKFLOW, 1.0) == "nobody-waits"
+    queue.close()
 
 
 def test_interrupt_wakes_a_blocked_dequeue(db: Path) -> None:

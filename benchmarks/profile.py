@@ -2,6 +2,7 @@
 
     python -m benchmarks.profile --providers memory --instances 1000
     python -m benchmarks.profile --providers redis --instances 300
+    python -m benchmarks.profile --providers sqlite --instances 300
 
 To see one step's cost without the noise of threads fighting over the GIL, the host is not started:
 this process starts the instances (as a client), then takes them off the queue and runs them itself,
@@ -19,12 +20,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from typing import Any
 
-from benchmarks.harness import delete_keys, redis_answers, redis_host
+from benchmarks.harness import delete_keys, redis_answers, redis_host, sqlite_host
 from benchmarks.measure import Completions
 from benchmarks.nodes import close_providers
 from benchmarks.workflows import CHAIN, CHAIN_STEPS, register_all
@@ -41,6 +44,7 @@ PACKAGES = (
     ("liteflow/core", "liteflow core (models, lifecycle, serialization, ...)"),
     ("providers/memory", "memory providers"),
     ("providers/redis", "redis providers"),
+    ("providers/sqlite", "sqlite providers (incl. sqlite3 calls)"),
     ("site-packages/redis", "redis-py (incl. socket I/O)"),
     ("pydantic", "pydantic"),
     ("structlog", "structlog"),
@@ -115,6 +119,8 @@ def _host(args: argparse.Namespace, prefix: str | None, **options: Any) -> Workf
     if args.providers == "redis":
         assert prefix is not None
         host = redis_host(args.redis_url, prefix, **options)
+    elif args.providers == "sqlite":
+        host = sqlite_host(os.path.join(tempfile.mkdtemp(prefix="lfbench-profile-"), "liteflow.db"), **options)
     else:
         host = configure_workflow_host(**options)
     register_all(host)
@@ -124,6 +130,9 @@ def _host(args: argparse.Namespace, prefix: str | None, **options: Any) -> Workf
 def _close(host: WorkflowHost) -> None:
     host.close()
     close_providers(host)
+    path = getattr(host.persistence, "path", None)
+    if isinstance(path, str) and os.path.basename(os.path.dirname(path)).startswith("lfbench-profile-"):
+        shutil.rmtree(os.path.dirname(path), ignore_errors=True)
 
 
 def _server_stats(args: argparse.Namespace) -> tuple[float, dict[str, int]] | None:
@@ -226,7 +235,7 @@ def threads_sweep(args: argparse.Namespace, prefix: str | None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.profile", description=__doc__.splitlines()[0])
-    parser.add_argument("--providers", choices=("memory", "redis"), default="memory")
+    parser.add_argument("--providers", choices=("memory", "redis", "sqlite"), default="memory")
     parser.add_argument("--instances", type=int, default=1000)
     parser.add_argument("--redis-url", default=os.environ.get("LITEFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"))
     parser.add_argument("--out-dir", default=RESULTS)

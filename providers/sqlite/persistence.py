@@ -35,9 +35,10 @@ log = logger("sqlite")
 _BATCH = 500
 
 _UPDATE = (
-    "UPDATE instances SET revision = ?, status = ?, end_time = ?, next_execution = ?, pointer_count = ?, doc = ?"
-    " WHERE id = ? AND revision = ?"
+    "UPDATE instances SET revision = ?, next_execution = ?, pointer_count = ?, doc = ? WHERE id = ? AND revision = ?"
 )
+#: Apart, and only when they differ: an UPDATE that names a column rewrites the index entries holding it.
+_UPDATE_STATUS = "UPDATE instances SET status = ?, end_time = ? WHERE id = ? AND (status <> ? OR end_time <> ?)"
 _INSERT = (
     "INSERT INTO instances (id, revision, status, definition_id, reference, create_time, end_time,"
     " next_execution, pointer_count, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -153,22 +154,15 @@ class SqlitePersistenceProvider:
     ) -> None:
         expected = instance.revision
         encoded = _Encoded(instance, expected + 1, strict=False)
-        update = (
-            expected + 1,
-            encoded.status,
-            encoded.end_time,
-            encoded.next_execution,
-            encoded.count,
-            encoded.header,
-            instance.id,
-            expected,
-        )
+        update = (expected + 1, encoded.next_execution, encoded.count, encoded.header, instance.id, expected)
+        status = (encoded.status, encoded.end_time, instance.id, encoded.status, encoded.end_time)
         made = [_subscription_row(s) for s in subscriptions]
 
         def store(connection: sqlite3.Connection) -> int:
             if connection.execute(_UPDATE, update).rowcount != 1:
                 found = connection.execute("SELECT 1 FROM instances WHERE id = ?", (instance.id,)).fetchone()
                 return 0 if found else -1
+            connection.execute(_UPDATE_STATUS, status)
             connection.executemany(_POINTER, encoded.pointers)
             connection.execute(
                 "DELETE FROM pointers WHERE workflow_id = ? AND position >= ?", (instance.id, encoded.count)

@@ -177,8 +177,8 @@ class Database:
         deadline: float | None = None
         delay = 0.001
         while True:
-            held = self._held()
             try:
+                held = self._held()
                 with held.mutex:
                     if held.closed:
                         raise ProviderError(f"sqlite database {self.path} is closed")

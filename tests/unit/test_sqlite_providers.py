@@ -62,6 +62,12 @@ def test_paths_and_urls() -> None:
             sqlite_path(bad)
 
 
+def test_a_file_that_cannot_be_opened_is_a_provider_error(tmp_path: Path) -> None:
+    with pytest.raises(ProviderError) as info:
+        SqlitePersistenceProvider(tmp_path / "no-such-directory" / "x.db")
+    assert isinstance(info.value.__cause__, sqlite3.OperationalError)
+
+
 def test_the_file_is_in_wal_mode(persistence: Any, db: Path) -> None:
     raw = sqlite3.connect(db)
     assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

@@ -28,6 +28,7 @@ from liteflow.core.lifecycle import (
 from liteflow.core.lifecycle_hub import LifecycleHub
 from liteflow.core.log import logger
 from liteflow.core.models import Event, WorkflowInstance, WorkflowStatus, as_utc, new_id, to_millis, utcnow
+from liteflow.core.primitives.sub_workflow import announce_completion, ends_child
 from liteflow.core.serialization import rebuild, type_name
 from liteflow.core.services import control
 from liteflow.core.services.async_runner import AsyncRunner
@@ -36,6 +37,7 @@ from liteflow.core.services.lifecycle_dispatch import LifecycleCallback, Lifecyc
 from liteflow.core.services.options import HostOptions
 from liteflow.core.services.poller import RunnablePoller
 from liteflow.core.services.scheduler import WakeupScheduler
+from liteflow.core.services.slots import WorkflowSlots
 from liteflow.core.services.workflow_consumer import WorkflowConsumer
 from liteflow.core.workflow import Workflow
 
@@ -80,6 +82,10 @@ class WorkflowHost:
             wants_step_events=self.lifecycle.wants_step_events,
         )
         self._processing: dict[str, int] = {}
+        #: events that found a workflow locked by this host: workflow id -> event ids (see defer_event)
+        self._deferred: dict[str, set[str]] = {}
+        self._slots = WorkflowSlots(options.max_concurrent_workflows)
+        self._workflow_consumer: WorkflowConsumer | None = None
         self._changed = threading.Condition()
         #: what wait_for_workflow callers are waiting for: workflow id -> the status last seen here
         self._watched: dict[str, _Watch] = {}
@@ -94,6 +100,8 @@ class WorkflowHost:
         """Register a :class:`Workflow` (or a workflow template); raises DefinitionError if invalid."""
         definition = build_definition(workflow)
         self.registry.register(definition)
+        if self._workflow_consumer is not None:
+            self._workflow_consumer.missing.forget_all()
         on_register = definition.extra.get("on_register")
         if callable(on_register):
             on_register(self)
@@ -127,12 +135,17 @@ class WorkflowHost:
             if self._running:
                 return
             self._stop = threading.Event()
+            self._slots = WorkflowSlots(self.options.max_concurrent_workflows)
             self.scheduler.start()
-            workflow_consumer = WorkflowConsumer(self)
+            workflow_consumer = self._workflow_consumer = WorkflowConsumer(self)
             event_consumer = EventConsumer(self, workflow_consumer)
             poller = RunnablePoller(self, self._stop)
             self._threads = [
                 self._thread(f"liteflow-workflow-{i}", self._work_loop, QueueType.WORKFLOW, workflow_consumer.process)
+                for i in range(self.options.max_concurrent_workflows)
+            ]
+            self._threads += [
+                self._thread(f"liteflow-handoff-{i}", self._slots.serve, self._run_handed_off(workflow_consumer))
                 for i in range(self.options.max_concurrent_workflows)
             ]
             self._threads += [
@@ -151,6 +164,7 @@ class WorkflowHost:
             if not self._running:
                 return
             self._stop.set()
+            self._slots.close()
             interrupt = getattr(self.queue, "interrupt", None)
             if callable(interrupt):
                 interrupt()
@@ -188,11 +202,15 @@ class WorkflowHost:
                     self.queue.queue_work(item_id, queue)
                     break
                 if queue is QueueType.WORKFLOW:
+                    if not self._slots.take():  # stopping meanwhile
+                        self.queue.queue_work(item_id, queue)
+                        break
                     self.begin_processing(item_id)
                     try:
                         handle(item_id)
                     finally:
                         self.finished_processing(item_id)
+                        self._slots.give_back()
                 else:
                     handle(item_id)
                 backoff = 0.0
@@ -200,6 +218,24 @@ class WorkflowHost:
                 backoff = min(max(backoff * 2, 0.05), 5.0)
                 log.warning("worker.failed", queue=queue.value, error=f"{type(exc).__name__}: {exc}", retry_in=backoff)
                 self._stop.wait(backoff)
+
+    def _run_handed_off(self, consumer: WorkflowConsumer) -> Callable[[WorkflowInstance], None]:
+        def run(instance: WorkflowInstance) -> None:
+            try:
+                consumer.run_held(instance)
+            finally:
+                self.finished_processing(instance.id)
+
+        return run
+
+    def hand_off(self, instance: WorkflowInstance) -> bool:
+        """Run an instance the caller holds locked (just loaded and stored) on a free workflow slot of
+        this host, which releases the lock; False if none is free (the caller still holds it)."""
+        self.begin_processing(instance.id)
+        if self._slots.hand_off(instance):
+            return True
+        self.finished_processing(instance.id)
+        return False
 
     # -- instances -------------------------------------------------------------------------------------
     def start_workflow(
@@ -329,8 +365,6 @@ class WorkflowHost:
                 if pointer.end_time is None and pointer.event_name is not None and not pointer.event_published:
                     self.persistence.terminate_subscription(pointer.id)
             if instance.parent_workflow_id is not None:
-                from liteflow.core.primitives.sub_workflow import announce_completion
-
                 announce_completion(self, instance)
         self.emit([event.of(instance)])
         self._notify_changed(instance.id, instance.status)
@@ -395,14 +429,8 @@ class WorkflowHost:
         if instance.status is WorkflowStatus.COMPLETE and before is not WorkflowStatus.COMPLETE:
             for middleware in self._workflow_middleware["post"]:
                 self._run_middleware("post", middleware, instance)
-            if instance.parent_workflow_id is not None:
-                from liteflow.core.primitives.sub_workflow import announce_completion
-
-                announce_completion(self, instance)
-        elif instance.parent_workflow_id is not None and any(isinstance(e, WorkflowTerminated) for e in result.events):
-            from liteflow.core.primitives.sub_workflow import announce_completion
-
-            announce_completion(self, instance)  # a terminated child: its waiting parent step fails
+        if ends_child(instance, before):  # completed or terminated: announced before it was stored
+            announce_completion(self, instance, prepared=True)
         self._notify_changed(instance.id, instance.status)
 
     def _run_middleware(self, phase: str, middleware: WorkflowMiddleware, instance: WorkflowInstance) -> None:
@@ -416,14 +444,35 @@ class WorkflowHost:
             self._processing[workflow_id] = self._processing.get(workflow_id, 0) + 1
 
     def finished_processing(self, workflow_id: str) -> None:
+        deferred: set[str] = set()
         with self._changed:
             count = self._processing.get(workflow_id, 0) - 1
             if count > 0:
                 self._processing[workflow_id] = count
             else:
                 self._processing.pop(workflow_id, None)
+                if self._deferred:
+                    deferred = self._deferred.pop(workflow_id, deferred)
             if workflow_id in self._watched:
                 self._changed.notify_all()
+        for event_id in deferred:  # its lock is released: they can be delivered now
+            self.queue.queue_work(event_id, QueueType.EVENT)
+
+    def defer_event(self, workflow_id: str, event_id: str) -> bool:
+        """An event found ``workflow_id`` locked: if this host is running it, leave the event to it (it
+        takes the event after its pass, or queues it again when done) and return True; else False."""
+        with self._changed:
+            if workflow_id not in self._processing:
+                return False
+            self._deferred.setdefault(workflow_id, set()).add(event_id)
+            return True
+
+    def take_deferred_events(self, workflow_id: str) -> list[str]:
+        """For the worker running ``workflow_id``: the events left to it by ``defer_event``."""
+        if not self._deferred:
+            return []
+        with self._changed:
+            return sorted(self._deferred.pop(workflow_id, ()))
 
     def apply_control_request(self, instance: WorkflowInstance) -> bool:
         """Between two passes of a worker holding the instance's lock: apply a pending status change.

@@ -3,8 +3,9 @@
 The child is started with ``parent_workflow_id`` set; when it completes, its host publishes the event
 ``liteflow.workflow-completed`` keyed by the child's id with the child's final data (written before the
 child's end is stored and delivered once it is: see below), which the waiting step receives
-(``step.result``, for ``.output``). When the child is terminated instead, the same event carries a marker and the waiting step raises :class:`ChildWorkflowTerminated`: the parent step's error
-behaviour applies (a retry starts a new child).
+(``step.result``, for ``.output``). When the child is terminated instead, the same event carries a
+marker and the waiting step raises :class:`ChildWorkflowTerminated`: the parent step's error behaviour
+applies (a retry starts a new child).
 """
 
 from __future__ import annotations

@@ -82,8 +82,7 @@ class WorkflowConsumer:
     def process(self, workflow_id: str) -> None:
         host = self.host
         if self.missing.known(workflow_id):  # no definition here: not even loaded again in this window
-            if self.missing.hand_back(workflow_id):
-                host.queue.queue_work(workflow_id, QueueType.WORKFLOW)
+            self._hand_back(workflow_id)
             return
         if not host.lock.acquire_lock(workflow_id):
             return  # another worker or host is on it; it re-queues what stays due
@@ -115,14 +114,20 @@ class WorkflowConsumer:
         """After the lock is released: queue the instance again, or set a timer for when it is due."""
         host = self.host
         if self.missing.known(instance.id):
-            if self.missing.hand_back(instance.id):  # for a host that has its definition
-                host.queue.queue_work(instance.id, QueueType.WORKFLOW)
+            self._hand_back(instance.id)
         elif requeue:
             host.queue.queue_work(instance.id, QueueType.WORKFLOW)
         elif instance.status is WorkflowStatus.RUNNABLE and instance.next_execution is not None:
             host.scheduler.wake_after(
                 (instance.next_execution - to_millis(utcnow())) / 1000, instance.id, QueueType.WORKFLOW
             )
+
+    def _hand_back(self, workflow_id: str) -> None:
+        """Queue an instance without a definition here again, for a host that has it. Queued by the timer
+        thread, not by this worker, which would otherwise take it straight back from the queue ahead of
+        the longest waiting worker (the one the queue wakes)."""
+        if self.missing.hand_back(workflow_id):
+            self.host.scheduler.wake_after(0.0, workflow_id, QueueType.WORKFLOW)
 
     def run(self, instance: WorkflowInstance) -> bool:
         """Run passes while work is due; True if it stopped only because of ``max_passes``."""

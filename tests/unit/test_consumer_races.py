@@ -272,12 +272,12 @@ def test_timers_for_one_id_are_merged_and_the_earliest_wins() -> None:
     scheduler.start()
     try:
         for _ in range(500):
-            scheduler.wake_after(0.3, "a", QueueType.WORKFLOW)
-        scheduler.wake_after(0.6, "a", QueueType.WORKFLOW)
+            scheduler.wake_after(1.5, "a", QueueType.WORKFLOW)
+        scheduler.wake_after(2.0, "a", QueueType.WORKFLOW)
         scheduler.wake_after(0.05, "a", QueueType.WORKFLOW)  # earlier: moves the one timer forward
         scheduler.wake_after(0.05, "a", QueueType.EVENT)  # another queue: a timer of its own
-        wait_until(lambda: len(queue.queued) >= 2, timeout=0.25)  # the earliest time won
-        time.sleep(0.8)  # past every time asked for
+        wait_until(lambda: len(queue.queued) >= 2, timeout=1.2)  # the earliest time won
+        time.sleep(2.2)  # past every time asked for
         assert queue.queued == ["a", "a"]
         assert scheduler.pending() == 0
         scheduler.wake_after(5, "b", QueueType.WORKFLOW)

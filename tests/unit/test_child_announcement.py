@@ -165,3 +165,54 @@ def test_an_announcement_is_delivered_only_once_the_childs_end_is_stored_and_as_
     settled = settled_announcement(host, persistence.get_event(event.id))
     assert settled is not None and settled.event_data == {CHILD_TERMINATED: child_id}
     assert persistence.get_event(event.id).event_data == {CHILD_TERMINATED: child_id}  # stored so, too
+
+
+class WaitingChild(Workflow):
+    def id(self) -> str:
+        return "WaitingChild"
+
+    def build(self, builder: WorkflowBuilder) -> None:
+        builder.start_with(lambda c: None).wait_for("never", lambda d, c: "k")
+
+
+class ParentOfWaiting(Workflow):
+    def id(self) -> str:
+        return "ParentOfWaiting"
+
+    def build(self, builder: WorkflowBuilder) -> None:
+        builder.start_with(lambda c: None).sub_workflow("WaitingChild").then(lambda c: None)
+
+
+def test_the_parent_hears_of_a_terminated_child_though_the_announcement_could_not_be_written(persistence: Any) -> None:
+    host = configure_workflow_host(persistence, poll_interval=0.2)
+    host.register_workflow(WaitingChild())
+    host.register_workflow(ParentOfWaiting())
+    with host:
+        parent_id = host.start_workflow("ParentOfWaiting")
+
+        def child_waiting() -> str | None:
+            parent = host.get_workflow_instance(parent_id)
+            child_ids = [p.event_key for p in parent.execution_pointers if p.event_name == CHILD_COMPLETED_EVENT]
+            if not child_ids:
+                return None
+            child = host.get_workflow_instance(child_ids[0])
+            return child.id if any(p.event_name == "never" for p in child.execution_pointers) else None
+
+        child_id = _wait_until(child_waiting)
+        persistence.faults.announcements = 1
+        with pytest.raises(ProviderError):
+            host.terminate_workflow(child_id)
+        # the failed call changed nothing the parent could miss: terminating again works and is heard
+        assert host.terminate_workflow(child_id) is True
+        errors = _wait_until(lambda: host.get_errors(parent_id))
+        assert "terminated" in errors[0].message
+
+
+def _wait_until(check: Any, timeout: float = WAIT) -> Any:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not (value := check()):
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+    return value

@@ -28,7 +28,7 @@ from liteflow.core.lifecycle import (
 from liteflow.core.lifecycle_hub import LifecycleHub
 from liteflow.core.log import logger
 from liteflow.core.models import Event, WorkflowInstance, WorkflowStatus, as_utc, new_id, to_millis, utcnow
-from liteflow.core.primitives.sub_workflow import announce_completion, ends_child
+from liteflow.core.primitives.sub_workflow import announce_completion, ends_child, prepare_announcement
 from liteflow.core.serialization import rebuild, type_name
 from liteflow.core.services import control
 from liteflow.core.services.async_runner import AsyncRunner
@@ -202,15 +202,16 @@ class WorkflowHost:
                     self.queue.queue_work(item_id, queue)
                     break
                 if queue is QueueType.WORKFLOW:
+                    self.begin_processing(item_id)  # from now on: the poller leaves it to this worker
                     if not self._slots.take():  # stopping meanwhile
+                        self.finished_processing(item_id)
                         self.queue.queue_work(item_id, queue)
                         break
-                    self.begin_processing(item_id)
                     try:
                         handle(item_id)
                     finally:
-                        self.finished_processing(item_id)
                         self._slots.give_back()
+                        self.finished_processing(item_id)
                 else:
                     handle(item_id)
                 backoff = 0.0
@@ -344,7 +345,14 @@ class WorkflowHost:
         return resumed
 
     def terminate_workflow(self, workflow_id: str) -> bool:
-        return self._control(workflow_id, control.terminate, WorkflowTerminated)
+        return self._control(workflow_id, self._terminate, WorkflowTerminated)
+
+    def _terminate(self, instance: WorkflowInstance) -> bool:
+        if not control.terminate(instance):
+            return False
+        if instance.parent_workflow_id is not None:
+            prepare_announcement(self, instance)  # before the end is stored (see sub_workflow)
+        return True
 
     def _control(self, workflow_id: str, change: control.Change, event: type[LifecycleEvent]) -> bool:
         # Compare-and-set, retried; meanwhile a worker of this host running the instance applies the
@@ -365,7 +373,7 @@ class WorkflowHost:
                 if pointer.end_time is None and pointer.event_name is not None and not pointer.event_published:
                     self.persistence.terminate_subscription(pointer.id)
             if instance.parent_workflow_id is not None:
-                announce_completion(self, instance)
+                announce_completion(self, instance, prepared=True)
         self.emit([event.of(instance)])
         self._notify_changed(instance.id, instance.status)
         return True

@@ -123,11 +123,11 @@ class WorkflowConsumer:
             )
 
     def _hand_back(self, workflow_id: str) -> None:
-        """Queue an instance without a definition here again, for a host that has it. Queued by the timer
-        thread, not by this worker, which would otherwise take it straight back from the queue ahead of
-        the longest waiting worker (the one the queue wakes)."""
-        if self.missing.hand_back(workflow_id):
-            self.host.scheduler.wake_after(0.0, workflow_id, QueueType.WORKFLOW)
+        """Queue an instance without a definition here again, for a host that has it (see
+        ``missing_definitions``): by the timer thread, never by this worker."""
+        delay = self.missing.hand_back_delay(workflow_id)
+        if delay is not None:
+            self.host.scheduler.wake_after(delay, workflow_id, QueueType.WORKFLOW)
 
     def run(self, instance: WorkflowInstance) -> bool:
         """Run passes while work is due; True if it stopped only because of ``max_passes``."""

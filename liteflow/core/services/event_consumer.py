@@ -29,8 +29,8 @@ class EventConsumer:
 
     An event whose workflow is locked by a worker of this host is left to that worker, which takes it
     after its pass (see ``WorkflowHost.defer_event``); one locked elsewhere is tried again after
-    ``event_retry_delay``, doubled on every attempt up to ``poll_interval``. A workflow woken here runs
-    on a free workflow slot at once (``WorkflowHost.hand_off``), or goes to the queue when none is free.
+    ``event_retry_delay``, doubled on every attempt up to ``poll_interval``. A workflow woken here is
+    run here at once if a workflow slot is free (``WorkflowHost.run_woken``), else it is queued.
     """
 
     def __init__(self, host: WorkflowHost, workflows: WorkflowConsumer) -> None:
@@ -60,7 +60,7 @@ class EventConsumer:
             if settled_announcement(host, event) is None:
                 return  # a child's end not stored yet: its host queues it once it is (else the poller)
             subscriptions = host.persistence.get_subscriptions(event.event_name, event.event_key, event.event_time)
-            last = len(subscriptions) - 1  # the last woken workflow runs on a free slot; the others are queued
+            last = len(subscriptions) - 1  # the last woken workflow may run here; the others are queued
             outcomes = [self.seed(subscription, keep=i == last) for i, subscription in enumerate(subscriptions)]
             if outcomes and isinstance(outcomes[-1], WorkflowInstance):
                 held = outcomes[-1]
@@ -76,7 +76,7 @@ class EventConsumer:
             raise
         finally:
             host.lock.release_lock(lock_id)
-        if held is not None and not host.hand_off(held):
+        if held is not None and not host.run_woken(held, self.workflows.run_held):
             host.lock.release_lock(held.id)
             host.queue.queue_work(held.id, QueueType.WORKFLOW)
 
@@ -101,8 +101,8 @@ class EventConsumer:
 
     def seed(self, subscription: EventSubscription, keep: bool = False) -> bool | WorkflowInstance:
         """Deliver to one subscription. False if its workflow is locked (try again later); otherwise True,
-        or, with ``keep`` and a workflow now runnable, that instance, still locked, for the caller to hand
-        to a free slot (or unlock and queue), instead of unlocking it and queueing it here."""
+        or, with ``keep`` and a workflow now runnable, that instance, still locked, for the caller to run
+        on a free slot (or unlock and queue), instead of unlocking it and queueing it here."""
         host = self.host
         workflow_id = subscription.workflow_id
         if not host.lock.acquire_lock(workflow_id):

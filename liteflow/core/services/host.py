@@ -84,7 +84,7 @@ class WorkflowHost:
         self._processing: dict[str, int] = {}
         #: events that found a workflow locked by this host: workflow id -> event ids (see defer_event)
         self._deferred: dict[str, set[str]] = {}
-        self._slots = WorkflowSlots(options.max_concurrent_workflows)
+        self._slots = WorkflowSlots(options.max_concurrent_workflows, options.event_workers)
         self._workflow_consumer: WorkflowConsumer | None = None
         self._changed = threading.Condition()
         #: what wait_for_workflow callers are waiting for: workflow id -> the status last seen here
@@ -135,7 +135,7 @@ class WorkflowHost:
             if self._running:
                 return
             self._stop = threading.Event()
-            self._slots = WorkflowSlots(self.options.max_concurrent_workflows)
+            self._slots = WorkflowSlots(self.options.max_concurrent_workflows, self.options.event_workers)
             self.scheduler.start()
             workflow_consumer = self._workflow_consumer = WorkflowConsumer(self)
             event_consumer = EventConsumer(self, workflow_consumer)
@@ -145,12 +145,9 @@ class WorkflowHost:
                 for i in range(self.options.max_concurrent_workflows)
             ]
             self._threads += [
-                self._thread(f"liteflow-handoff-{i}", self._slots.serve, self._run_handed_off(workflow_consumer))
-                for i in range(self.options.max_concurrent_workflows)
-            ]
-            self._threads += [
                 self._thread(f"liteflow-event-{i}", self._work_loop, QueueType.EVENT, event_consumer.process)
-                for i in range(self.options.event_workers)
+                # event_workers serve events; as many more stand by for those running a woken workflow
+                for i in range(self.options.event_workers + self.options.max_concurrent_workflows)
             ]
             self._threads.append(self._thread("liteflow-poller", poller.run))
             for thread in self._threads:
@@ -193,7 +190,11 @@ class WorkflowHost:
 
     def _work_loop(self, queue: QueueType, handle: Callable[[str], None]) -> None:
         backoff = 0.0
+        slots = self._slots
+        events = queue is QueueType.EVENT
         while not self._stop.is_set():
+            if events and not slots.holds_event_role() and not slots.take_event_role():
+                break  # a standby thread waits in take_event_role() until a role is free
             try:
                 item_id = self.queue.dequeue_work(queue, self.options.idle_wait)
                 if item_id is None:
@@ -201,42 +202,44 @@ class WorkflowHost:
                 if self._stop.is_set():  # stopping: hand it back rather than start new work
                     self.queue.queue_work(item_id, queue)
                     break
-                if queue is QueueType.WORKFLOW:
-                    self.begin_processing(item_id)  # from now on: the poller leaves it to this worker
-                    if not self._slots.take():  # stopping meanwhile
-                        self.finished_processing(item_id)
-                        self.queue.queue_work(item_id, queue)
-                        break
-                    try:
-                        handle(item_id)
-                    finally:
-                        self._slots.give_back()
-                        self.finished_processing(item_id)
-                else:
+                if events:
                     handle(item_id)
+                else:
+                    self._run_slotted(item_id, handle)
                 backoff = 0.0
             except Exception as exc:  # a provider may be away for a while: back off and carry on
                 backoff = min(max(backoff * 2, 0.05), 5.0)
                 log.warning("worker.failed", queue=queue.value, error=f"{type(exc).__name__}: {exc}", retry_in=backoff)
                 self._stop.wait(backoff)
+        slots.give_back_event_role()
 
-    def _run_handed_off(self, consumer: WorkflowConsumer) -> Callable[[WorkflowInstance], None]:
-        def run(instance: WorkflowInstance) -> None:
-            try:
-                consumer.run_held(instance)
-            finally:
-                self.finished_processing(instance.id)
+    def _run_slotted(self, workflow_id: str, handle: Callable[[str], None]) -> None:
+        self.begin_processing(workflow_id)  # from now on: the poller leaves it to this worker
+        if not self._slots.take():  # stopping meanwhile
+            self.finished_processing(workflow_id)
+            self.queue.queue_work(workflow_id, QueueType.WORKFLOW)
+            return
+        try:
+            handle(workflow_id)
+        finally:
+            self._slots.give_back()
+            self.finished_processing(workflow_id)
 
-        return run
-
-    def hand_off(self, instance: WorkflowInstance) -> bool:
-        """Run an instance the caller holds locked (just loaded and stored) on a free workflow slot of
-        this host, which releases the lock; False if none is free (the caller still holds it)."""
+    def run_woken(self, instance: WorkflowInstance, run_held: Callable[[WorkflowInstance], None]) -> bool:
+        """For an event worker holding an instance it woke (locked, just stored): run it now if a
+        workflow slot is free (see ``slots``); False if none is (the caller still holds the lock)."""
+        slots = self._slots
+        if not slots.take_if_free():
+            return False
+        lent = slots.begin_woken_run()
         self.begin_processing(instance.id)
-        if self._slots.hand_off(instance):
-            return True
-        self.finished_processing(instance.id)
-        return False
+        try:
+            run_held(instance)
+        finally:
+            slots.give_back()
+            slots.end_woken_run(lent)
+            self.finished_processing(instance.id)
+        return True
 
     # -- instances -------------------------------------------------------------------------------------
     def start_workflow(

@@ -1,33 +1,34 @@
-"""Workflow slots: at most ``max_concurrent_workflows`` instances run at once on a host.
+"""Workflow slots and event roles: how a host bounds what it runs at once, and keeps serving events.
 
-A workflow worker takes a slot for every id it dequeues, and gives it back when done. An event worker
-that has just delivered an event, and still holds the woken instance's lock, hands that instance to a
-free slot (:meth:`WorkflowSlots.hand_off`), where a runner thread of the slot runs it at once: the
-shortest path from an event to the steps after the wait (no queue, no second lock or load). When no
-slot is free it gives the instance back to the queue instead. Event workers so never run steps: events
-never wait behind a slow step, and slow steps never take more than the host's slots.
+At most ``max_concurrent_workflows`` instances run at once on a host: a workflow worker takes a slot
+for every id it dequeues and gives it back when done. An event worker that has just delivered an event,
+and still holds the woken instance's lock, runs that instance itself only if a slot is free (the
+shortest path from an event to the steps after the wait: no queue, no second lock or load); otherwise
+it gives it to the queue.
+
+While it runs one, it does not take events. Should it be the last event worker still taking them, it
+hands its event role to a standby thread (a host has as many standby threads as slots), which takes up
+the events meanwhile: some thread always serves events, none waits behind a slow step, and in the
+common case (other event workers free) no thread is woken for it.
 """
 
 from __future__ import annotations
 
-import queue
 import threading
-from collections.abc import Callable
-
-from liteflow.core.log import logger
-from liteflow.core.models import WorkflowInstance
-
-log = logger("host")
 
 
 class WorkflowSlots:
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, event_roles: int) -> None:
         self.size = size
         self._free = threading.Semaphore(size)
-        self._handed: queue.SimpleQueue[WorkflowInstance | None] = queue.SimpleQueue()
+        self._roles = threading.Semaphore(event_roles)
+        self._holds_role = threading.local()
+        #: threads holding an event role and not running a woken workflow
+        self._consuming = 0
         self._mutex = threading.Lock()
         self._open = True
 
+    # -- slots -------------------------------------------------------------------------------------------
     def take(self) -> bool:
         """Wait for a free slot: True once taken, False if the slots were closed (the host stops)."""
         self._free.acquire()
@@ -36,40 +37,62 @@ class WorkflowSlots:
         self._free.release()  # passed on: the next waiter wakes and sees it closed too
         return False
 
-    def give_back(self) -> None:
-        self._free.release()
-
-    def hand_off(self, instance: WorkflowInstance) -> bool:
-        """Give a held instance to a free slot's runner (which gives the slot back when done); False if
-        no slot is free or the slots are closed."""
+    def take_if_free(self) -> bool:
+        """Take a slot if one is free now (and the slots are open); give it back when done."""
         if not self._free.acquire(blocking=False):
             return False
-        with self._mutex:
-            if self._open:
-                self._handed.put(instance)
-                return True
+        if self._open:
+            return True
         self._free.release()
         return False
 
-    def serve(self, run: Callable[[WorkflowInstance], None]) -> None:
-        """A runner thread: run what is handed off until the slots are closed (what was handed off
-        before is run first)."""
-        while (instance := self._handed.get()) is not None:
-            try:
-                run(instance)
-            except Exception as exc:  # the instance is recovered by the poller; the runner carries on
-                log.warning(
-                    "worker.failed", queue="handed-off", workflow_id=instance.id, error=f"{type(exc).__name__}: {exc}"
-                )
-            finally:
-                self._free.release()
+    def give_back(self) -> None:
+        self._free.release()
+
+    # -- event roles -------------------------------------------------------------------------------------
+    def take_event_role(self) -> bool:
+        """For an event thread: wait until it may serve events (True), or the slots are closed (False)."""
+        self._roles.acquire()
+        if not self._open:
+            self._roles.release()
+            return False
+        self._holds_role.value = True
+        with self._mutex:
+            self._consuming += 1
+        return True
+
+    def holds_event_role(self) -> bool:
+        return bool(getattr(self._holds_role, "value", False))
+
+    def give_back_event_role(self) -> None:
+        """An event thread stops serving events (the host stops)."""
+        if self.holds_event_role():
+            self._holds_role.value = False
+            with self._mutex:
+                self._consuming -= 1
+            self._roles.release()
+
+    def begin_woken_run(self) -> bool | None:
+        """The calling event thread runs a woken workflow: it takes no events meanwhile. If it was the
+        last one taking them, its role goes to a standby thread (True: take a role again after the run).
+        None for a thread without an event role (nothing to do)."""
+        if not self.holds_event_role():
+            return None
+        with self._mutex:
+            self._consuming -= 1
+            if self._consuming > 0:
+                return False
+        self._holds_role.value = False
+        self._roles.release()
+        return True
+
+    def end_woken_run(self, lent: bool | None) -> None:
+        if lent is False:
+            with self._mutex:
+                self._consuming += 1
 
     def close(self) -> None:
-        """No more hand-offs; runners finish what they were given, then return; ``take`` returns False."""
-        with self._mutex:
-            if not self._open:
-                return
-            self._open = False
-            for _ in range(self.size):
-                self._handed.put(None)
+        """The host stops: ``take`` and ``take_event_role`` return False from now on (waiters wake)."""
+        self._open = False
         self._free.release()  # wakes a worker waiting in take(), which wakes the next
+        self._roles.release()

@@ -193,6 +193,18 @@ class QueueProvider(Protocol):
 
 
 @runtime_checkable
+class BatchQueueProvider(Protocol):
+    """An optional ability of a queue provider (checked with ``isinstance``): queue many ids at once.
+
+    ``queue_work_many`` queues, in the given order, each id not already in the queue (the same rule as
+    ``queue_work``) in one step (one round trip for a server), and returns how many it added. The poller
+    uses it to hand back a backlog of due work without one call per id, most of it already queued.
+    """
+
+    def queue_work_many(self, item_ids: Sequence[str], queue: QueueType) -> int: ...
+
+
+@runtime_checkable
 class QueueLengths(Protocol):
     """An optional queue ability: how many ids wait in a queue (``liteflow stats`` shows it)."""
 

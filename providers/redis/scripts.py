@@ -294,13 +294,17 @@ if take < 0 then return matched end
 return found
 """
 
-#: KEYS: 1 queue zset, 2 sequence counter; ARGV: 1 id. Queues the id at the back unless already queued.
-#: Returns 1 if queued, 0 if it was already there.
+#: KEYS: 1 queue zset, 2 sequence counter; ARGV: the ids, in order. Queues each id at the back unless
+#: already queued. Returns how many were queued (for one id: 1 if queued, 0 if it was already there).
 QUEUE_PUSH = """
-if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
-local seq = redis.call('INCR', KEYS[2])
-redis.call('ZADD', KEYS[1], seq, ARGV[1])
-return 1
+local added = 0
+for i = 1, #ARGV do
+  if not redis.call('ZSCORE', KEYS[1], ARGV[i]) then
+    redis.call('ZADD', KEYS[1], redis.call('INCR', KEYS[2]), ARGV[i])
+    added = added + 1
+  end
+end
+return added
 """
 
 #: KEYS: 1 lock key; ARGV: 1 token, 2 lease (ms). Takes the lock for a token new for each acquisition if it

@@ -1,5 +1,5 @@
 """``python -m liteflow``: the ``liteflow`` command."""
 
-from liteflow.cli.main import main
+from liteflow.cli import main
 
 main()

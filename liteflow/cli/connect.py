@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,9 +91,11 @@ class Connection:
         from liteflow.core.services.configure import configure_workflow_host
 
         try:
-            self._host = configure_workflow_host(
-                persistence=self.persistence, queue=self.queue, lock=self.lock, prefix=self.prefix
-            )
+            with warnings.catch_warnings():  # "MongoDB: memory queue and lock" concerns workers, not a client
+                warnings.simplefilter("ignore", UserWarning)
+                self._host = configure_workflow_host(
+                    persistence=self.persistence, queue=self.queue, lock=self.lock, prefix=self.prefix
+                )
         except ValueError as exc:
             raise click.UsageError(str(exc)) from exc
         self._owned = True

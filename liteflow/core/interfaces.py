@@ -193,6 +193,18 @@ class QueueProvider(Protocol):
 
 
 @runtime_checkable
+class BatchQueueProvider(Protocol):
+    """An optional ability of a queue provider (checked with ``isinstance``): queue many ids at once.
+
+    ``queue_work_many`` queues, in the given order, each id not already in the queue (the same rule as
+    ``queue_work``) in one step (one round trip for a server), and returns how many it added. The poller
+    uses it to hand back a backlog of due work without one call per id, most of it already queued.
+    """
+
+    def queue_work_many(self, item_ids: Sequence[str], queue: QueueType) -> int: ...
+
+
+@runtime_checkable
 class QueueLengths(Protocol):
     """An optional queue ability: how many ids wait in a queue (``liteflow stats`` shows it)."""
 
@@ -201,8 +213,11 @@ class QueueLengths(Protocol):
 
 @runtime_checkable
 class LockProvider(Protocol):
-    """Named locks with a lease. A lock is owned by the provider object that took it; the provider keeps
-    renewing the leases of the locks it holds, so a lock frees itself only if its owner dies or stalls."""
+    """Named locks with a lease. A lock is owned by the acquisition that took it: ``release_lock`` frees
+    the oldest unreleased acquisition the calling thread made, never a later one made after a lapse. The
+    provider keeps renewing the leases of the locks it holds, so a lock frees itself only if its owner
+    dies or stalls. The built-in providers also offer ``acquire_lock_token(resource_id) -> str | None``
+    and ``release_lock(resource_id, token)`` (see :class:`liteflow.core.lease.LeasedLocks`)."""
 
     def acquire_lock(self, resource_id: str) -> bool: ...
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Sequence
 
 from liteflow.core.interfaces import QueueType
 from liteflow.providers.memory.health import InProcessHealth
@@ -30,6 +31,20 @@ class MemoryQueueProvider(InProcessHealth):
             q.members.add(item_id)
             q.items.append(item_id)
             q.ready.notify()
+
+    def queue_work_many(self, item_ids: Sequence[str], queue: QueueType) -> int:
+        """Queue each id not already queued, in order, under one lock; how many were added."""
+        q = self._queues[queue]
+        added = 0
+        with q.ready:
+            for item_id in item_ids:
+                if item_id not in q.members:
+                    q.members.add(item_id)
+                    q.items.append(item_id)
+                    added += 1
+            if added:
+                q.ready.notify(added)
+        return added
 
     def dequeue_work(self, queue: QueueType, timeout: float) -> str | None:
         q = self._queues[queue]

@@ -29,16 +29,23 @@ log = logger("redis")
 #: A Redis URL (``redis://host:port/db``, ``rediss://...``, ``unix://...``) or a ready ``redis.Redis``.
 RedisSource = Union[str, "redis.Redis"]
 
-#: Options for the clients made from a URL (query-string options in the URL take precedence).
+#: Options for the clients made from a URL (query-string options in the URL take precedence). Every read
+#: has a timeout (redis-py 5 and 6 have none by default): a half-open connection (a server or a link gone
+#: without a word) fails a command instead of hanging a worker or the lease renewal thread for ever.
 _CLIENT_OPTIONS: dict[str, Any] = {
     "decode_responses": False,
     "socket_connect_timeout": 5.0,
+    "socket_timeout": 5.0,
     "socket_keepalive": True,
     "health_check_interval": 30,
 }
 
 #: A blocking command is given this much less than the socket timeout, so the server answers first.
 _BLOCKING_MARGIN = 0.5
+
+#: The longest a blocking command made from a URL waits (a longer wait answers None sooner); its client's
+#: socket timeout is this plus the margin, so a half-open connection holds a blocked worker no longer.
+LONGEST_BLOCK = 10.0
 
 
 def text(value: Any) -> str:
@@ -144,8 +151,9 @@ class RedisConnection:
 
     * every key made by :meth:`key` starts with ``prefix`` (tests and tenants never collide, and nothing
       here ever flushes a database);
-    * a URL gets a client with its own connection pool, and (on first use) a second pool without a
-      socket timeout for blocking commands; a client passed in is used as it is, for both;
+    * a URL gets a client with its own connection pool (a 5 s socket timeout unless the URL says
+      otherwise), and (on first use) a second pool for blocking commands, whose socket timeout is the
+      longest block (10 s) plus a margin; a client passed in is used as it is, for both;
     * :meth:`execute` and :meth:`run_script` send a command on a connection of the hot path (see
       :class:`_Connections`) when the client has a plain connection pool, else through the client;
       both answer with the raw reply (no redis-py reply callbacks);
@@ -239,22 +247,27 @@ class RedisConnection:
     def blocking(self) -> tuple[redis.Redis, float | None]:
         """The client for blocking commands, and the longest block it can wait (None: no limit).
 
-        For a URL that is a client of its own whose connections have no socket timeout (redis-py aborts
-        a read after its socket timeout, even while the server legitimately blocks). A client passed in
-        is used as it is; its blocking commands are then kept a little shorter than its socket timeout.
+        For a URL that is a client of its own whose socket timeout is :data:`LONGEST_BLOCK` plus a margin
+        (redis-py aborts a read after its socket timeout, even while the server legitimately blocks; with
+        none, a half-open connection would block for ever). A client passed in is used as it is. Either
+        way blocking commands are kept a little shorter than the client's socket timeout.
         """
         with self._mutex:
             if self._blocking is None:
                 if self._url is not None:
                     self._blocking_name = f"liteflow-blocking-{secrets.token_hex(6)}"
-                    options = {**_CLIENT_OPTIONS, "socket_timeout": None, "client_name": self._blocking_name}
+                    options = {
+                        **_CLIENT_OPTIONS,
+                        "socket_timeout": LONGEST_BLOCK + _BLOCKING_MARGIN,
+                        "client_name": self._blocking_name,
+                    }
                     self._blocking = redis.Redis.from_url(self._url, **options)
                 else:
                     self._blocking = self.client
                 limit = socket_timeout(self._blocking)
                 if limit is not None:
-                    self._blocking_limit = max(limit - _BLOCKING_MARGIN, 0.0)
-                    log.info("redis.blocking_capped", socket_timeout=limit, longest_block=self._blocking_limit)
+                    self._blocking_limit = max(limit - _BLOCKING_MARGIN, limit / 2)
+                    log.debug("redis.blocking_capped", socket_timeout=limit, longest_block=self._blocking_limit)
             return self._blocking, self._blocking_limit
 
     def unblock(self) -> None:

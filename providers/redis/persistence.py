@@ -29,6 +29,7 @@ from liteflow.core.models import (
     ExecutionError,
     WorkflowInstance,
     WorkflowStatus,
+    engine_state,
 )
 from liteflow.core.serialization import dump_event, header_json, instance_from_parts, pointer_json
 from liteflow.core.visibility import WorkflowQuery, check_page
@@ -50,6 +51,8 @@ STATUS_SLOTS: tuple[WorkflowStatus, ...] = (
 )
 _SLOT = {status: str(i + 1) for i, status in enumerate(STATUS_SLOTS)}
 _PURGE_BATCH = 500
+#: engine_state key of an instance's last write: (its arguments without the token, the token)
+_WRITE_TOKEN = "redis_write_token"
 
 
 def _as_bytes(value: Any) -> bytes:
@@ -124,6 +127,15 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists)
         self._k_events = key("idx:events")
         self._k_event_index = key("idx:event:")
         self._k_unprocessed = key("idx:unprocessed")
+        #: SAVE_INSTANCE's KEYS 2..13, the same for every instance
+        self._save_keys = (
+            self._k_runnable,
+            *self._k_status.values(),
+            self._k_sub,
+            self._k_sub_where,
+            self._k_created,
+            *self._k_created_status.values(),
+        )
         self._save_instance = self._conn.script(scripts.SAVE_INSTANCE)
         # write tokens: this provider's random prefix and a counter (no os.urandom per write: it releases
         # the interpreter lock, and taking it back costs a busy host more than the rest of the call)
@@ -190,12 +202,7 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists)
         runnable = status is WorkflowStatus.RUNNABLE and instance.next_execution is not None
         keys = [
             self._k_instance + instance.id,
-            self._k_runnable,
-            *self._k_status.values(),
-            self._k_sub,
-            self._k_sub_where,
-            self._k_created,
-            *self._k_created_status.values(),
+            *self._save_keys,
             self._k_definition + instance.workflow_definition_id,
             self._k_reference + (instance.reference or ""),
         ]
@@ -208,7 +215,7 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists)
             instance.next_execution if runnable else "",
             instance.id,
             len(instance.execution_pointers),
-            f"{self._writer}{next(self._writes)}",
+            "",  # the write token, below
             control_applied or "",
             micros(instance.create_time),
             instance.workflow_definition_id,
@@ -221,6 +228,7 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists)
         args.append(len(ended))
         args.extend(ended)
         self._add_subscriptions(subscriptions, keys, args)
+        args[8] = self._write_token(instance, args)
         with provider_errors("persist_workflow"):
             outcome = self._conn.run_script(self._save_instance, keys, args)
         if outcome == 1:
@@ -234,6 +242,20 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists)
             raise ControlRequested(instance.id, instance.revision, text(outcome))
         log.debug("persist.conflict", workflow_id=instance.id, revision=instance.revision)
         raise ConcurrencyError(instance.id, instance.revision)
+
+    def _write_token(self, instance: WorkflowInstance, args: list[Any]) -> str:
+        """A token new for each write, but the same when the very same write (same expected revision,
+        same content) of this instance is sent again after it failed: if the first had been stored and
+        only its answer lost, the second finds its own token and succeeds instead of failing the
+        compare-and-set. A different write is never taken for it (it fails the compare-and-set)."""
+        state = engine_state(instance)
+        write = tuple(args)
+        last = state.get(_WRITE_TOKEN)
+        if last is not None and last[0] == write:
+            return str(last[1])
+        token = f"{self._writer}{next(self._writes)}"
+        state[_WRITE_TOKEN] = (write, token)
+        return token
 
     def _add_subscriptions(self, subscriptions: Sequence[EventSubscription], keys: list[str], args: list[Any]) -> None:
         for subscription in subscriptions:

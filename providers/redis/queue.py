@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import redis
 
 from liteflow.core.interfaces import QueueType
@@ -11,6 +13,9 @@ from . import scripts
 from .connection import ConnectionHealth, RedisConnection, RedisSource, provider_errors, text
 
 log = logger("redis")
+
+#: Ids per script call of ``queue_work_many`` (well within Lua's stack and a short time on the server).
+_BATCH = 1000
 
 
 class RedisQueueProvider(ConnectionHealth):
@@ -27,6 +32,8 @@ class RedisQueueProvider(ConnectionHealth):
       moment an id is queued by anyone; it never polls or sleeps. ``timeout <= 0`` does not block.
       A client passed in keeps its own socket timeout, so its blocks are capped just below it (it
       returns None sooner); a URL gets a second connection pool without a socket timeout for blocks;
+    * ``queue_work_many`` (:class:`~liteflow.core.interfaces.BatchQueueProvider`) queues a thousand ids
+      per script call, skipping those already queued on the server;
     * an id popped by a process that then dies is lost from the queue, not from the workflow: the
       host's runnable poller finds runnable instances and unprocessed events in persistence and queues
       them again.
@@ -41,6 +48,15 @@ class RedisQueueProvider(ConnectionHealth):
     def queue_work(self, item_id: str, queue: QueueType) -> None:
         with provider_errors("queue_work"):
             self._conn.run_script(self._push, [self._keys[QueueType(queue)], self._sequence], [item_id])
+
+    def queue_work_many(self, item_ids: Sequence[str], queue: QueueType) -> int:
+        """Queue each id not already queued, in order, one script call per thousand ids; how many were added."""
+        keys = [self._keys[QueueType(queue)], self._sequence]
+        added = 0
+        with provider_errors("queue_work_many"):
+            for start in range(0, len(item_ids), _BATCH):
+                added += int(self._conn.run_script(self._push, keys, list(item_ids[start : start + _BATCH])))
+        return added
 
     def dequeue_work(self, queue: QueueType, timeout: float) -> str | None:
         """The oldest queued id, waiting up to ``timeout`` seconds for one; None if none came."""

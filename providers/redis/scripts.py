@@ -294,13 +294,30 @@ if take < 0 then return matched end
 return found
 """
 
-#: KEYS: 1 queue zset, 2 sequence counter; ARGV: 1 id. Queues the id at the back unless already queued.
-#: Returns 1 if queued, 0 if it was already there.
+#: KEYS: 1 queue zset, 2 sequence counter; ARGV: the ids, in order. Queues each id at the back unless
+#: already queued. Returns how many were queued (for one id: 1 if queued, 0 if it was already there).
 QUEUE_PUSH = """
-if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
-local seq = redis.call('INCR', KEYS[2])
-redis.call('ZADD', KEYS[1], seq, ARGV[1])
-return 1
+local added = 0
+for i = 1, #ARGV do
+  if not redis.call('ZSCORE', KEYS[1], ARGV[i]) then
+    redis.call('ZADD', KEYS[1], redis.call('INCR', KEYS[2]), ARGV[i])
+    added = added + 1
+  end
+end
+return added
+"""
+
+#: KEYS: 1 lock key; ARGV: 1 token, 2 lease (ms). Takes the lock for a token new for each acquisition if it
+#: is free; answers 1 also when the lock is already this token's (the same acquisition, sent again after
+#: its answer was lost), else 0.
+LOCK_ACQUIRE = """
+local owner = redis.call('GET', KEYS[1])
+if not owner then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+if owner == ARGV[1] then return 1 end
+return 0
 """
 
 #: KEYS: 1 lock key; ARGV: 1 token. Deletes the lock only if this token owns it.
@@ -311,10 +328,23 @@ end
 return 0
 """
 
-#: KEYS: 1 lock key; ARGV: 1 token, 2 lease (ms). Extends the lease only if this token still owns it.
-LOCK_RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+#: KEYS: lock keys; ARGV: 1 lease (ms), then one token per key. Renews many locks in one step: a lock
+#: its token still owns gets a new lease, a lock whose key is gone (the server lost it, or its lease ran
+#: out while the holder could not reach the server) is set again for its token. Answers one flag per key:
+#: 1 held, 0 owned by another token (lost).
+LOCK_RENEW_MANY = """
+local answers = {}
+for i, key in ipairs(KEYS) do
+  local owner = redis.call('GET', key)
+  if owner == ARGV[i + 1] then
+    redis.call('PEXPIRE', key, ARGV[1])
+    answers[i] = 1
+  elseif not owner then
+    redis.call('SET', key, ARGV[i + 1], 'PX', ARGV[1])
+    answers[i] = 1
+  else
+    answers[i] = 0
+  end
 end
-return 0
+return answers
 """

@@ -177,8 +177,8 @@ class Database:
         deadline: float | None = None
         delay = 0.001
         while True:
-            held = self._held()
             try:
+                held = self._held()
                 with held.mutex:
                     if held.closed:
                         raise ProviderError(f"sqlite database {self.path} is closed")
@@ -228,13 +228,14 @@ class Database:
         return self.retrying(action, lambda connection: connection.execute(sql, parameters).fetchall())
 
     def close(self) -> None:
-        """Close every connection this object made (for every thread) and stop what hangs off it."""
-        self.closed = True
+        """Stop what hangs off this object (it may still write, e.g. to take a doorbell out), then close
+        every connection it made, for every thread."""
         for callback in self._attached:
             try:
                 callback()
             except Exception as exc:  # closing is best effort
                 log.debug("sqlite.close_callback_failed", error=str(exc))
+        self.closed = True
         for held in list(self._all):
             with held.mutex:  # waits for a statement running in the connection's thread
                 held.closed = True

@@ -35,7 +35,7 @@ _ABSTRACT = sys.platform.startswith("linux")
 
 def available() -> bool:
     """Whether this platform has UNIX datagram sockets (else the queue falls back to polling)."""
-    return hasattr(socket, "AF_UNIX")
+    return os.name == "posix" and hasattr(socket, "AF_UNIX")  # Windows has no UNIX datagram sockets
 
 
 def _address(name: str) -> str:

@@ -122,3 +122,13 @@ def test_detail_document_uses_step_names_and_status_names() -> None:
     assert all(p["status"] == "COMPLETE" and p["duration"] is not None for p in document["pointers"])
     assert document["errors"] == []
     json.dumps(document)  # JSON as it is
+
+
+def test_without_the_cli_extra_the_command_names_it() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys; sys.modules['click'] = None; from liteflow.cli import main; main(['--help'])"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip() == "liteflow: the command needs click: pip install 'liteflow-workflows[cli]'"

@@ -7,11 +7,38 @@ Leases are short (0.5 s) where lapsing matters; waits are loose.
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import pytest
 
 from liteflow.core.interfaces import LockProvider
 
 LEASE = 0.5
+T = TypeVar("T")
+
+
+class Worker:
+    """One worker thread of a host: every call made through it runs on that same thread."""
+
+    def __init__(self) -> None:
+        self._thread = ThreadPoolExecutor(max_workers=1)
+
+    def __call__(self, fn: Callable[[], T]) -> T:
+        return self._thread.submit(fn).result(timeout=30)
+
+    def close(self) -> None:
+        self._thread.shutdown()
+
+
+def stop_renewing(owner: Any) -> None:
+    """The owner's renewals stop, as they would while its store is out of reach: its leases lapse. For
+    providers built on ``liteflow.core.lease.LeasedLocks`` (each acquisition then restarts them)."""
+    renewer = getattr(owner, "_renewer", None)
+    if renewer is None:
+        pytest.skip("no way to stop this provider's renewals")
+    renewer.stop()
 
 
 def acquire_within(owner: Any, resource: str, seconds: float) -> bool:
@@ -87,3 +114,36 @@ def test_answers_the_start_up_check(lock_owners: Any) -> None:
     assert isinstance(owner, HealthCheck)  # host.start() pings it once
     owner.ping(5.0)
     assert owner.describe()
+
+
+def test_after_a_lapse_the_first_holders_release_leaves_the_second_holders_lock(lock_owners: Any) -> None:
+    """Two workers of one host (one provider object): the first's lease lapsed and the second took the
+    lock; when the first's step returns, its release must not free the second's lock."""
+    host, other = lock_owners.new(LEASE), lock_owners.new(LEASE)
+    first, second = Worker(), Worker()
+    try:
+        assert first(lambda: host.acquire_lock("wf-1")) is True
+        stop_renewing(host)
+        assert second(lambda: acquire_within(host, "wf-1", LEASE + 4.0)) is True
+        first(lambda: host.release_lock("wf-1"))
+        assert other.acquire_lock("wf-1") is False
+        time.sleep(LEASE * 2)  # the second's lease is still renewed
+        assert other.acquire_lock("wf-1") is False
+        second(lambda: host.release_lock("wf-1"))
+        assert other.acquire_lock("wf-1") is True
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_release_by_token_frees_that_acquisition_only(lock_owners: Any) -> None:
+    host, other = lock_owners.new(LEASE), lock_owners.new(LEASE)
+    if not hasattr(host, "acquire_lock_token"):
+        pytest.skip("no token API")
+    token = host.acquire_lock_token("wf-1")
+    assert token is not None
+    assert host.acquire_lock_token("wf-1") is None
+    host.release_lock("wf-1", "some-other-token")
+    assert other.acquire_lock("wf-1") is False
+    host.release_lock("wf-1", token)
+    assert other.acquire_lock("wf-1") is True

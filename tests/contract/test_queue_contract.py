@@ -10,7 +10,7 @@ import threading
 import time
 from typing import Any
 
-from liteflow.core.interfaces import QueueProvider, QueueType
+from liteflow.core.interfaces import BatchQueueProvider, QueueProvider, QueueType
 
 W, E = QueueType.WORKFLOW, QueueType.EVENT
 
@@ -86,3 +86,29 @@ def test_answers_the_start_up_check(queue: Any) -> None:
     assert isinstance(queue, HealthCheck)  # host.start() pings it once
     queue.ping(5.0)
     assert queue.describe()
+
+
+def test_queues_many_at_once_skipping_those_already_queued(queue: Any) -> None:
+    # every built-in queue offers the batch ability the poller uses
+    assert isinstance(queue, BatchQueueProvider)
+    queue.queue_work("b", W)
+    ids = [f"id-{i}" for i in range(2500)]  # more than one script call's worth on Redis
+    assert queue.queue_work_many(["a", "b", *ids, "a"], W) == 1 + len(ids)
+    assert queue.queue_work_many([], W) == 0
+    assert queue.queue_work_many(["a", "b"], E) == 2
+    assert drain(queue, W) == ["b", "a", *ids]
+    assert drain(queue, E) == ["a", "b"]
+
+
+def test_queue_work_many_wakes_blocked_dequeues(queue: Any) -> None:
+    got: list[str | None] = []
+    threads = [threading.Thread(target=lambda: got.append(queue.dequeue_work(W, 5.0))) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.2)  # both blocked
+    started = time.monotonic()
+    queue.queue_work_many(["x", "y"], W)
+    for thread in threads:
+        thread.join(timeout=10)
+    assert sorted(g for g in got if g is not None) == ["x", "y"]
+    assert time.monotonic() - started < 3.0

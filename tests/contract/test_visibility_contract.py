@@ -201,3 +201,21 @@ def test_paging_is_stable_while_instances_are_being_created(persistence: Any) ->
     total = persistence.count_workflows(definition_id="Busy")
     assert total == len(older) + len(created)
     assert ids(persistence.list_workflows(definition_id="Busy", created_from=bound, take=5)) == created[::-1][:5]
+
+
+def test_combined_filters_page_far_into_a_large_index(persistence: Any) -> None:
+    """The smallest index of a combined query is walked in chunks (Redis: 500 ids a script step): pages
+    far into it, across chunk boundaries, are what one sorted scan would give."""
+    made = [
+        make(persistence, i, definition="Big", status=WorkflowStatus.COMPLETE if i % 3 else WorkflowStatus.SUSPENDED)
+        for i in range(1300)
+    ]
+    for i in range(0, 1300, 7):  # a second definition sharing the status index
+        make(persistence, i, definition="Other", status=WorkflowStatus.COMPLETE)
+    wanted = [i.id for i in reversed(made) if i.status is WorkflowStatus.COMPLETE]
+    query = {"status": WorkflowStatus.COMPLETE, "definition_id": "Big"}
+    assert persistence.count_workflows(**query) == len(wanted) == 866
+    for skip in (0, 499, 500, 501, 860):
+        assert ids(persistence.list_workflows(**query, skip=skip, take=10)) == wanted[skip : skip + 10]
+    late = {**query, "created_from": BASE + timedelta(minutes=700)}
+    assert persistence.count_workflows(**late) == sum(1 for i in made[700:] if i.status is WorkflowStatus.COMPLETE)

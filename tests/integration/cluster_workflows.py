@@ -117,4 +117,20 @@ class LimitedWorkflow(Workflow):
         builder.start_with(CountRunning).then(CountRunning)
 
 
-WORKFLOWS = [ClusterWorkflow, KillWorkflow, ScheduledWorkflow, LimitedWorkflow]
+class Rolling(Workflow):
+    """Version 1 is on every node; version 2 only on the nodes started with LITEFLOW_NEW=1."""
+
+    def id(self) -> str:
+        return "Rolling"
+
+    def build(self, builder: WorkflowBuilder) -> None:
+        builder.start_with(Record).input("tag", record("rolling"))
+
+
+class RollingV2(Rolling):
+    def version(self) -> int:
+        return 2
+
+
+WORKFLOWS = [ClusterWorkflow, KillWorkflow, ScheduledWorkflow, LimitedWorkflow, Rolling]
+NEW_WORKFLOWS = [RollingV2]

@@ -9,9 +9,10 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from cluster_workflows import CLUSTER_STEPS, WORKFLOWS, ran_key
+from cluster_workflows import CLUSTER_STEPS, NEW_WORKFLOWS, WORKFLOWS, ran_key
 
 from liteflow.core import WorkflowHost, WorkflowStatus, configure_workflow_host
 from liteflow.providers.redis import RedisLockProvider, RedisPersistenceProvider, RedisQueueProvider
@@ -26,15 +27,18 @@ class Cluster:
         self.prefix = prefix
         self.nodes: dict[str, subprocess.Popen[str]] = {}
 
-    def start_node(self, name: str, lease: float = 2.0) -> subprocess.Popen[str]:
+    def start_node(self, name: str, lease: float = 2.0, stderr: Any = None, **env_extra: str) -> subprocess.Popen[str]:
         env = dict(
             os.environ,
             LITEFLOW_REDIS_URL=self.redis_url,
             LITEFLOW_PREFIX=self.prefix,
             LITEFLOW_NODE=name,
             LITEFLOW_LEASE=str(lease),
+            **env_extra,
         )
-        proc = subprocess.Popen([sys.executable, str(NODE_SCRIPT)], env=env, stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, str(NODE_SCRIPT)], env=env, stdout=subprocess.PIPE, stderr=stderr, text=True
+        )
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "ready", f"node {name} did not start"
         self.nodes[name] = proc
@@ -46,7 +50,7 @@ class Cluster:
             queue=RedisQueueProvider(self.redis_url, prefix=self.prefix),
             lock=RedisLockProvider(self.redis_url, prefix=self.prefix),
         )
-        for workflow in WORKFLOWS:
+        for workflow in WORKFLOWS + NEW_WORKFLOWS:
             host.register_workflow(workflow())
         return host
 
@@ -120,3 +124,29 @@ def test_a_killed_node_loses_nothing(cluster: Cluster) -> None:
         counters.get(ran_key(workflow_id, "slow", None, cluster.prefix)) == b"2"
     )  # only the interrupted step ran again
     assert counters.get(ran_key(workflow_id, "after", None, cluster.prefix)) == b"1"
+
+
+def test_a_rolling_deploy_old_nodes_leave_new_versions_to_new_nodes(cluster: Cluster, tmp_path: Path) -> None:
+    import redis
+
+    counters = redis.Redis.from_url(cluster.redis_url)
+    poll = "30"  # no poller comes to the rescue within the test
+    log_path = tmp_path / "old.log"
+    with log_path.open("w") as log:
+        old = cluster.start_node("old", stderr=log, LITEFLOW_POLL=poll)
+    cluster.start_node("new", LITEFLOW_POLL=poll, LITEFLOW_NEW="1")
+    client = cluster.client()
+    ids = [client.start_workflow("Rolling", 2, None) for _ in range(20)]
+    started = time.monotonic()
+    wait_all(client, ids, timeout=15)
+    assert time.monotonic() - started < 15
+    for workflow_id in ids:
+        assert client.get_workflow_instance(workflow_id).status is WorkflowStatus.COMPLETE
+        assert counters.get(ran_key(workflow_id, "rolling", None, cluster.prefix)) == b"1"
+    ran = {k.decode(): int(v) for k, v in counters.hgetall(f"{cluster.prefix}nodes").items()}
+    assert ran == {"new": 20}
+    old.send_signal(signal.SIGTERM)
+    old.wait(timeout=15)
+    err = log_path.read_text()
+    # one line per instance the old node came across, at most: no retry loop
+    assert err.count("definition_missing") <= len(ids), err[-2000:]

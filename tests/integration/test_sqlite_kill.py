@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlite_node import STEPS, KillChain
 
 from liteflow.core import WorkflowStatus, configure_workflow_host
 from liteflow.providers.sqlite import SqliteLockProvider, SqlitePersistenceProvider, SqliteQueueProvider
@@ -23,7 +24,7 @@ WORKERS = 3
 WORKFLOWS = 1_000
 KILLS = 12
 LEASE = 2.0
-DEADLINE = 75.0
+DEADLINE = 55.0
 
 
 def start_worker(db: Path, records: Path) -> subprocess.Popen[str]:
@@ -49,9 +50,6 @@ def step_runs(records: Path) -> dict[tuple[str, int], list[int]]:
 
 @pytest.mark.timeout(150)
 def test_sigkilled_workers_lose_nothing_and_survivors_run_no_step_twice(tmp_path: Path) -> None:
-    sys.path.insert(0, str(NODE.parent))
-    from sqlite_node import STEPS, KillChain
-
     db, records = tmp_path / "shared.db", tmp_path / "runs"
     records.mkdir()
     client = configure_workflow_host(

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 import uuid
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any, cast
 
@@ -15,7 +19,8 @@ from liteflow.core.errors import ProviderError
 from liteflow.core.interfaces import QueueType
 from liteflow.core.models import Event, WorkflowInstance
 from liteflow.providers.redis import RedisLockProvider, RedisPersistenceProvider, RedisQueueProvider
-from liteflow.providers.redis.connection import RedisConnection, provider_errors, socket_timeout, text
+from liteflow.providers.redis import connection as connection_module
+from liteflow.providers.redis.connection import LONGEST_BLOCK, RedisConnection, provider_errors, socket_timeout, text
 
 
 def dead_client() -> redis.Redis:
@@ -146,3 +151,71 @@ def test_commands_are_packed_as_redis_py_packs_them() -> None:
         pack_command(("SET", "k", True))
     with pytest.raises(redis.DataError):
         pack_command(("SET", "k", None))
+
+
+class HalfOpenServer:
+    """A server that accepts connections and never answers: a Redis host gone without a word (a half-open
+    connection, a link dropped by a firewall)."""
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._accepted: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:
+                return
+            self._accepted.append(connection)
+
+    def close(self) -> None:
+        self._listener.close()
+        for connection in self._accepted:
+            connection.close()
+
+
+@pytest.fixture
+def half_open() -> Iterator[HalfOpenServer]:
+    server = HalfOpenServer()
+    yield server
+    server.close()
+
+
+def test_clients_made_from_a_url_never_wait_for_ever() -> None:
+    connection = RedisConnection("redis://127.0.0.1:6379/0")
+    try:
+        assert socket_timeout(connection.client) == 5.0
+        blocking, longest = connection.blocking()
+        assert socket_timeout(blocking) == LONGEST_BLOCK + 0.5
+        assert longest == LONGEST_BLOCK
+    finally:
+        connection.close()
+
+
+def test_a_blocking_dequeue_on_a_half_open_connection_fails_instead_of_hanging(
+    half_open: HalfOpenServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(connection_module, "LONGEST_BLOCK", 0.5)  # a 1 s socket timeout, to keep this short
+    queue = RedisQueueProvider(f"redis://127.0.0.1:{half_open.port}/0", prefix="lftest:half-open:")
+    started = time.monotonic()
+    try:
+        with pytest.raises(ProviderError):
+            queue.dequeue_work(QueueType.WORKFLOW, 0.3)
+    finally:
+        queue.close()
+    assert time.monotonic() - started < 10
+
+
+def test_a_command_on_a_half_open_connection_fails_within_the_socket_timeout(half_open: HalfOpenServer) -> None:
+    locks = RedisLockProvider(f"redis://127.0.0.1:{half_open.port}/0?socket_timeout=0.5", prefix="lftest:half-open:")
+    started = time.monotonic()
+    try:
+        with pytest.raises(ProviderError):
+            locks.acquire_lock("wf")
+    finally:
+        locks.close()
+    assert time.monotonic() - started < 5  # the attempt and its resend, 0.5 s each

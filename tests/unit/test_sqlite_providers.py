@@ -62,6 +62,12 @@ def test_paths_and_urls() -> None:
             sqlite_path(bad)
 
 
+def test_a_file_that_cannot_be_opened_is_a_provider_error(tmp_path: Path) -> None:
+    with pytest.raises(ProviderError) as info:
+        SqlitePersistenceProvider(tmp_path / "no-such-directory" / "x.db")
+    assert isinstance(info.value.__cause__, sqlite3.OperationalError)
+
+
 def test_the_file_is_in_wal_mode(persistence: Any, db: Path) -> None:
     raw = sqlite3.connect(db)
     assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -301,6 +307,10 @@ def test_doorbells_of_dead_processes_are_cleared_by_the_next_ring(db: Path) -> N
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "waiting"
     queue = SqliteQueueProvider(db)
+    deadline = time.monotonic() + 10
+    while not queue._db.query("test", "SELECT name FROM doorbells"):  # up once it calls dequeue_work
+        assert time.monotonic() < deadline, "the waiting process never put its doorbell up"
+        time.sleep(0.01)
     assert len(queue._db.query("test", "SELECT name FROM doorbells")) == 1
     proc.kill()
     proc.wait(10)
@@ -308,6 +318,16 @@ def test_doorbells_of_dead_processes_are_cleared_by_the_next_ring(db: Path) -> N
     assert queue._db.query("test", "SELECT name FROM doorbells") == []
     assert queue.dequeue_work(QueueType.WORKFLOW, 1.0) == "nobody-waits"
     queue.close()
+
+
+def test_a_closed_queue_takes_its_doorbell_out_of_the_file(db: Path) -> None:
+    queue = SqliteQueueProvider(db)
+    assert queue.dequeue_work(QueueType.WORKFLOW, 0.01) is None  # a worker waited: the doorbell is up
+    raw = sqlite3.connect(db)
+    assert len(raw.execute("SELECT name FROM doorbells").fetchall()) == 1
+    queue.close()
+    assert raw.execute("SELECT name FROM doorbells").fetchall() == []
+    raw.close()
 
 
 def test_interrupt_wakes_a_blocked_dequeue(db: Path) -> None:

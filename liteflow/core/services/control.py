@@ -230,6 +230,7 @@ def _attempt(
 def apply_held(host: WorkflowHost, workflow_id: str, action: str, stored: str | None) -> bool:
     """For a caller holding the instance's lock: apply the requests pending on it, then ``action``
     unless it is among them (``stored``); whether ``action`` changed the instance."""
+    from liteflow.core.primitives.sub_workflow import ends_child, prepare_announcement
     from liteflow.core.services.workflow_consumer import load_to_run
 
     persistence = host.persistence
@@ -240,11 +241,14 @@ def apply_held(host: WorkflowHost, workflow_id: str, action: str, stored: str | 
             return False
         pending = pending_control(instance)
         result = PassResult()
+        before = instance.status
         outcome = fold_pending(instance, pending, result).get(stored or "")
         if outcome is None:
             outcome = True if stored is not None else fold(instance, action, result)
         if pending is None and not result.events:
             return outcome  # nothing to store
+        if ends_child(instance, before):
+            prepare_announcement(host, instance)  # before the end is stored (see sub_workflow)
         try:
             persistence.persist_workflow(instance, result.subscriptions, result.ended_subscriptions, pending)
         except ConcurrencyError:  # requests stored meanwhile (or a lapsed holder's last write): again

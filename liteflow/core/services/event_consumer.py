@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING
 
 from liteflow.core.engine.events import deliver, oldest_event_for, waiting_pointer
@@ -9,6 +10,7 @@ from liteflow.core.errors import ConcurrencyError, ControlRequested, WorkflowNot
 from liteflow.core.interfaces import QueueType
 from liteflow.core.log import logger
 from liteflow.core.models import EventSubscription, WorkflowInstance, WorkflowStatus, utcnow
+from liteflow.core.primitives.sub_workflow import settled_announcement
 
 if TYPE_CHECKING:
     from liteflow.core.services.host import WorkflowHost
@@ -17,13 +19,26 @@ if TYPE_CHECKING:
 log = logger("event_consumer")
 
 
+#: Most events whose retries are counted at once (the oldest are forgotten: they start again at the first delay).
+_MOST_RETRIED = 10_000
+
+
 class EventConsumer:
     """Matches an event to subscriptions by name, key and as-of time; each matching waiting pointer
-    receives the oldest event it has not consumed. An event whose workflow is busy is tried again soon."""
+    receives the oldest event it has not consumed.
+
+    An event whose workflow is locked by a worker of this host is left to that worker, which takes it
+    after its pass (see ``WorkflowHost.defer_event``); one locked elsewhere is tried again after
+    ``event_retry_delay``, doubled on every attempt up to ``poll_interval``. A workflow woken here is
+    run here at once if a workflow slot is free (``WorkflowHost.run_woken``), else it is queued.
+    """
 
     def __init__(self, host: WorkflowHost, workflows: WorkflowConsumer) -> None:
         self.host = host
         self.workflows = workflows
+        #: event id -> failed attempts so far, oldest first
+        self._attempts: dict[str, int] = {}
+        self._mutex = threading.Lock()
 
     def process(self, event_id: str) -> None:
         host = self.host
@@ -42,32 +57,52 @@ class EventConsumer:
             if event.event_time > now:
                 host.scheduler.wake_after((event.event_time - now).total_seconds(), event_id, QueueType.EVENT)
                 return
+            if settled_announcement(host, event) is None:
+                return  # a child's end not stored yet: its host queues it once it is (else the poller)
             subscriptions = host.persistence.get_subscriptions(event.event_name, event.event_key, event.event_time)
-            last = len(subscriptions) - 1  # the last woken workflow runs here; the others go to the workers
+            last = len(subscriptions) - 1  # the last woken workflow may run here; the others are queued
             outcomes = [self.seed(subscription, keep=i == last) for i, subscription in enumerate(subscriptions)]
             if outcomes and isinstance(outcomes[-1], WorkflowInstance):
                 held = outcomes[-1]
-            if all(outcome is not False for outcome in outcomes):
+            locked = [s.workflow_id for s, outcome in zip(subscriptions, outcomes, strict=True) if outcome is False]
+            if not locked:
                 host.persistence.mark_event_processed(event_id)
+                self._forget(event_id)
             else:
-                host.scheduler.wake_after(host.options.event_retry_delay, event_id, QueueType.EVENT)
+                self._retry(event_id, locked)
         except BaseException:
             if held is not None:
                 host.lock.release_lock(held.id)
             raise
         finally:
             host.lock.release_lock(lock_id)
-        if held is not None:  # the shortest path from an event to the steps after the wait
-            host.begin_processing(held.id)
-            try:
-                self.workflows.run_held(held)
-            finally:
-                host.finished_processing(held.id)
+        if held is not None and not host.run_woken(held, self.workflows.run_held):
+            host.lock.release_lock(held.id)
+            host.queue.queue_work(held.id, QueueType.WORKFLOW)
+
+    def _retry(self, event_id: str, locked: list[str]) -> None:
+        """Some workflows of the event were locked: leave it to their workers here, or try it again later."""
+        host = self.host
+        deferred = [host.defer_event(workflow_id, event_id) for workflow_id in locked]
+        if all(deferred):
+            return
+        with self._mutex:
+            attempts = self._attempts.pop(event_id, 0)
+            self._attempts[event_id] = attempts + 1
+            while len(self._attempts) > _MOST_RETRIED:
+                del self._attempts[next(iter(self._attempts))]
+        delay = min(host.options.event_retry_delay * 2 ** min(attempts, 30), host.options.poll_interval)
+        host.scheduler.wake_after(delay, event_id, QueueType.EVENT)
+
+    def _forget(self, event_id: str) -> None:
+        if self._attempts:
+            with self._mutex:
+                self._attempts.pop(event_id, None)
 
     def seed(self, subscription: EventSubscription, keep: bool = False) -> bool | WorkflowInstance:
         """Deliver to one subscription. False if its workflow is locked (try again later); otherwise True,
         or, with ``keep`` and a workflow now runnable, that instance, still locked, for the caller to run
-        (and unlock) itself, instead of unlocking it and queueing it for a workflow worker."""
+        on a free slot (or unlock and queue), instead of unlocking it and queueing it here."""
         host = self.host
         workflow_id = subscription.workflow_id
         if not host.lock.acquire_lock(workflow_id):

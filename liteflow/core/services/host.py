@@ -42,10 +42,11 @@ from liteflow.core.lifecycle import (
 from liteflow.core.lifecycle_hub import LifecycleHub
 from liteflow.core.log import logger
 from liteflow.core.models import Event, WorkflowInstance, WorkflowStatus, as_utc, new_id, to_millis, utcnow
+from liteflow.core.primitives.sub_workflow import announce_completion, ends_child
 from liteflow.core.schedules import Schedule, new_schedule
 from liteflow.core.serialization import rebuild, type_name
 from liteflow.core.services import control
-from liteflow.core.services.async_runner import AsyncRunner
+from liteflow.core.services.async_runner import AsyncRunner, StepInterrupted
 from liteflow.core.services.concurrency import ConcurrencySlots
 from liteflow.core.services.event_consumer import EventConsumer
 from liteflow.core.services.health import check_providers
@@ -55,6 +56,7 @@ from liteflow.core.services.poller import RunnablePoller
 from liteflow.core.services.retention import EventRetention
 from liteflow.core.services.schedule_runner import ScheduleRunner
 from liteflow.core.services.scheduler import WakeupScheduler
+from liteflow.core.services.slots import WorkflowSlots
 from liteflow.core.services.workflow_consumer import WorkflowConsumer
 from liteflow.core.visibility import WorkflowQuery, check_page
 from liteflow.core.workflow import Workflow
@@ -62,6 +64,10 @@ from liteflow.core.workflow import Workflow
 log = logger("host")
 
 WorkflowMiddleware = Callable[[WorkflowInstance], Any]
+#: Longest a worker waits before trying a failing provider again (work resumes soon after a store outage).
+_MOST_BACKOFF = 1.0
+#: How long stop() waits for workers whose async steps it cancelled (they only release their locks).
+_INTERRUPTED_JOIN = 2.0
 _PLAIN = (dict, list, tuple, str, int, float, bool, type(None), SimpleNamespace)
 
 
@@ -103,6 +109,10 @@ class WorkflowHost:
             wants_step_events=self.lifecycle.wants_step_events,
         )
         self._processing: dict[str, int] = {}
+        #: events that found a workflow locked by this host: workflow id -> event ids (see defer_event)
+        self._deferred: dict[str, set[str]] = {}
+        self._slots = WorkflowSlots(options.max_concurrent_workflows, options.event_workers)
+        self._workflow_consumer: WorkflowConsumer | None = None
         self._changed = threading.Condition()
         #: what wait_for_workflow callers are waiting for: workflow id -> the status last seen here
         self._watched: dict[str, _Watch] = {}
@@ -120,6 +130,8 @@ class WorkflowHost:
         """Register a :class:`Workflow` (or a workflow template); raises DefinitionError if invalid."""
         definition = build_definition(workflow)
         self.registry.register(definition)
+        if self._workflow_consumer is not None:
+            self._workflow_consumer.missing.forget_all()
         on_register = definition.extra.get("on_register")
         if callable(on_register):
             on_register(self)
@@ -176,6 +188,16 @@ class WorkflowHost:
     def is_running(self) -> bool:
         return self._running
 
+    @property
+    def stopping(self) -> bool:
+        """True once ``stop()`` was called (until the next ``start()``): workers take no new pass."""
+        return self._stop.is_set()
+
+    @property
+    def stop_event(self) -> threading.Event:
+        """Set by ``stop()``: what a worker waiting (for a store to answer, say) waits on."""
+        return self._stop
+
     def start(self) -> None:
         """Check once that the persistence, queue and lock answer (ProviderError naming the store that
         does not, within ``start_timeout``), then start the workers; outages after that are ridden through."""
@@ -185,8 +207,9 @@ class WorkflowHost:
             roles = (("persistence", self.persistence), ("queue", self.queue), ("lock", self.lock))
             check_providers(roles, self.options.start_timeout)
             self._stop = threading.Event()
+            self._slots = WorkflowSlots(self.options.max_concurrent_workflows, self.options.event_workers)
             self.scheduler.start()
-            workflow_consumer = WorkflowConsumer(self)
+            workflow_consumer = self._workflow_consumer = WorkflowConsumer(self)
             event_consumer = EventConsumer(self, workflow_consumer)
             poller = RunnablePoller(self, self._stop)
             self._threads = [
@@ -195,7 +218,8 @@ class WorkflowHost:
             ]
             self._threads += [
                 self._thread(f"liteflow-event-{i}", self._work_loop, QueueType.EVENT, event_consumer.process)
-                for i in range(self.options.event_workers)
+                # event_workers serve events; as many more stand by for those running a woken workflow
+                for i in range(self.options.event_workers + self.options.max_concurrent_workflows)
             ]
             self._threads.append(self._thread("liteflow-poller", poller.run))
             if self.options.event_retention is not None:
@@ -215,6 +239,7 @@ class WorkflowHost:
             if not self._running:
                 return
             self._stop.set()
+            self._slots.close()
             interrupt = getattr(self.queue, "interrupt", None)
             if callable(interrupt):
                 interrupt()
@@ -223,9 +248,13 @@ class WorkflowHost:
                 thread.join(timeout=max(0.0, deadline - time.monotonic()))
                 if thread.is_alive():
                     self._warn_still_running(thread)
+            alive = [thread for thread in self._threads if thread.is_alive()]
             self._threads = []
             self.scheduler.stop()
-            self._async.stop()
+            self._async.stop()  # async steps still running are cancelled: they run again later
+            deadline = time.monotonic() + _INTERRUPTED_JOIN
+            for thread in alive:  # their workers wake, release their locks and end
+                thread.join(timeout=max(0.0, deadline - time.monotonic()))
             self._running = False
         log.info("host.stopped")
 
@@ -259,7 +288,11 @@ class WorkflowHost:
 
     def _work_loop(self, queue: QueueType, handle: Callable[[str], None]) -> None:
         backoff = 0.0
+        slots = self._slots
+        events = queue is QueueType.EVENT
         while not self._stop.is_set():
+            if events and not slots.holds_event_role() and not slots.take_event_role():
+                break  # a standby thread waits in take_event_role() until a role is free
             try:
                 item_id = self.queue.dequeue_work(queue, self.options.idle_wait)
                 if item_id is None:
@@ -267,19 +300,47 @@ class WorkflowHost:
                 if self._stop.is_set():  # stopping: hand it back rather than start new work
                     self.queue.queue_work(item_id, queue)
                     break
-                if queue is QueueType.WORKFLOW:
-                    self.begin_processing(item_id)
-                    try:
-                        handle(item_id)
-                    finally:
-                        self.finished_processing(item_id)
-                else:
+                if events:
                     handle(item_id)
+                else:
+                    self._run_slotted(item_id, handle)
                 backoff = 0.0
+            except StepInterrupted:  # stop() cancelled its async step: nothing was stored, it runs again
+                log.info("worker.interrupted", queue=queue.value, item_id=item_id)
+                break
             except Exception as exc:  # a provider may be away for a while: back off and carry on
-                backoff = min(max(backoff * 2, 0.05), 5.0)
+                backoff = min(max(backoff * 2, 0.05), _MOST_BACKOFF)
                 log.warning("worker.failed", queue=queue.value, error=f"{type(exc).__name__}: {exc}", retry_in=backoff)
                 self._stop.wait(backoff)
+        slots.give_back_event_role()
+
+    def _run_slotted(self, workflow_id: str, handle: Callable[[str], None]) -> None:
+        self.begin_processing(workflow_id)  # from now on: the poller leaves it to this worker
+        if not self._slots.take():  # stopping meanwhile
+            self.finished_processing(workflow_id)
+            self.queue.queue_work(workflow_id, QueueType.WORKFLOW)
+            return
+        try:
+            handle(workflow_id)
+        finally:
+            self._slots.give_back()
+            self.finished_processing(workflow_id)
+
+    def run_woken(self, instance: WorkflowInstance, run_held: Callable[[WorkflowInstance], None]) -> bool:
+        """For an event worker holding an instance it woke (locked, just stored): run it now if a
+        workflow slot is free (see ``slots``); False if none is (the caller still holds the lock)."""
+        slots = self._slots
+        if not slots.take_if_free():
+            return False
+        lent = slots.begin_woken_run()
+        self.begin_processing(instance.id)
+        try:
+            run_held(instance)
+        finally:
+            slots.give_back()
+            slots.end_woken_run(lent)
+            self.finished_processing(instance.id)
+        return True
 
     # -- instances -------------------------------------------------------------------------------------
     def start_workflow(
@@ -570,14 +631,8 @@ class WorkflowHost:
         if instance.status is WorkflowStatus.COMPLETE and before is not WorkflowStatus.COMPLETE:
             for middleware in self._workflow_middleware["post"]:
                 self._run_middleware("post", middleware, instance)
-            if instance.parent_workflow_id is not None:
-                from liteflow.core.primitives.sub_workflow import announce_completion
-
-                announce_completion(self, instance)
-        elif instance.parent_workflow_id is not None and any(isinstance(e, WorkflowTerminated) for e in result.events):
-            from liteflow.core.primitives.sub_workflow import announce_completion
-
-            announce_completion(self, instance)  # a terminated child: its waiting parent step fails
+        if ends_child(instance, before):  # completed or terminated: announced before it was stored
+            announce_completion(self, instance, prepared=True)
         self._notify_changed(instance.id, instance.status)
 
     def _run_middleware(self, phase: str, middleware: WorkflowMiddleware, instance: WorkflowInstance) -> None:
@@ -591,23 +646,42 @@ class WorkflowHost:
             self._processing[workflow_id] = self._processing.get(workflow_id, 0) + 1
 
     def finished_processing(self, workflow_id: str) -> None:
+        deferred: set[str] = set()
         with self._changed:
             count = self._processing.get(workflow_id, 0) - 1
             if count > 0:
                 self._processing[workflow_id] = count
             else:
                 self._processing.pop(workflow_id, None)
+                if self._deferred:
+                    deferred = self._deferred.pop(workflow_id, deferred)
             if workflow_id in self._watched:
                 self._changed.notify_all()
+        for event_id in deferred:  # its lock is released: they can be delivered now
+            self.queue.queue_work(event_id, QueueType.EVENT)
+
+    def defer_event(self, workflow_id: str, event_id: str) -> bool:
+        """An event found ``workflow_id`` locked: if this host is running it, leave the event to it (it
+        takes the event after its pass, or queues it again when done) and return True; else False."""
+        with self._changed:
+            if workflow_id not in self._processing:
+                return False
+            self._deferred.setdefault(workflow_id, set()).add(event_id)
+            return True
+
+    def take_deferred_events(self, workflow_id: str) -> list[str]:
+        """For the worker running ``workflow_id``: the events left to it by ``defer_event``."""
+        if not self._deferred:
+            return []
+        with self._changed:
+            return sorted(self._deferred.pop(workflow_id, ()))
 
     def after_control(self, instance: WorkflowInstance, events: list[LifecycleEvent], queue: bool = True) -> None:
         """After a status change was stored outside a pass (by a caller, or by a worker before a pass:
         ``queue=False``, it runs a resumed instance itself)."""
         self.emit(events)
         if instance.parent_workflow_id is not None and any(isinstance(e, WorkflowTerminated) for e in events):
-            from liteflow.core.primitives.sub_workflow import announce_completion
-
-            announce_completion(self, instance)  # a terminated child: its waiting parent step fails
+            announce_completion(self, instance, prepared=True)  # written before the end was stored
         if queue and instance.status is WorkflowStatus.RUNNABLE and any(isinstance(e, WorkflowResumed) for e in events):
             self.queue.queue_work(instance.id, QueueType.WORKFLOW)
         self._notify_changed(instance.id, instance.status)

@@ -44,6 +44,9 @@ class HostOptions(BaseModel):
     event_retention: timedelta | None = Field(None, gt=timedelta(0))
     #: Seconds between two rounds of ``event_retention`` (each deletes at most 1,000 events).
     purge_interval: float = Field(60.0, gt=0)
+    #: Longest a worker keeps trying to store a pass while the store is unreachable (holding its lock),
+    #: before it gives the pass up (its steps then run again later).
+    persist_retry_timeout: float = Field(60.0, ge=0)
 
     @field_validator("retry_interval", "event_retention", mode="before")
     @classmethod

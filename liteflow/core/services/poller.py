@@ -2,14 +2,20 @@
 
 Normal work never waits for it (queues are blocking, sleepers have timers). It recovers what a timer or
 queue could not carry: sleepers of a host that died, items lost from a queue, events that came due.
+
+Its cost per poll stays small with a backlog: a queue provider with the batch ability
+(:class:`~liteflow.core.interfaces.BatchQueueProvider`, both built-in ones) is handed the due ids in
+one call (a script call per thousand ids on Redis) and skips those already queued, and one poll hands
+back at most ``MOST_PER_POLL`` ids of each kind, oldest due first (the rest are behind queued work).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from liteflow.core.interfaces import QueueType
+from liteflow.core.interfaces import BatchQueueProvider, QueueType
 from liteflow.core.log import logger
 from liteflow.core.models import utcnow
 
@@ -18,21 +24,32 @@ if TYPE_CHECKING:
 
 log = logger("poller")
 
+#: Most ids of each kind (instances, events) one poll queues again.
+MOST_PER_POLL = 10_000
+
 
 class RunnablePoller:
-    def __init__(self, host: WorkflowHost, stop: threading.Event) -> None:
+    def __init__(self, host: WorkflowHost, stop: threading.Event | None) -> None:
         self.host = host
-        self.stop = stop
+        self.stop = stop if stop is not None else threading.Event()
+        self._batch = host.queue if isinstance(host.queue, BatchQueueProvider) else None
 
     def poll_once(self) -> None:
         host = self.host
         now = utcnow()
         busy = host.processing_ids()
-        for workflow_id in host.persistence.get_runnable_instances(now):
-            if workflow_id not in busy:
-                host.queue.queue_work(workflow_id, QueueType.WORKFLOW)
-        for event_id in host.persistence.get_runnable_events(now):
-            host.queue.queue_work(event_id, QueueType.EVENT)
+        due = [workflow_id for workflow_id in host.persistence.get_runnable_instances(now) if workflow_id not in busy]
+        self._queue(due[:MOST_PER_POLL], QueueType.WORKFLOW)
+        self._queue(host.persistence.get_runnable_events(now)[:MOST_PER_POLL], QueueType.EVENT)
+
+    def _queue(self, item_ids: Sequence[str], queue: QueueType) -> None:
+        if not item_ids:
+            return
+        if self._batch is not None:
+            self._batch.queue_work_many(item_ids, queue)
+            return
+        for item_id in item_ids:
+            self.host.queue.queue_work(item_id, queue)
 
     def run(self) -> None:
         failures = 0

@@ -11,8 +11,11 @@ from liteflow.core.engine.outcome import PassResult
 from liteflow.core.errors import ConcurrencyError, ControlRequested, WorkflowNotFoundError
 from liteflow.core.interfaces import PersistenceProvider, QueueType
 from liteflow.core.log import logger
-from liteflow.core.models import WorkflowInstance, WorkflowStatus, to_millis, utcnow
+from liteflow.core.models import EventSubscription, WorkflowInstance, WorkflowStatus, to_millis, utcnow
+from liteflow.core.primitives.sub_workflow import ends_child, prepare_announcement, settled_announcement
 from liteflow.core.services import control
+from liteflow.core.services.missing_definitions import MissingDefinitions
+from liteflow.core.services.outage import through_outage
 
 if TYPE_CHECKING:
     from liteflow.core.services.host import WorkflowHost
@@ -26,6 +29,20 @@ def load_to_run(persistence: PersistenceProvider, workflow_id: str) -> WorkflowI
     load = getattr(persistence, "get_workflow_instance_to_run", None) or persistence.get_workflow_instance
     instance: WorkflowInstance = load(workflow_id)
     return instance
+
+
+def persist(
+    host: WorkflowHost, instance: WorkflowInstance, result: PassResult, control_applied: str | None = None
+) -> None:
+    """Store a pass (compare-and-set), riding out a store outage (see ``services.outage``)."""
+    through_outage(
+        host,
+        "persist_workflow",
+        lambda: host.persistence.persist_workflow(
+            instance, result.subscriptions, result.ended_subscriptions, control_applied
+        ),
+        instance.id,
+    )
 
 
 def due(instance: WorkflowInstance, now_ms: int) -> bool:
@@ -56,6 +73,7 @@ class WorkflowConsumer:
         #: workflow id -> (when parked, the instance), oldest first
         self._parked: dict[str, tuple[float, WorkflowInstance]] = {}
         self._revision_of = getattr(host.persistence, "get_revision", None)
+        self.missing = MissingDefinitions(host.options.poll_interval, host.options.max_concurrent_workflows + 1)
 
     def _load(self, workflow_id: str) -> WorkflowInstance:
         _, parked = self._parked.pop(workflow_id, (0.0, None))
@@ -77,6 +95,9 @@ class WorkflowConsumer:
 
     def process(self, workflow_id: str) -> None:
         host = self.host
+        if self.missing.known(workflow_id):  # no definition here: not even loaded again in this window
+            self._hand_back(workflow_id)
+            return
         if not host.lock.acquire_lock(workflow_id):
             return  # another worker or host is on it; it re-queues what stays due
         instance: WorkflowInstance | None = None
@@ -107,7 +128,9 @@ class WorkflowConsumer:
     def follow_up(self, instance: WorkflowInstance, requeue: bool) -> None:
         """After the lock is released: queue the instance again, or set a timer for when it is due."""
         host = self.host
-        if requeue:
+        if self.missing.known(instance.id):
+            self._hand_back(instance.id)
+        elif requeue:
             host.queue.queue_work(instance.id, QueueType.WORKFLOW)
         elif instance.status is WorkflowStatus.RUNNABLE and instance.next_execution is not None:
             host.scheduler.wake_after(
@@ -130,26 +153,32 @@ class WorkflowConsumer:
         finally:
             slots.give_back(slot, instance, definition)
 
+    def _hand_back(self, workflow_id: str) -> None:
+        """Queue an instance without a definition here again, for a host that has it (see
+        ``missing_definitions``): by the timer thread, never by this worker."""
+        delay = self.missing.hand_back_delay(workflow_id)
+        if delay is not None:
+            self.host.scheduler.wake_after(delay, workflow_id, QueueType.WORKFLOW)
+
     def run(self, instance: WorkflowInstance) -> bool:
         """Run passes while work is due; True if it stopped only because of ``max_passes``."""
         host = self.host
         definition = host.registry.find(instance.workflow_definition_id, instance.version)
         if definition is None:
-            log.error(
-                "workflow.definition_missing",
-                workflow_id=instance.id,
-                definition_id=instance.workflow_definition_id,
-                version=instance.version,
-            )
+            self.missing.noted(instance)
             return False
         host.rebuild_data(instance, definition)
         if pending_control(instance) is not None and not self.apply_control(instance):
             return False
         for _ in range(host.options.max_passes):
+            if host.stopping:
+                break  # stored after its last pass: still due, it is queued again for whoever runs next
             if not due(instance, to_millis(utcnow())):
                 return False
             was_runnable = instance.status
             result = host.executor.execute(instance, definition)
+            if ends_child(instance, was_runnable):
+                prepare_announcement(host, instance)  # before the end is stored, never after only
             if not self.save(instance, result):
                 return False
             host.after_pass(instance, result, was_runnable)
@@ -165,7 +194,7 @@ class WorkflowConsumer:
         persistence = self.host.persistence
         while True:
             try:
-                persistence.persist_workflow(instance, result.subscriptions, result.ended_subscriptions, applied)
+                persist(self.host, instance, result, applied)
                 break
             except ControlRequested as requested:
                 more = control.requests_after(applied, requested.request)
@@ -173,7 +202,10 @@ class WorkflowConsumer:
                     log.warning("workflow.persist_conflict", workflow_id=instance.id, revision=instance.revision)
                     return False
                 applied = requested.request
+                before = instance.status
                 control.fold_pending(instance, more, result)
+                if ends_child(instance, before):  # a child terminated by the request: announced before stored
+                    prepare_announcement(self.host, instance)
             except ConcurrencyError:
                 log.warning("workflow.persist_conflict", workflow_id=instance.id, revision=instance.revision)
                 return False
@@ -181,7 +213,7 @@ class WorkflowConsumer:
             mark_control(instance, None)
             self.host.control_applied()
         if result.errors:
-            persistence.persist_errors(result.errors)
+            through_outage(self.host, "persist_errors", lambda: persistence.persist_errors(result.errors), instance.id)
         return True
 
     def apply_control(self, instance: WorkflowInstance) -> bool:
@@ -189,30 +221,53 @@ class WorkflowConsumer:
         not be stored (the lock lapsed)."""
         request = pending_control(instance)
         result = PassResult()
+        before = instance.status
         control.fold_pending(instance, request, result)
+        if ends_child(instance, before):
+            prepare_announcement(self.host, instance)  # before the end is stored (see sub_workflow)
         if not self.save(instance, result, applied=request):
             return False
         self.host.after_control(instance, result.events, queue=False)
         return True
 
     def pull_events(self, instance: WorkflowInstance, result: PassResult) -> bool:
-        """New subscriptions take events published before they were made (oldest first). False if events
-        were delivered to ``instance`` but could not be persisted."""
-        if not result.subscriptions:
+        """New subscriptions take events published before they were made (oldest first), and subscriptions
+        whose events came while this worker held the lock (see ``WorkflowHost.defer_event``) take those.
+        False if events were delivered to ``instance`` but could not be persisted."""
+        deferred = self.host.take_deferred_events(instance.id)
+        if not result.subscriptions and not deferred:
             return True
         persistence = self.host.persistence
         now = utcnow()
         delivered = []
-        for subscription in result.subscriptions:
+        for subscription in [*result.subscriptions, *self._subscriptions_of(instance, deferred)]:
             pointer = waiting_pointer(instance, subscription)
-            if pointer is None:
+            if pointer is None or subscription.id in delivered:
                 continue
             event = oldest_event_for(persistence, subscription, instance, now)
             if event is not None:
+                event = settled_announcement(self.host, event)
+            if event is not None:
                 deliver(instance, pointer, event, now)
                 delivered.append(subscription.id)
-        if not delivered:
-            return True
-        if instance.status is not WorkflowStatus.RUNNABLE:
-            instance.next_execution = None
-        return self.save(instance, PassResult(ended_subscriptions=delivered))
+        stored = True
+        if delivered:
+            if instance.status is not WorkflowStatus.RUNNABLE:
+                instance.next_execution = None
+            stored = self.save(instance, PassResult(ended_subscriptions=delivered))
+        for event_id in deferred:  # the event consumer finishes them: other subscribers, marked processed
+            self.host.queue.queue_work(event_id, QueueType.EVENT)
+        return stored
+
+    def _subscriptions_of(self, instance: WorkflowInstance, event_ids: list[str]) -> list[EventSubscription]:
+        """The subscriptions of ``instance`` to the events ``event_ids``."""
+        persistence = self.host.persistence
+        found = []
+        for event_id in event_ids:
+            try:
+                event = persistence.get_event(event_id)
+            except KeyError:
+                continue
+            subscriptions = persistence.get_subscriptions(event.event_name, event.event_key, event.event_time)
+            found += [s for s in subscriptions if s.workflow_id == instance.id]
+        return found

@@ -1,0 +1,47 @@
+"""Riding out a store outage: a write of a pass, tried again while the store is unreachable.
+
+A worker whose persist fails with :class:`~liteflow.core.errors.ProviderError` (the store restarting, a
+network blip) keeps its lock (the lease renewer sets it again with the same token once the store answers,
+should the store have lost it) and sends the same write again, so the step it ran is not run a second
+time. A write sent again after its answer was lost is safe: the Redis provider recognises its own write
+token and answers as if the first had been acknowledged.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
+from liteflow.core.errors import ProviderError
+from liteflow.core.log import logger
+
+if TYPE_CHECKING:
+    from liteflow.core.services.host import WorkflowHost
+
+log = logger("outage")
+T = TypeVar("T")
+
+#: Waits between attempts: 50 ms, doubling up to this (work resumes within it of the store answering).
+_FIRST_WAIT = 0.05
+_MOST_WAIT = 0.5
+
+
+def through_outage(host: WorkflowHost, action: str, call: Callable[[], T], workflow_id: str) -> T:
+    """``call()``, tried again on ProviderError for up to ``host.options.persist_retry_timeout`` seconds;
+    then (or once the host is stopping: the step runs again later) the last error is raised."""
+    deadline: float | None = None
+    wait = _FIRST_WAIT
+    while True:
+        try:
+            return call()
+        except ProviderError as exc:
+            now = time.monotonic()
+            if deadline is None:
+                deadline = now + host.options.persist_retry_timeout
+                log.warning("store.unreachable", action=action, workflow_id=workflow_id, error=str(exc))
+            if now >= deadline or host.stopping:
+                log.error("store.gave_up", action=action, workflow_id=workflow_id, error=str(exc))
+                raise
+            host.stop_event.wait(min(wait, deadline - now))
+            wait = min(wait * 2, _MOST_WAIT)

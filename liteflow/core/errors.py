@@ -8,7 +8,8 @@ Every error derives from :class:`LiteFlowError`, so one ``except`` catches them 
     ├── WorkflowNotFoundError       an unknown workflow instance id
     ├── SerializationError          data a persistent provider cannot store (at start_workflow/publish_event)
     ├── ConcurrencyError            persist_workflow lost a compare-and-set on the instance revision
-    └── ProviderError               a provider's backing service failed (driver errors chained)
+    ├── ProviderError               a provider's backing service failed (driver errors chained)
+    └── NonRetryableError           raised by a step: not retried, its ``on_error`` ``then`` behaviour applies
 
 Driver errors are chained with ``raise ... from`` so the original cause stays visible.
 """
@@ -59,3 +60,8 @@ class ConcurrencyError(LiteFlowError):
 
 class ProviderError(LiteFlowError):
     """A provider's backing service (database, queue, lock server) failed."""
+
+
+class NonRetryableError(LiteFlowError):
+    """Raised by a step (or a subclass of it) for a failure that retrying cannot fix: the step is not
+    retried and goes straight to the ``then`` behaviour of its ``on_error`` (default TERMINATE)."""

@@ -224,3 +224,5 @@ class ExecutionError(_Persisted):
     execution_pointer_id: str
     error_time: UtcDatetime = Field(default_factory=utcnow)
     message: str
+    #: The formatted traceback ("" in records written before it was kept).
+    details: str = ""

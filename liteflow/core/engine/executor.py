@@ -112,6 +112,7 @@ class WorkflowExecutor:
                 pointer_id=pointer.id,
                 retry_count=pointer.retry_count,
                 error=f"{type(exc).__name__}: {exc}",
+                exc_info=exc,
             )
             handle_step_error(StepFailure(instance, definition, pointer, step, now, self.settings, out), exc)
             return

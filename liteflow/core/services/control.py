@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from liteflow.core.engine.errors import fresh_retries
 from liteflow.core.errors import ConcurrencyError
 from liteflow.core.interfaces import PersistenceProvider
 from liteflow.core.models import WorkflowInstance, WorkflowStatus, to_millis, utcnow
@@ -90,6 +91,7 @@ def resume(instance: WorkflowInstance) -> bool:
         return False
     instance.status = WorkflowStatus.RUNNABLE
     instance.next_execution = to_millis(utcnow())
+    fresh_retries(instance)
     return True
 
 

@@ -76,6 +76,6 @@ def announce_completion(host: WorkflowHost, instance: WorkflowInstance) -> None:
     from liteflow.core.models import WorkflowStatus
 
     if instance.status is WorkflowStatus.TERMINATED:
-        host.publish_event(CHILD_COMPLETED_EVENT, instance.id, {CHILD_TERMINATED: instance.id})
+        host.publish_engine_event(CHILD_COMPLETED_EVENT, instance.id, {CHILD_TERMINATED: instance.id})
     else:
-        host.publish_event(CHILD_COMPLETED_EVENT, instance.id, instance.data)
+        host.publish_engine_event(CHILD_COMPLETED_EVENT, instance.id, instance.data)

@@ -28,6 +28,7 @@ from liteflow.core.lifecycle import (
 from liteflow.core.lifecycle_hub import LifecycleHub
 from liteflow.core.log import logger
 from liteflow.core.models import Event, WorkflowInstance, WorkflowStatus, as_utc, new_id, to_millis, utcnow
+from liteflow.core.reserved import check_event_name
 from liteflow.core.serialization import rebuild, type_name
 from liteflow.core.services import control
 from liteflow.core.services.async_runner import AsyncRunner
@@ -251,7 +252,15 @@ class WorkflowHost:
     def publish_event(
         self, event_name: str, event_key: Any, event_data: Any = None, effective_date: datetime | None = None
     ) -> str:
-        """Publish an event; every workflow waiting for (name, key) as of its time receives it. Its id."""
+        """Publish an event; every workflow waiting for (name, key) as of its time receives it. Its id.
+        Names starting with ``liteflow.`` are the library's own: a ValueError."""
+        check_event_name(event_name)
+        return self.publish_engine_event(event_name, event_key, event_data, effective_date)
+
+    def publish_engine_event(
+        self, event_name: str, event_key: Any, event_data: Any = None, effective_date: datetime | None = None
+    ) -> str:
+        """``publish_event`` without the check of reserved names: for the engine's own events."""
         event = Event(
             event_name=event_name,
             event_key=str(event_key),

@@ -4,13 +4,14 @@ An instance that has completed or been terminated never runs again, yet a long-l
 thousands of them. As models, each is a few dozen objects the collector walks on every full collection
 (at 10,000 finished instances a full collection took a fifth of the run). As tuples holding only strings,
 numbers, datetimes and None, they are untracked after their first collection and cost less memory.
-Values that are containers themselves (workflow data, step outcomes) are kept as they are, unchanged.
+Stored user values (JSON-shaped: workflow data, step outcomes) are kept as they are; :func:`thaw` copies them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from liteflow.core.codec import copy_json
 from liteflow.core.models import (
     ExecutionPointer,
     PointerStatus,
@@ -29,6 +30,7 @@ _POINTER_FIELDS = tuple(ExecutionPointer.model_fields)
 _INDEX = {name: i for i, name in enumerate(_INSTANCE_FIELDS)}
 _STATUS, _POINTERS = _INDEX["status"], _INDEX["execution_pointers"]
 _POINTER_STATUS = _POINTER_FIELDS.index("status")
+_POINTER_VALUES = ("persistence_data", "event_data", "context_item", "outcome")
 _POINTER_LISTS = tuple(_POINTER_FIELDS.index(name) for name in ("children", "scope"))
 
 
@@ -51,9 +53,10 @@ def _freeze_pointer(pointer: ExecutionPointer) -> tuple[Any, ...]:
 
 
 def thaw(frozen: FrozenInstance) -> WorkflowInstance:
-    """A new instance from frozen values (its data is the stored object itself: copy it if needed)."""
+    """A new instance from frozen values, sharing nothing mutable with them."""
     values = dict(zip(_INSTANCE_FIELDS, frozen, strict=True))
     values["status"] = WorkflowStatus(values["status"])
+    values["data"] = copy_json(values["data"])
     values["execution_pointers"] = [_thaw_pointer(p) for p in frozen[_POINTERS]]
     return WorkflowInstance.model_construct(**values)
 
@@ -63,6 +66,9 @@ def _thaw_pointer(frozen: tuple[Any, ...]) -> ExecutionPointer:
     values["status"] = PointerStatus(values["status"])
     values["children"] = list(values["children"])
     values["scope"] = list(values["scope"])
+    for name in _POINTER_VALUES:
+        if values[name] is not None:
+            values[name] = copy_json(values[name])
     return pointer_from_values(values)
 
 

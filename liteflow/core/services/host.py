@@ -29,7 +29,7 @@ from liteflow.core.lifecycle_hub import LifecycleHub
 from liteflow.core.log import logger
 from liteflow.core.models import Event, WorkflowInstance, WorkflowStatus, as_utc, new_id, to_millis, utcnow
 from liteflow.core.reserved import check_event_name
-from liteflow.core.serialization import rebuild, type_name
+from liteflow.core.serialization import rebuild, type_name, validate_into
 from liteflow.core.services import control
 from liteflow.core.services.async_runner import AsyncRunner
 from liteflow.core.services.event_consumer import EventConsumer
@@ -44,6 +44,9 @@ log = logger("host")
 
 WorkflowMiddleware = Callable[[WorkflowInstance], Any]
 _PLAIN = (dict, list, tuple, str, int, float, bool, type(None), SimpleNamespace)
+#: Data stored without a type name (what is stored is what comes back); a SimpleNamespace is named, so it
+#: comes back one.
+_UNNAMED = (dict, list, tuple, str, int, float, bool, type(None))
 
 
 class WorkflowHost:
@@ -222,6 +225,7 @@ class WorkflowHost:
         definition = self.registry.get(definition_id, version)
         if data is None and definition.data_type is not None:
             data = definition.data_type()
+        data = validate_into(data, definition.data_type)  # a dict becomes the data_type, values kept
         now = utcnow()
         instance = WorkflowInstance(
             workflow_definition_id=definition.id,
@@ -229,7 +233,7 @@ class WorkflowHost:
             description=definition.description,
             reference=None if reference is None else str(reference),
             data=data,
-            data_type_name=None if isinstance(data, _PLAIN) else type_name(type(data)),
+            data_type_name=None if isinstance(data, _UNNAMED) else type_name(type(data)),
             create_time=now,
             next_execution=to_millis(now),
             parent_workflow_id=parent_workflow_id,

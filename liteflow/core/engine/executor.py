@@ -90,6 +90,7 @@ class WorkflowExecutor:
                 out.events.append(StepStarted.of(instance, execution_pointer_id=pointer.id, step_id=step.id))
         pointer.status = PointerStatus.RUNNING
         out.steps_run += 1
+        out.ran.append(pointer.id)
         if _debug_logger.isEnabledFor(logging.DEBUG):
             log.debug(
                 "step.started", workflow_id=instance.id, step_id=step.id, step=step.display_name, pointer_id=pointer.id

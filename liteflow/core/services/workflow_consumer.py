@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 from liteflow.core.changes import forget
 from liteflow.core.engine.events import deliver, oldest_event_for, waiting_pointer
 from liteflow.core.engine.outcome import PassResult
-from liteflow.core.errors import ConcurrencyError, WorkflowNotFoundError
+from liteflow.core.engine.unstorable import fail_unstorable
+from liteflow.core.errors import ConcurrencyError, SerializationError, WorkflowNotFoundError
 from liteflow.core.interfaces import PersistenceProvider, QueueType
 from liteflow.core.lifecycle import WorkflowCompleted, WorkflowSuspended, WorkflowTerminated
 from liteflow.core.log import logger
@@ -132,7 +133,12 @@ class WorkflowConsumer:
                 return False
             was_runnable = instance.status
             result = host.executor.execute(instance, definition)
-            if not self.save(instance, result):
+            try:
+                saved = self.save(instance, result)
+            except SerializationError as exc:  # a step left what no store takes: it failed instead
+                fail_unstorable(host, instance.id, definition, result.ran, exc)
+                return False
+            if not saved:
                 return False
             host.after_pass(instance, result, was_runnable)
             if not self.pull_events(instance, result) or not host.apply_control_request(instance):

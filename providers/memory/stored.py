@@ -41,16 +41,29 @@ def _encode_values(fields: dict[str, Any], pointer: ExecutionPointer) -> None:
             fields[name] = to_jsonable(value, path)
 
 
+def _plain(fields: dict[str, Any]) -> bool:
+    """Whether every value of a pointer is a JSON scalar (the usual case: nothing to encode)."""
+    return (
+        type(fields["persistence_data"]) in _PLAIN
+        and type(fields["outcome"]) in _PLAIN
+        and type(fields["context_item"]) in _PLAIN
+        and type(fields["event_data"]) in _PLAIN
+    )
+
+
 def store_pointer(pointer: ExecutionPointer) -> ExecutionPointer:
     """What the store keeps of ``pointer`` (SerializationError naming the attribute)."""
     fields = pointer.__dict__
+    plain = _plain(fields)
     if fields["end_time"] is not None:
-        _encode_values(fields, pointer)
+        if not plain:
+            _encode_values(fields, pointer)
         return pointer
     fields = fields.copy()
     fields["children"] = list(fields["children"])
     fields["scope"] = list(fields["scope"])
-    _encode_values(fields, pointer)
+    if not plain:
+        _encode_values(fields, pointer)
     return pointer_from_values(fields)
 
 

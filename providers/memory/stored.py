@@ -60,8 +60,10 @@ def store_pointer(pointer: ExecutionPointer) -> ExecutionPointer:
             _encode_values(fields, pointer)
         return pointer
     fields = fields.copy()
-    fields["children"] = list(fields["children"])
-    fields["scope"] = list(fields["scope"])
+    # tuples: the store's own copy is never handed out (readers copy it, lists again), and an empty tuple
+    # is no new object for the garbage collector to track
+    fields["children"] = tuple(fields["children"])
+    fields["scope"] = tuple(fields["scope"])
     if not plain:
         _encode_values(fields, pointer)
     return pointer_from_values(fields)
@@ -105,7 +107,7 @@ def encode_instance(instance: WorkflowInstance, current: Any = None) -> Workflow
     if type(data) not in _PLAIN:
         values["data"] = encode_data(data, "data")
     values["execution_pointers"] = pointers
-    return instance_from_values(values, {"_open_index": None, _OPEN: opened})
+    return instance_from_values(values, {"_open_index": None, _OPEN: tuple(opened)})
 
 
 def stored_as(instance: WorkflowInstance, stored: WorkflowInstance) -> None:

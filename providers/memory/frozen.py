@@ -23,29 +23,41 @@ from liteflow.core.models import (
 #: What an ended instance is stored as: its field values in ``WorkflowInstance.model_fields`` order.
 FrozenInstance = tuple[Any, ...]
 
-ENDED = frozenset({WorkflowStatus.COMPLETE, WorkflowStatus.TERMINATED})
 
 _INSTANCE_FIELDS = tuple(WorkflowInstance.model_fields)
 _POINTER_FIELDS = tuple(ExecutionPointer.model_fields)
 _INDEX = {name: i for i, name in enumerate(_INSTANCE_FIELDS)}
 _STATUS, _POINTERS = _INDEX["status"], _INDEX["execution_pointers"]
+#: Where a frozen instance holds its revision.
+REVISION = _INDEX["revision"]
 _POINTER_STATUS = _POINTER_FIELDS.index("status")
 _POINTER_VALUES = ("persistence_data", "event_data", "context_item", "outcome")
 _POINTER_LISTS = tuple(_POINTER_FIELDS.index(name) for name in ("children", "scope"))
 
 
+_INSTANCE_FIELD_LIST = list(_INSTANCE_FIELDS)
+_POINTER_FIELD_LIST = list(_POINTER_FIELDS)
+
+
 def freeze(instance: WorkflowInstance) -> FrozenInstance:
     """The instance's values as tuples (enums as their values, pointer lists as tuples)."""
     values = instance.__dict__
-    frozen = [values[name] for name in _INSTANCE_FIELDS]
+    frozen = _in_order(values, _INSTANCE_FIELD_LIST)
     frozen[_STATUS] = instance.status.value
     frozen[_POINTERS] = tuple(_freeze_pointer(p) for p in instance.execution_pointers)
     return tuple(frozen)
 
 
+def _in_order(values: dict[str, Any], fields: list[str]) -> list[Any]:
+    """``values`` in the order of ``fields`` (their own order, as models keep it, is checked in one go)."""
+    if list(values) == fields:
+        return list(values.values())
+    return [values[name] for name in fields]
+
+
 def _freeze_pointer(pointer: ExecutionPointer) -> tuple[Any, ...]:
     values = pointer.__dict__
-    frozen = [values[name] for name in _POINTER_FIELDS]
+    frozen = _in_order(values, _POINTER_FIELD_LIST)
     frozen[_POINTER_STATUS] = pointer.status.value
     for i in _POINTER_LISTS:
         frozen[i] = tuple(frozen[i])

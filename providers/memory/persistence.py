@@ -26,7 +26,7 @@ from liteflow.core.models import (
     as_utc,
     to_millis,
 )
-from liteflow.providers.memory.frozen import ENDED, FrozenInstance, freeze, thaw, value_of
+from liteflow.providers.memory.frozen import REVISION, FrozenInstance, freeze, thaw, value_of
 from liteflow.providers.memory.stored import copy_instance, encode_instance, stored_as
 
 
@@ -69,8 +69,8 @@ class MemoryPersistenceProvider:
         return self._stripes[hash(workflow_id) % _STRIPES]
 
     def create_workflow(self, instance: WorkflowInstance) -> str:
-        stored = encode_instance(instance)  # raises SerializationError before anything is stored
-        instance.revision = stored.__dict__["revision"] = 1
+        stored = encode_instance(instance, None, 1)  # raises SerializationError before anything is stored
+        instance.revision = 1
         with self._stripe(instance.id):
             self._instances[instance.id] = stored
         stored_as(instance, stored)
@@ -82,22 +82,26 @@ class MemoryPersistenceProvider:
         subscriptions: Sequence[EventSubscription] = (),
         ended_subscriptions: Sequence[str] = (),
     ) -> None:
-        with self._stripe(instance.id):
-            current = self._instances.get(instance.id)
+        workflow_id = instance.id
+        with self._stripe(workflow_id):
+            current = self._instances.get(workflow_id)
             if current is None:
-                raise WorkflowNotFoundError(instance.id)
-            if value_of(current, "revision") != instance.revision:
-                raise ConcurrencyError(instance.id, instance.revision)
-            stored = encode_instance(instance, current)
+                raise WorkflowNotFoundError(workflow_id)
+            expected = instance.revision
+            if (current[REVISION] if type(current) is tuple else current.revision) != expected:
+                raise ConcurrencyError(workflow_id, expected)
+            revision = expected + 1
+            stored = encode_instance(instance, current, revision)
             if subscriptions or ended_subscriptions:
                 with self._mutex:
                     for subscription in subscriptions:
                         self._add_subscription(subscription)
                     for subscription_id in ended_subscriptions:
                         self._drop_subscription(subscription_id)
-            instance.revision += 1
-            stored.__dict__["revision"] = instance.revision
-            self._instances[instance.id] = freeze(stored) if stored.status in ENDED else stored
+            instance.__dict__["revision"] = revision  # a plain int field: no need for pydantic's setattr
+            status = stored.status
+            ended = status is WorkflowStatus.COMPLETE or status is WorkflowStatus.TERMINATED
+            self._instances[workflow_id] = freeze(stored) if ended else stored
             stored_as(instance, stored)
 
     def _read(self, workflow_id: str, share_ended: bool = False) -> WorkflowInstance:

@@ -41,20 +41,15 @@ def _encode_values(fields: dict[str, Any], pointer: ExecutionPointer) -> None:
             fields[name] = to_jsonable(value, path)
 
 
-def _plain(fields: dict[str, Any]) -> bool:
-    """Whether every value of a pointer is a JSON scalar (the usual case: nothing to encode)."""
-    return (
+def store_pointer(pointer: ExecutionPointer) -> ExecutionPointer:
+    """What the store keeps of ``pointer`` (SerializationError naming the attribute)."""
+    fields = pointer.__dict__
+    plain = (
         type(fields["persistence_data"]) in _PLAIN
         and type(fields["outcome"]) in _PLAIN
         and type(fields["context_item"]) in _PLAIN
         and type(fields["event_data"]) in _PLAIN
     )
-
-
-def store_pointer(pointer: ExecutionPointer) -> ExecutionPointer:
-    """What the store keeps of ``pointer`` (SerializationError naming the attribute)."""
-    fields = pointer.__dict__
-    plain = _plain(fields)
     if fields["end_time"] is not None:
         if not plain:
             _encode_values(fields, pointer)
@@ -81,9 +76,9 @@ def _copy_pointer(pointer: ExecutionPointer) -> ExecutionPointer:
     return pointer_from_values(fields)
 
 
-def encode_instance(instance: WorkflowInstance, current: Any = None) -> WorkflowInstance:
-    """The copy of ``instance`` the store keeps, given what it holds now (``current``). Raises
-    SerializationError (naming the attribute) before anything is stored."""
+def encode_instance(instance: WorkflowInstance, current: Any, revision: int) -> WorkflowInstance:
+    """The copy of ``instance`` the store keeps at ``revision``, given what it holds now (``current``).
+    Raises SerializationError (naming the attribute) before anything is stored."""
     source = instance.execution_pointers
     private = instance.__pydantic_private__
     base = None if private is None else private.get(_BASE)
@@ -107,12 +102,16 @@ def encode_instance(instance: WorkflowInstance, current: Any = None) -> Workflow
     if type(data) not in _PLAIN:
         values["data"] = encode_data(data, "data")
     values["execution_pointers"] = pointers
-    return instance_from_values(values, {"_open_index": None, _OPEN: tuple(opened)})
+    values["revision"] = revision
+    return instance_from_values(values, {"_open_index": None, _OPEN: opened})
 
 
 def stored_as(instance: WorkflowInstance, stored: WorkflowInstance) -> None:
     """After a successful store: ``instance`` now matches ``stored``."""
     private = instance.__pydantic_private__
+    if private is not None:
+        private[_BASE] = stored
+        return
     if private is None:
         instance._open_index = None  # makes pydantic create the private dict
         private = instance.__pydantic_private__

@@ -237,3 +237,30 @@ def test_a_suspend_stored_just_after_the_last_pass_returns_false(host: WorkflowH
     assert host.suspend_workflow(wid) is False
     assert host.wait_for_workflow(wid, timeout=WAIT).status is WorkflowStatus.COMPLETE
     assert pending_control(persistence.get_workflow_instance(wid)) is None
+
+
+def test_close_stops_following_requests_left_to_a_holder() -> None:
+    import threading
+    import time
+
+    from liteflow.core import Workflow, WorkflowBuilder, configure_workflow_host
+
+    class One(Workflow):
+        def build(self, builder: WorkflowBuilder) -> None:
+            builder.start_with(lambda context: None)
+
+    def following() -> bool:
+        return any(t.name == "liteflow-control" and t.is_alive() for t in threading.enumerate())
+
+    host = configure_workflow_host()
+    host.register_workflow(One())
+    workflow_id = host.start_workflow("One")  # never run: the host is not started
+    assert host.lock.acquire_lock(workflow_id)  # "a worker" holds it: the request is left to it
+    assert host.suspend_workflow(workflow_id) is True
+    time.sleep(0.1)
+    assert following()  # the follower waits to apply it should the holder let go without storing
+    host.close()
+    assert not following()
+    host.control_follower.follow(workflow_id, "suspend", "request-2")  # after close: no thread starts
+    assert not following()
+    host.lock.release_lock(workflow_id)

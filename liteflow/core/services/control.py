@@ -271,11 +271,12 @@ class ControlFollower:
         self._followed: dict[str, tuple[str, str]] = {}
         self._mutex = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._closed = False
 
     def follow(self, workflow_id: str, action: str, request: str) -> None:
         with self._mutex:
             self._followed[request] = (workflow_id, action)
-            if self._thread is None:
+            if self._thread is None and not self._closed:
                 self._thread = threading.Thread(target=self._run, name="liteflow-control", daemon=True)
                 self._thread.start()
 
@@ -284,7 +285,7 @@ class ControlFollower:
         while True:
             with self._mutex:
                 followed = list(self._followed.items())
-                if not followed:
+                if not followed or self._closed:
                     self._thread = None
                     return
             for request, (workflow_id, action) in followed:
@@ -300,3 +301,13 @@ class ControlFollower:
                         self._followed.pop(request, None)
             self.host.wait_for_control(pause)
             pause = min(pause * 2, 1.0)
+
+    def close(self) -> None:
+        """Stop following (``host.close()``): requests still pending stay stored, and the next host that
+        loads their instance applies them."""
+        with self._mutex:
+            self._closed = True
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            self.host.control_applied()  # wakes it from its pause
+            thread.join(timeout=5)

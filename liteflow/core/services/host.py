@@ -624,6 +624,7 @@ class WorkflowHost:
     def close(self) -> None:
         """Stop the host and stop listening to the lifecycle hub (providers are left to their owner)."""
         self.stop()
+        self.control_follower.close()
         self.lifecycle.close()
         self.broker.close()
 

@@ -243,7 +243,7 @@ def test_close_stops_following_requests_left_to_a_holder() -> None:
     import threading
     import time
 
-    from liteflow.core import Workflow, WorkflowBuilder, configure_workflow_host
+    from liteflow.core import Workflow, configure_workflow_host
 
     class One(Workflow):
         def build(self, builder: WorkflowBuilder) -> None:

@@ -234,3 +234,37 @@ def test_an_instance_terminated_and_purged_while_in_line_does_not_stop_the_line(
     assert host.wait_for_workflow(running, timeout=15).status is WorkflowStatus.COMPLETE
     assert host.wait_for_workflow(later, timeout=15).status is WorkflowStatus.COMPLETE
     assert RUNNING.order == ["running", "later"]
+
+
+HOLDING = threading.Event()
+
+
+class HoldsTheSlot(StepBody):
+    def run(self, context: Any) -> None:
+        if context.workflow.data["hold"]:
+            HOLDING.set()
+            time.sleep(2.0)  # the step's own (long) work, while the others wait in line
+
+
+class Lined(PerCustomer):
+    max_concurrency = 1
+    timeout = timedelta(milliseconds=500)
+
+    def build(self, builder: WorkflowBuilder) -> None:
+        builder.start_with(HoldsTheSlot)
+
+
+@pytest.mark.host_options(started=True, max_concurrent_workflows=4)
+def test_a_timeout_ends_an_instance_waiting_in_line(host: WorkflowHost) -> None:
+    host.register_workflow(Lined())
+    HOLDING.clear()
+    holder = host.start_workflow("Lined", data={"customer": "c", "hold": True})
+    assert HOLDING.wait(10)
+    # the slot of key "c" is taken for 2 s: this one waits in line, and its 0.5 s timeout ends it there
+    waiting = host.start_workflow("Lined", data={"customer": "c", "hold": False})
+    started = time.monotonic()
+    instance = host.wait_for_workflow(waiting, timeout=10)
+    assert instance.status is WorkflowStatus.TERMINATED
+    assert instance.execution_pointers[0].start_time is None  # its step never ran
+    assert time.monotonic() - started < 1.9  # before the slot was given back
+    assert host.wait_for_workflow(holder, timeout=10).status is WorkflowStatus.COMPLETE

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from liteflow.core.control_state import mark_control, pending_control
 from liteflow.core.engine.events import deliver, oldest_event_for, waiting_pointer
+from liteflow.core.engine.limits import deadline_of
 from liteflow.core.engine.outcome import PassResult
 from liteflow.core.engine.unstorable import fail_unstorable
 from liteflow.core.errors import ConcurrencyError, ControlRequested, SerializationError, WorkflowNotFoundError
@@ -148,6 +149,9 @@ class WorkflowConsumer:
         slots = self.host.concurrency
         slot = slots.take(instance, definition)
         if slot is None:
+            deadline = deadline_of(instance, definition)
+            if deadline is not None and utcnow() >= deadline:
+                return self.run(instance)  # its timeout ends it at once: no step runs, so it needs no slot
             return None
         try:
             return self.run(instance)

@@ -94,6 +94,27 @@ class Fails(Workflow):
         builder.start_with(Hello).name("hello").then(Broken).name("broken").on_error(ErrorBehavior.SUSPEND)
 
 
+class Mark(StepBody):
+    def __init__(self) -> None:
+        self.label = ""
+
+    def run(self, context: StepExecutionContext) -> None:
+        record(context, self.label)
+
+
+CHAIN_STEPS = 5
+
+
+class Chain(Workflow):
+    """CHAIN_STEPS steps named c0, c1, ... each recording that it ran."""
+
+    def build(self, builder: WorkflowBuilder) -> None:
+        step: Any = builder
+        for i in range(CHAIN_STEPS):
+            add = step.start_with if i == 0 else step.then
+            step = add(Mark).name(f"c{i}").input("label", lambda data, context, i=i: f"c{i}")
+
+
 host = configure_workflow_host(persistence=URL, prefix=PREFIX, poll_interval=0.2)
-for workflow in (Greet, Slow, Fails):
+for workflow in (Greet, Slow, Fails, Chain):
     host.register_workflow(workflow())

@@ -99,6 +99,8 @@ def worker(
     check_store(host, f"{connection.describe()} ({type(host.persistence).__name__})")
     if metrics_port is not None:
         metrics_module()  # a usage error now rather than in every child
+        if metrics_port + count - 1 > 65535:
+            raise click.BadParameter(f"{count} processes need ports {metrics_port}..{metrics_port + count - 1}")
     parent = ctx.parent.params if ctx.parent is not None else {}
     global_args = [
         arg

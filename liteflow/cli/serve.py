@@ -15,7 +15,7 @@ log = logger("dashboard")
 
 @click.command()
 @click.option("--bind", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
 @click.option(
     "--token",
     envvar="LITEFLOW_DASHBOARD_TOKEN",

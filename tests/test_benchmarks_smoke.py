@@ -39,3 +39,22 @@ def test_quick_benchmarks_run_and_report_every_workload(tmp_path: Path) -> None:
         assert all(row["metrics"] for row in rows if row["status"] == "ok"), rows
     assert results["meta"]["quick"] is True
     assert "Workload" in done.stdout  # the table was printed
+
+
+@pytest.mark.slow
+@pytest.mark.redis
+@pytest.mark.timeout(180)
+def test_the_processes_benchmark_runs_each_count(redis_url: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.processes", "--processes", "1,2", "--instances", "30", "--rounds", "1"],
+        cwd=ROOT,
+        env={**os.environ, "LITEFLOW_TEST_REDIS_URL": redis_url},
+        capture_output=True,
+        text=True,
+        timeout=170,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "CPUs" in lines[0]
+    assert [line.split()[1] for line in lines[1:]] == ["1", "2"]
+    assert all("steps/s" in line for line in lines[1:]), result.stdout

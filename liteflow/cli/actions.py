@@ -29,7 +29,7 @@ def parse_duration(text: str) -> timedelta:
     return sum((timedelta(**{_UNITS[unit]: float(number)}) for number, unit in parts), timedelta())
 
 
-class _Json(click.ParamType):
+class JsonParam(click.ParamType):
     """A JSON document given on the command line; bad JSON is a usage error naming where it broke."""
 
     name = "JSON"
@@ -43,7 +43,7 @@ class _Json(click.ParamType):
             self.fail(f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})", param, ctx)
 
 
-class _Duration(click.ParamType):
+class DurationParam(click.ParamType):
     name = "DURATION"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
@@ -58,7 +58,7 @@ class _Duration(click.ParamType):
 @click.command()
 @click.argument("definition")
 @click.option("--version", type=int, help="Default: the latest registered.")
-@click.option("--data", type=_Json(), help="The workflow data, as JSON.")
+@click.option("--data", type=JsonParam(), help="The workflow data, as JSON.")
 @click.option("--reference", help="A reference of your own (an order number...).")
 @click.pass_obj
 def start(connection: Connection, definition: str, version: int | None, data: Any, reference: str | None) -> None:
@@ -70,7 +70,7 @@ def start(connection: Connection, definition: str, version: int | None, data: An
 @click.command()
 @click.argument("name")
 @click.argument("key")
-@click.option("--data", type=_Json(), help="The event data, as JSON.")
+@click.option("--data", type=JsonParam(), help="The event data, as JSON.")
 @click.pass_obj
 def publish(connection: Connection, name: str, key: str, data: Any) -> None:
     """Publish an event to the workflows waiting for (NAME, KEY); prints the event id."""
@@ -99,7 +99,7 @@ terminate = _control("terminate", WorkflowHost.terminate_workflow, "terminated")
 
 @click.command()
 @click.option("--status", type=STATUS, required=True, help="Purge instances in this status.")
-@click.option("--older-than", type=_Duration(), required=True, help="Finished (or created) before: 7d, 12h, 30m.")
+@click.option("--older-than", type=DurationParam(), required=True, help="Finished (or created) before: 7d, 12h, 30m.")
 @click.pass_obj
 def purge(connection: Connection, status: str, older_than: timedelta) -> None:
     """Delete instances in a status that finished before a time; prints how many."""

@@ -10,9 +10,10 @@ from typing import Any
 
 import click
 
-from liteflow.cli import actions, views
+from liteflow.cli import actions, schedules, serve, views
 from liteflow.cli.connect import Connection, Failure
-from liteflow.cli.worker import configure_logging, run_worker
+from liteflow.cli.supervisor import Supervisor, child_command, cpu_count
+from liteflow.cli.worker import check_store, configure_logging, metrics_module, run_worker
 from liteflow.core.errors import LiteFlowError
 
 
@@ -57,7 +58,7 @@ def cli(
     connection = Connection(app, persistence, queue, lock, prefix)
     ctx.obj = connection
     ctx.call_on_close(connection.close)
-    if ctx.invoked_subcommand == "worker":
+    if ctx.invoked_subcommand in ("worker", "dashboard"):
         configure_logging(log_level or "info")
     else:
         logging.getLogger("liteflow").setLevel((log_level or "error").upper())
@@ -66,22 +67,59 @@ def cli(
 @cli.command()
 @click.argument("app", required=False, metavar="MODULE:ATTR")
 @click.option("--concurrency", type=click.IntRange(min=1), help="Instances executed at once (worker threads).")
-@click.option("--metrics-port", type=click.IntRange(1, 65535), help="Serve Prometheus metrics on this port.")
+@click.option(
+    "--processes",
+    type=click.IntRange(min=1),
+    help="Worker processes under one supervisor (default: the CPU count; 1: this process is the worker).",
+)
+@click.option(
+    "--metrics-port", type=click.IntRange(1, 65535), help="Serve Prometheus metrics on this port (process i: P+i)."
+)
 @click.option("--progress-interval", type=click.FloatRange(min=0.1), default=30.0, show_default=True, help="Seconds.")
-@click.pass_obj
+@click.pass_context
 def worker(
-    connection: Connection, app: str | None, concurrency: int | None, metrics_port: int | None, progress_interval: float
+    ctx: click.Context,
+    app: str | None,
+    concurrency: int | None,
+    processes: int | None,
+    metrics_port: int | None,
+    progress_interval: float,
 ) -> None:
     """Run a worker: start the host, log when ready, stop gracefully on SIGTERM or SIGINT (exit 0)."""
+    connection: Connection = ctx.obj
     if app is not None:
         connection.app = app
     if connection.app is None:
         raise click.UsageError("worker needs MODULE:ATTR (or --app / LITEFLOW_APP): the host and its definitions")
     host = connection.host()
-    run_worker(host, connection.describe(), concurrency, metrics_port, progress_interval)
+    count = processes if processes is not None else cpu_count()
+    if count == 1:
+        run_worker(host, connection.describe(), concurrency, metrics_port, progress_interval)
+        return
+    check_store(host, f"{connection.describe()} ({type(host.persistence).__name__})")
+    if metrics_port is not None:
+        metrics_module()  # a usage error now rather than in every child
+        if metrics_port + count - 1 > 65535:
+            raise click.BadParameter(f"{count} processes need ports {metrics_port}..{metrics_port + count - 1}")
+    parent = ctx.parent.params if ctx.parent is not None else {}
+    global_args = [
+        arg
+        for name in ("queue", "lock", "prefix", "log_level")
+        if parent.get(name) is not None
+        for arg in (f"--{name.replace('_', '-')}", str(parent[name]))
+    ]
+    commands = []
+    for i in range(count):
+        args = [connection.app, "--progress-interval", str(progress_interval)]
+        if concurrency is not None:
+            args += ["--concurrency", str(concurrency)]
+        if metrics_port is not None:
+            args += ["--metrics-port", str(metrics_port + i)]
+        commands.append(child_command(global_args, args))
+    ctx.exit(Supervisor(commands).run())
 
 
-for command in (*views.COMMANDS, *actions.COMMANDS):
+for command in (*views.COMMANDS, *actions.COMMANDS, *schedules.COMMANDS, serve.dashboard):
     cli.add_command(command)
 
 

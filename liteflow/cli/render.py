@@ -151,3 +151,16 @@ def stats_table(counts: Mapping[str, int], queues: Mapping[str, int | None]) -> 
     for name, length in queues.items():
         queue_table.add_row(name, "n/a" if length is None else str(length))
     out.print(queue_table)
+
+
+def schedules_table(rows: Sequence[Mapping[str, Any]]) -> None:
+    table = Table(box=None, pad_edge=False)
+    for column in ("ID", "DEFINITION", "WHEN", "TIMEZONE", "NEXT RUN"):
+        table.add_column(column, no_wrap=True)
+    for row in rows:
+        when = f"cron {row['cron']}" if row["cron"] else f"every {duration(row['every'])}"
+        table.add_row(row["id"], row["definition_id"], when, row["timezone"], short_time(row["next_run_time"]))
+    out = console()
+    out.print(table)
+    if not rows:
+        out.print("no schedules")

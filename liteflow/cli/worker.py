@@ -9,18 +9,20 @@ on an event the signal handlers set: the host's own threads do the work.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from types import FrameType
+from contextlib import contextmanager, suppress
+from types import FrameType, ModuleType
 from typing import Any
 
 import click
 
 from liteflow.cli.connect import Failure
+from liteflow.cli.supervisor import SLOT_ENV
 from liteflow.core.errors import LiteFlowError
 from liteflow.core.interfaces import QueueLengths, QueueType
 from liteflow.core.log import logger
@@ -65,23 +67,18 @@ def check_store(host: WorkflowHost, where: str) -> None:
             raise Failure(f"the store at {where} does not answer: {type(exc).__name__}: {exc}") from exc
 
 
-def start_metrics(host: WorkflowHost, port: int) -> Any:
-    """``liteflow.metrics.serve(host, port)``, or a usage error (exit 2) saying what is missing."""
-    try:
-        import prometheus_client  # noqa: F401
-    except ImportError:
-        raise click.UsageError(
-            "--metrics-port needs prometheus-client, which is not installed: pip install 'liteflow-workflows[metrics]'"
-        ) from None
+def metrics_module() -> ModuleType:
+    """``liteflow.metrics``; without prometheus-client a usage error (exit 2) naming the extra."""
     try:
         from liteflow import metrics
-    except ModuleNotFoundError as exc:
-        if exc.name != "liteflow.metrics":
-            raise click.UsageError(f"--metrics-port: {exc}") from None
-        raise click.UsageError("--metrics-port: this LiteFlow has no liteflow.metrics module") from None
-    except ImportError as exc:
+    except ImportError as exc:  # its message names the extra to install
         raise click.UsageError(f"--metrics-port: {exc}") from None
-    return metrics.serve(host, port)
+    return metrics
+
+
+def start_metrics(host: WorkflowHost, port: int) -> Any:
+    """``liteflow.metrics.serve(host, port)``: Prometheus text at ``http://127.0.0.1:port/metrics``."""
+    return metrics_module().serve(host, port)
 
 
 class StepCounter:
@@ -117,6 +114,9 @@ def run_worker(
         stop.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    slot = os.environ.get(SLOT_ENV)
+    if slot is not None:  # a supervisor's child: stop when its pipe closes (the supervisor is gone)
+        threading.Thread(target=_stop_at_eof, args=(stop,), name="liteflow-supervisor-pipe", daemon=True).start()
     counter = StepCounter()
     host.add_step_middleware(counter)
     try:
@@ -132,6 +132,7 @@ def run_worker(
             workers=host.options.max_concurrent_workflows,
             definitions=",".join(definitions),
             metrics_port=metrics_port,
+            slot=slot,
         )
         _report_progress(host, counter, stop, interval)
         log.info("worker.stopping", signal=received[0] if received else None)
@@ -140,11 +141,18 @@ def run_worker(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        for name in ("shutdown", "close", "stop"):
-            method = getattr(server, name, None)
-            if callable(method):
-                method()
-                break
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+
+
+def _stop_at_eof(stop: threading.Event) -> None:
+    with suppress(OSError):  # the raw descriptor: a buffered read would hold stdin's lock at exit
+        while os.read(0, 4096):
+            continue
+    if not stop.is_set():
+        log.warning("worker.orphaned")
+        stop.set()
 
 
 def _report_progress(host: WorkflowHost, counter: StepCounter, stop: threading.Event, interval: float) -> None:

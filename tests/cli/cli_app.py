@@ -1,6 +1,7 @@
 """The app the command-line tests point ``liteflow worker cli_app:host`` (and ``--app``) at.
 
-Environment: LITEFLOW_TEST_URL (a Redis URL) and LITEFLOW_TEST_PREFIX (this test's key prefix). Every
+Environment: LITEFLOW_TEST_URL (a Redis URL) and LITEFLOW_TEST_PREFIX (this test's key prefix), and
+optionally LITEFLOW_TEST_LEASE. Every
 step records that it ran in the Redis list ``<prefix>ran`` (``<workflow id>:<step name>``), so a test can
 check that no step was lost or run twice.
 """
@@ -21,6 +22,7 @@ from liteflow.core import (
     WorkflowBuilder,
     configure_workflow_host,
 )
+from liteflow.providers.redis import RedisLockProvider
 
 URL = os.environ["LITEFLOW_TEST_URL"]
 PREFIX = os.environ["LITEFLOW_TEST_PREFIX"]
@@ -94,6 +96,32 @@ class Fails(Workflow):
         builder.start_with(Hello).name("hello").then(Broken).name("broken").on_error(ErrorBehavior.SUSPEND)
 
 
-host = configure_workflow_host(persistence=URL, prefix=PREFIX, poll_interval=0.2)
-for workflow in (Greet, Slow, Fails):
+class Mark(StepBody):
+    def __init__(self) -> None:
+        self.label = ""
+
+    def run(self, context: StepExecutionContext) -> None:
+        record(context, self.label)
+
+
+CHAIN_STEPS = 5
+
+
+class Chain(Workflow):
+    """CHAIN_STEPS steps named c0, c1, ... each recording that it ran."""
+
+    def build(self, builder: WorkflowBuilder) -> None:
+        step: Any = builder
+        for i in range(CHAIN_STEPS):
+            add = step.start_with if i == 0 else step.then
+            step = add(Mark).name(f"c{i}").input("label", lambda data, context, i=i: f"c{i}")
+
+
+#: LITEFLOW_TEST_LEASE: the lock lease in seconds (a test killing a worker sets it short, so what the dead
+#: worker held is taken over soon).
+LEASE = float(os.environ.get("LITEFLOW_TEST_LEASE", "30"))
+host = configure_workflow_host(
+    persistence=URL, lock=RedisLockProvider(URL, prefix=PREFIX, lease=LEASE), prefix=PREFIX, poll_interval=0.2
+)
+for workflow in (Greet, Slow, Fails, Chain):
     host.register_workflow(workflow())

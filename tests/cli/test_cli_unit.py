@@ -132,3 +132,69 @@ def test_without_the_cli_extra_the_command_names_it() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert done.stderr.strip() == "liteflow: the command needs click: pip install 'liteflow-workflows[cli]'"
+
+
+MEMORY_APP = "from liteflow.core import configure_workflow_host\nhost = configure_workflow_host()\n"
+
+
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_metrics_without_prometheus_client_is_a_usage_error_naming_the_extra(tmp_path: Path, processes: str) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "memapp.py").write_text(MEMORY_APP)
+    code = (
+        "import sys; sys.modules['prometheus_client'] = None; from liteflow.cli import main; "
+        f"main(['worker', 'memapp:host', '--processes', '{processes}', '--metrics-port', '9'])"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "pip install 'liteflow-workflows[metrics]'" in done.stderr
+    assert "supervisor.child_started" not in done.stderr  # refused before any child is spawned
+
+
+def test_a_dashboard_without_its_extra_is_one_line_naming_it() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['starlette'] = None; from liteflow.cli import main; "
+        "main(['--persistence', 'memory://', 'dashboard'])"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip() == (
+        "liteflow: liteflow.dashboard needs its extra: pip install 'liteflow-workflows[dashboard]'"
+    )
+
+
+def test_the_supervisor_stops_at_a_childs_usage_error_and_backs_off_restarts() -> None:
+    import sys
+    import threading
+
+    from liteflow.cli import supervisor
+
+    assert supervisor.Supervisor([[sys.executable, "-c", "raise SystemExit(2)"]]).run() == 2
+
+    dying = supervisor.Supervisor([[sys.executable, "-c", "raise SystemExit(1)"]])
+    slot = dying.slots[0]
+    seen = threading.Event()
+
+    def watch() -> None:  # after the third start, stop it as a signal would
+        while len(slot.exit_codes) < 2:
+            seen.wait(0.05)
+        dying._on_signal(15, None)
+
+    threading.Thread(target=watch, daemon=True).start()
+    assert dying.run() in (0, 1)
+    assert slot.exit_codes[:2] == [1, 1]
+    assert slot.backoff >= 4.0  # 1 s, then 2 s, doubling while the child keeps dying young
+
+
+def test_processes_default_to_the_cpu_count() -> None:
+    from liteflow.cli.supervisor import cpu_count
+
+    assert cpu_count() >= 1
+    code, output = invoke("worker", "--help")
+    assert code == 0 and "--processes" in output and "CPU count" in output

@@ -1,4 +1,4 @@
-"""What the verbs print for people (``--json`` prints :mod:`liteflow.cli.documents` instead): rich tables,
+"""What the verbs print for people (``--json`` prints :mod:`liteflow.documents` instead): rich tables,
 and an instance's pointers as a timeline."""
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from liteflow.cli import documents, render
+from liteflow import documents
+from liteflow.cli import render
 from liteflow.cli.connect import Connection
 from liteflow.cli.graph import FORMATS, draw
 from liteflow.core.interfaces import QueueLengths, QueueType

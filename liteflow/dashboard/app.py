@@ -18,11 +18,11 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from liteflow import documents
 from liteflow.core.errors import LiteFlowError, WorkflowNotFoundError
 from liteflow.core.interfaces import SupportsSchedules
 from liteflow.core.models import WorkflowInstance, WorkflowStatus
 
-from . import views
 from .auth import COOKIE, Access
 from .graph import definition_svg
 from .timeline import timeline_svg
@@ -140,7 +140,7 @@ class _Routes:
         counts = {name: self.host.count_workflows(status=name) for name in STATUSES}
         return self._render(
             "list.html",
-            instances=[views.summary(i) for i in instances[:limit]],
+            instances=[documents.summary(i) for i in instances[:limit]],
             counts=counts,
             filters=filters,
             query=request.query_params,
@@ -157,7 +157,7 @@ class _Routes:
             return guard
         instance = self._instance(request.path_params["workflow_id"])
         definition, names = self._step_names(instance)
-        doc = views.detail(instance, self.host.get_errors(instance.id), names)
+        doc = documents.detail(instance, definition, self.host.get_errors(instance.id))
         return self._render(
             "instance.html",
             wf=doc,
@@ -188,7 +188,7 @@ class _Routes:
                 "version": s.version,
                 "when": s.cron if s.cron is not None else f"every {s.every}",
                 "timezone": s.timezone,
-                "next_run_time": views.iso(s.next_run_time),
+                "next_run_time": documents.iso(s.next_run_time),
             }
             for s in self.host.list_schedules()
         ]
@@ -223,7 +223,7 @@ class _Routes:
         except HTTPException as exc:
             return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
         instances = self.host.list_workflows(**filters, skip=skip, take=limit)
-        return JSONResponse([views.summary(i) for i in instances])
+        return JSONResponse([documents.summary(i) for i in instances])
 
     async def api_show(self, request: Request) -> Response:
         guard = self._api_guard(request)
@@ -233,8 +233,8 @@ class _Routes:
             instance = self._instance(request.path_params["workflow_id"])
         except HTTPException as exc:
             return JSONResponse({"error": exc.detail}, status_code=404)
-        _, names = self._step_names(instance)
-        return JSONResponse(views.detail(instance, self.host.get_errors(instance.id), names))
+        definition = self.host.registry.find(instance.workflow_definition_id, instance.version)
+        return JSONResponse(documents.detail(instance, definition, self.host.get_errors(instance.id)))
 
     async def api_action(self, request: Request) -> Response:
         guard = self._api_guard(request, acting=True)

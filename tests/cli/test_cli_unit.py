@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from liteflow.cli import documents
+from liteflow import documents
 from liteflow.cli.actions import parse_duration
 from liteflow.cli.graph import draw
 from liteflow.cli.main import cli

@@ -89,8 +89,15 @@ def dashboard(redis_url: str, redis_cleanup: str) -> Iterator[str]:
 
 
 def _until(condition: object, what: str, timeout: float = 10) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
+
     deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
+    while True:
+        try:
+            if condition():  # type: ignore[operator]
+                return
+        except StaleElementReferenceException:  # the page reloaded under the element: look again
+            pass
         assert time.monotonic() < deadline, what
         time.sleep(0.05)
 

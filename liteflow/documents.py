@@ -1,4 +1,4 @@
-"""The JSON documents ``--json`` prints (the dashboard's API serves the same ones).
+"""The JSON documents ``liteflow ... --json`` prints and the dashboard's API serves (one shape for both).
 
 ``summary``: ``id``, ``definition_id``, ``version``, ``status`` (the name, ``"COMPLETE"``), ``reference``,
 ``create_time``, ``complete_time`` (ISO 8601 or null), ``description``. ``detail`` adds ``data``,

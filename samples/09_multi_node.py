@@ -35,13 +35,20 @@ def main() -> None:
     from app import cluster_host
 
     nodes = []
-    for name in ("node-a", "node-b"):
+    for name in ("node-a", "node-b"):  # `liteflow worker` nodes: each logs worker.ready once it runs
         env = dict(os.environ, LITEFLOW_NODE=name)
         proc = subprocess.Popen(
-            [sys.executable, os.path.join(HERE, "cluster", "worker.py")], env=env, stdout=subprocess.PIPE, text=True
+            [sys.executable, "-m", "liteflow", "worker", "app:cluster_host", "--processes", "1"],
+            cwd=os.path.join(HERE, "cluster"),
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
         )
-        assert proc.stdout is not None
-        print(proc.stdout.readline().strip())
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if "worker.ready" in line:
+                break
+        print(f"{name}: ready")
         nodes.append(proc)
     client = cluster_host()  # never started: a client of the two nodes
     try:
@@ -58,7 +65,7 @@ def main() -> None:
         for proc in nodes:
             proc.send_signal(signal.SIGTERM)
         for proc in nodes:
-            proc.wait(timeout=15)
+            proc.communicate(timeout=15)  # its log is read to the end, so it never blocks writing it
         import redis
 
         r = redis.Redis.from_url(url)

@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 from liteflow.core.errors import ProviderError
 from liteflow.core.log import logger
 
-from .schema import SCHEMA, SCHEMA_VERSION
+from .schema import SCHEMA, SCHEMA_VERSION, UPGRADES
 
 log = logger("sqlite")
 T = TypeVar("T")
@@ -155,9 +155,15 @@ class Database:
         """WAL mode and the schema, once per file (idempotent; several processes may race here)."""
 
         def make(connection: sqlite3.Connection) -> None:
-            if connection.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+            version = connection.execute("PRAGMA user_version").fetchone()[0]
+            if version >= SCHEMA_VERSION:
                 return  # made already (by this process or another one)
-            for statement in SCHEMA:
+            if version == 0:
+                statements: list[str] = list(SCHEMA)
+            else:  # made by an older version: brought up to date
+                statements = [s for v in range(version + 1, SCHEMA_VERSION + 1) for s in UPGRADES[v]]
+                log.info("sqlite.upgrade", path=self.path, version=version, to=SCHEMA_VERSION)
+            for statement in statements:
                 connection.execute(statement)
             connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 

@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 
 from liteflow.core.errors import ProviderError
 from liteflow.core.log import logger
+from liteflow.core.services.urls import sqlite_path as url_path
 
 from .schema import SCHEMA, SCHEMA_VERSION, UPGRADES
 
@@ -52,10 +53,7 @@ def sqlite_path(path_or_url: str | os.PathLike[str]) -> str:
     """A file path from a path or a ``sqlite:///relative.db`` / ``sqlite:////absolute.db`` URL."""
     text = os.fspath(path_or_url)
     if text.startswith("sqlite://"):
-        rest = text[len("sqlite://") :]
-        if not rest.startswith("/") or rest == "/":
-            raise ValueError(f"not a SQLite URL with a path: {text!r} (sqlite:///path/to/file.db)")
-        text = rest[1:]
+        text = url_path(text)
     if not text or text == ":memory:":
         raise ValueError("the SQLite providers need a file (several connections share it), not :memory:")
     return text

@@ -24,6 +24,7 @@ from liteflow.core.definition import (
     function_body,
     positional_arity,
 )
+from liteflow.core.definition_checks import check_steps
 from liteflow.core.errors import DefinitionError
 from liteflow.core.primitives.containers import Foreach, If, Saga, Sequence, While
 from liteflow.core.primitives.end import EndWorkflow
@@ -171,6 +172,7 @@ class WorkflowBuilder:
         if not self.steps:
             raise DefinitionError(f"workflow {definition_id!r} version {version}: build() added no steps")
         validate_steps(definition_id, self.steps)
+        check_steps(definition_id, self.steps, data_type)
         return WorkflowDefinition(
             id=definition_id, version=version, steps=self.steps, data_type=data_type, description=description
         )
@@ -236,7 +238,9 @@ class StepBuilder:
         max_retries: int | None = None,
         backoff: float = 1.0,
         then: ErrorBehavior = ErrorBehavior.TERMINATE,
+        non_retryable: tuple[type[BaseException], ...] = (),
     ) -> B:
+        """``non_retryable``: exception types that are not retried (as NonRetryableError): ``then`` applies."""
         if not isinstance(behavior, ErrorBehavior):
             raise DefinitionError(f"{self._where()}: on_error() takes an ErrorBehavior, got {behavior!r}")
         if isinstance(retry_interval, (int, float)):
@@ -245,6 +249,11 @@ class StepBuilder:
             raise DefinitionError(f"{self._where()}: max_retries must be >= 0")
         if backoff <= 0:
             raise DefinitionError(f"{self._where()}: backoff must be > 0")
+        if isinstance(non_retryable, type):
+            non_retryable = (non_retryable,)
+        if not all(isinstance(t, type) and issubclass(t, BaseException) for t in non_retryable):
+            raise DefinitionError(f"{self._where()}: non_retryable takes exception types, got {non_retryable!r}")
+        self.step.non_retryable = tuple(non_retryable)
         self.step.error_behavior = behavior
         self.step.retry_interval = retry_interval
         self.step.max_retries = max_retries

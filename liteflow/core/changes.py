@@ -29,6 +29,8 @@ def changed_pointers(instance: WorkflowInstance) -> list[tuple[int, ExecutionPoi
     if record is None or record[0] is not pointers:
         return list(enumerate(pointers))
     _, count, still_open, touched = record
+    if not touched:  # the usual case: those open then (in order, all before ``count``), then the new ones
+        return [*still_open, *((i, pointers[i]) for i in range(count, len(pointers)))]
     positions = {i for i, _ in still_open}
     positions.update(range(count, len(pointers)))
     positions.update(touched)

@@ -129,6 +129,8 @@ class WorkflowStep:
     max_retries: int | None = None
     retry_backoff: float = 1.0
     behavior_after_retries: ErrorBehavior = ErrorBehavior.TERMINATE
+    #: Exception types that skip the retries and go straight to ``behavior_after_retries``.
+    non_retryable: tuple[type[BaseException], ...] = ()
     compensation_step_id: int | None = None
     #: A saga container: a failure inside compensates its completed steps.
     is_saga: bool = False

@@ -10,7 +10,8 @@ Every error derives from :class:`LiteFlowError`, so one ``except`` catches them 
     ├── WorkflowAlreadyExistsError  start_workflow(workflow_id=...) / create_workflow with an id in use
     ├── ConcurrencyError            persist_workflow lost a compare-and-set on the instance revision
     │   └── ControlRequested        ... because a status change waits for the lock holder to apply it
-    └── ProviderError               a provider's backing service failed (driver errors chained)
+    ├── ProviderError               a provider's backing service failed (driver errors chained)
+    └── NonRetryableError           raised by a step: not retried, its ``on_error`` ``then`` behaviour applies
 
 Driver errors are chained with ``raise ... from`` so the original cause stays visible.
 """
@@ -79,3 +80,8 @@ class ControlRequested(ConcurrencyError):
 
 class ProviderError(LiteFlowError):
     """A provider's backing service (database, queue, lock server) failed."""
+
+
+class NonRetryableError(LiteFlowError):
+    """Raised by a step (or a subclass of it) for a failure that retrying cannot fix: the step is not
+    retried and goes straight to the ``then`` behaviour of its ``on_error`` (default TERMINATE)."""

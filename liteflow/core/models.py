@@ -197,6 +197,20 @@ class WorkflowInstance(_Persisted):
         return None
 
 
+def instance_from_values(values: dict[str, Any], private: dict[str, Any] | None = None) -> WorkflowInstance:
+    """An instance around ``values`` (every field, already valid), without validating them again (as
+    :func:`pointer_from_values` makes pointers); ``private``: its private state (see :func:`engine_state`)."""
+    instance = object.__new__(WorkflowInstance)
+    _set_attribute(instance, "__dict__", values)
+    _set_attribute(instance, "__pydantic_fields_set__", INSTANCE_FIELDS_SET)
+    _set_attribute(instance, "__pydantic_extra__", None)
+    _set_attribute(instance, "__pydantic_private__", private)
+    return instance
+
+
+INSTANCE_FIELDS_SET: set[str] = set(WorkflowInstance.model_fields)
+
+
 def engine_state(instance: WorkflowInstance) -> dict[str, Any]:
     """The instance's private attributes, where the engine and providers keep bookkeeping that is never
     stored (read directly: pydantic's own getattr for private attributes is slow)."""
@@ -239,3 +253,5 @@ class ExecutionError(_Persisted):
     execution_pointer_id: str
     error_time: UtcDatetime = Field(default_factory=utcnow)
     message: str
+    #: The formatted traceback ("" in records written before it was kept).
+    details: str = ""

@@ -1,82 +1,46 @@
-"""User values <-> JSON-shaped values, and persisted models <-> documents.
+"""Persisted models <-> documents, and stored workflow data rebuilt as a class this process knows.
 
-Persistent providers store JSON, never pickle. Going out, :func:`to_jsonable` turns workflow data,
-persistence data, event data, context items and outcomes into dicts, lists and scalars (plain objects by
-their ``__dict__``, dataclasses by their fields, pydantic models by ``model_dump``); anything else raises
-:class:`SerializationError` naming the attribute. Coming back, values stay JSON until the host rebuilds
-workflow data as a class it already knows (:func:`rebuild`): the workflow's ``data_type`` or a type this
-process saw at ``start_workflow``. A document only ever names a type; it never makes the host import one.
+Persistent providers store JSON, never pickle. Going out, user values (workflow data, persistence data,
+event data, context items and outcomes) go through the one codec in :mod:`liteflow.core.codec`, whose
+errors name the attribute. Coming back, values stay JSON until the host rebuilds workflow data as a class
+it already knows (:func:`rebuild`): the workflow's ``data_type`` or a type this process saw at
+``start_workflow``. A document only ever names a type; it never makes the host import one, and its keys
+never replace a method of the class. A dict given at start to a workflow with a ``data_type`` is
+validated into that type (:func:`validate_into`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import enum
-import uuid
+import inspect
 from collections.abc import Mapping
-from datetime import date, datetime, time, timedelta
-from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
 import pydantic_core
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from liteflow.core.codec import encode_data, to_jsonable
+from liteflow.core.definition_checks import declared_fields, did_you_mean
 from liteflow.core.errors import SerializationError
+from liteflow.core.log import logger
 from liteflow.core.models import Event, ExecutionPointer, WorkflowInstance
 
-_SCALARS = (str, int, float, bool)
+log = logger("serialization")
+
 _POINTER_VALUES = ("persistence_data", "event_data", "context_item", "outcome")
+_BUILTINS = (dict, list, str, int, float, bool, SimpleNamespace)
 
 
 def type_name(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def to_jsonable(value: Any, path: str = "data") -> Any:
-    """A JSON-shaped copy of ``value``; raises SerializationError naming ``path`` for what cannot be stored."""
-    if value is None or isinstance(value, _SCALARS):
-        return value.value if isinstance(value, enum.Enum) else value
-    if isinstance(value, Mapping):
-        return _mapping(value, path)
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [to_jsonable(item, f"{path}[{i}]") for i, item in enumerate(value)]
-    if isinstance(value, (datetime, date, time, timedelta, Decimal, uuid.UUID)):
-        return pydantic_core.to_jsonable_python(value)  # the same text pydantic's encoder writes
-    if isinstance(value, enum.Enum):
-        return to_jsonable(value.value, path)
-    return _object(value, path)
-
-
-def _mapping(value: Mapping[Any, Any], path: str) -> dict[str, Any]:
-    out = {}
-    for key, item in value.items():
-        if not isinstance(key, str):
-            raise SerializationError(f"{path}: dict key {key!r} is not a string")
-        out[key] = to_jsonable(item, f"{path}.{key}")
-    return out
-
-
-def _object(value: Any, path: str) -> dict[str, Any]:
-    """Pydantic models, dataclasses and plain objects, by their fields."""
-    if isinstance(value, BaseModel):
-        try:
-            return value.model_dump(mode="json")
-        except Exception as exc:
-            raise SerializationError(f"{path}: {type(value).__name__} cannot be stored as JSON: {exc}") from exc
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_jsonable(getattr(value, f.name), f"{path}.{f.name}") for f in dataclasses.fields(value)}
-    attrs = getattr(value, "__dict__", None)
-    if isinstance(attrs, dict) and not callable(value):
-        return {k: to_jsonable(v, f"{path}.{k}") for k, v in attrs.items()}
-    raise SerializationError(f"{path}: a {type(value).__name__} cannot be stored as JSON")
-
-
 def rebuild(value: Any, target: type | None) -> Any:
     """Rebuild JSON ``value`` as ``target`` (a known class); ``None`` or a builtin target leaves it as is."""
     if target is None or value is None or isinstance(value, target):
         return value
-    if target in (dict, list, str, int, float, bool, SimpleNamespace):
+    if target in _BUILTINS:
         return SimpleNamespace(**value) if target is SimpleNamespace and isinstance(value, dict) else value
     if not isinstance(value, dict):
         return value
@@ -91,7 +55,71 @@ def rebuild(value: Any, target: type | None) -> Any:
         obj = target()
     except TypeError:
         obj = target.__new__(target)
-    obj.__dict__.update(value)
+    set_attributes(obj, value)
+    return obj
+
+
+def set_attributes(obj: Any, doc: Mapping[str, Any]) -> None:
+    """Set the stored attributes ``doc`` on ``obj``, bar keys that would replace something of its class (a
+    method, a property, a dunder name): a stored document never changes how the object behaves."""
+    attrs = getattr(obj, "__dict__", None)
+    skipped = []
+    for key, item in doc.items():
+        if not isinstance(key, str) or key.startswith("__") or _behaviour_of(type(obj), key):
+            skipped.append(key)
+        elif attrs is not None:
+            attrs[key] = item
+        else:
+            try:
+                setattr(obj, key, item)
+            except AttributeError:
+                skipped.append(key)
+    if skipped:
+        log.warning("data.keys_ignored", data_type=type(obj).__name__, keys=sorted(map(str, skipped)))
+
+
+_MISSING = object()
+
+
+def _behaviour_of(cls: type, name: str) -> bool:
+    """Whether ``cls`` defines ``name`` as behaviour: a function, a method, a property or another descriptor."""
+    attr = inspect.getattr_static(cls, name, _MISSING)
+    return attr is not _MISSING and (callable(attr) or hasattr(attr, "__get__"))
+
+
+def validate_into(value: Any, target: type | None) -> Any:
+    """``value`` (a dict given at start) as ``target``, its values kept; SerializationError naming the field
+    that does not fit. Any other value, or no target, is returned as it is."""
+    if not isinstance(value, dict) or target is None or target in _BUILTINS or issubclass(target, dict):
+        return value
+    fields = declared_fields(target)
+    extra_allowed = issubclass(target, BaseModel) and target.model_config.get("extra") == "allow"
+    if fields is not None and not extra_allowed:
+        for key in value:
+            if key not in fields:
+                raise SerializationError(
+                    f"data.{key}: {target.__name__} has no field {key!r}" + did_you_mean(str(key), fields)
+                )
+    if fields is not None:
+        try:
+            if issubclass(target, BaseModel):
+                return target.model_validate(value)
+            return TypeAdapter(target).validate_python(value)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(part) for part in error["loc"])
+            raise SerializationError(f"data.{where}: {error['msg']} (for {target.__name__})") from None
+    try:
+        obj = target()
+    except Exception as exc:
+        raise SerializationError(f"data: {target.__name__} cannot be created without arguments: {exc}") from exc
+    for key, item in value.items():
+        if not isinstance(key, str) or not hasattr(obj, key) or _behaviour_of(target, key):
+            known = sorted(k for k in vars(obj) if not k.startswith("_"))
+            raise SerializationError(
+                f"data.{key}: {target.__name__} has no attribute {key!r}" + did_you_mean(str(key), known)
+            )
+        setattr(obj, key, item)
     return obj
 
 
@@ -108,7 +136,7 @@ def dump_pointer(pointer: ExecutionPointer, path: str | None = None) -> dict[str
 def dump_header(instance: WorkflowInstance) -> dict[str, Any]:
     """A document for ``instance`` without its pointers."""
     doc = instance.model_dump(exclude={"data", "execution_pointers"})
-    doc["data"] = to_jsonable(instance.data, "data")
+    doc["data"] = encode_data(instance.data, "data")
     return doc
 
 
@@ -124,39 +152,41 @@ def load_instance(doc: Mapping[str, Any]) -> WorkflowInstance:
     return WorkflowInstance.model_validate(doc)
 
 
-def _fallback(value: Any) -> Any:
-    return to_jsonable(value, type(value).__name__)
-
-
 def instance_from_json(raw: str | bytes) -> WorkflowInstance:
     """The instance a JSON document describes (parsed and validated in one pass)."""
     return WorkflowInstance.model_validate_json(raw)
 
 
 # -- an instance stored in parts: its own fields, and each pointer on its own --------------------------
-_WITHOUT_POINTERS = {"execution_pointers"}
+_HEADER_EXCLUDED = {"execution_pointers", "data"}
+_POINTER_EXCLUDED = set(_POINTER_VALUES)
+_NULL = b"null"
 
 
-def header_json(instance: WorkflowInstance, strict: bool = False) -> bytes:
-    """Compact JSON of the instance without its pointers. By default pydantic's own encoder, handing it
-    :func:`to_jsonable` for values it does not know (plain objects), and :func:`dump_header` for what it
-    refuses; with ``strict``, :func:`dump_header` only, whose errors name the attribute."""
-    if not strict:
-        try:
-            return instance.model_dump_json(exclude=_WITHOUT_POINTERS, fallback=_fallback).encode()
-        except Exception:
-            pass
-    return pydantic_core.to_json(dump_header(instance))
+def _json(value: Any) -> bytes:
+    return _NULL if value is None else pydantic_core.to_json(value)
 
 
-def pointer_json(pointer: ExecutionPointer, strict: bool = False) -> bytes:
-    """Compact JSON of one pointer, as :func:`header_json` writes the instance (``strict`` as there)."""
-    if not strict:
-        try:
-            return pointer.model_dump_json(fallback=_fallback).encode()
-        except Exception:
-            pass
-    return pydantic_core.to_json(dump_pointer(pointer))
+def header_json(instance: WorkflowInstance) -> bytes:
+    """Compact JSON of the instance without its pointers: pydantic's encoder for the engine's fields, the
+    codec for the workflow data (its errors name the attribute)."""
+    data = _json(encode_data(instance.data, "data"))
+    head = instance.model_dump_json(exclude=_HEADER_EXCLUDED).encode()
+    return head[:-1] + b',"data":' + data + b"}"
+
+
+def pointer_json(pointer: ExecutionPointer, path: str | None = None) -> bytes:
+    """Compact JSON of one pointer, as :func:`header_json` writes the instance."""
+    values = [getattr(pointer, name) for name in _POINTER_VALUES]
+    if any(v is not None for v in values):
+        if path is None:
+            path = f"execution_pointers[{pointer.step_name or pointer.step_id}]"
+        encoded = [_json(to_jsonable(v, f"{path}.{name}")) for name, v in zip(_POINTER_VALUES, values, strict=True)]
+    else:
+        encoded = [_NULL] * len(_POINTER_VALUES)
+    head = pointer.model_dump_json(exclude=_POINTER_EXCLUDED).encode()
+    tail = b",".join(b'"%s":%s' % (name.encode(), value) for name, value in zip(_POINTER_VALUES, encoded, strict=True))
+    return head[:-1] + b"," + tail + b"}"
 
 
 def instance_from_parts(header: bytes, pointers: list[bytes]) -> WorkflowInstance:

@@ -19,6 +19,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from liteflow.core.errors import LiteFlowError, WorkflowNotFoundError
+from liteflow.core.interfaces import SupportsSchedules
 from liteflow.core.models import WorkflowInstance, WorkflowStatus
 
 from . import views
@@ -173,7 +174,24 @@ class _Routes:
         return self._render(
             "definitions.html",
             definitions=[(d, Markup(definition_svg(d))) for d in definitions],
+            schedules=self._schedules(),
         )
+
+    def _schedules(self) -> list[dict[str, Any]] | None:
+        """The stored schedules, or None when the persistence provider keeps none."""
+        if not isinstance(self.host.persistence, SupportsSchedules):
+            return None
+        return [
+            {
+                "id": s.id,
+                "definition_id": s.definition_id,
+                "version": s.version,
+                "when": s.cron if s.cron is not None else f"every {s.every}",
+                "timezone": s.timezone,
+                "next_run_time": views.iso(s.next_run_time),
+            }
+            for s in self.host.list_schedules()
+        ]
 
     async def login(self, request: Request) -> Response:
         target = request.query_params.get("next", "/")

@@ -1,22 +1,22 @@
 """In-process persistence: instances, events, subscriptions and errors in dictionaries.
 
-Reads return copies (pointers and workflow data copied), so nothing a caller gets aliases what is
-stored. Writes keep the caller's object itself, without copying: the host persists after every step,
-and a copy costs as much as the instance's history. The object handed to ``persist_workflow`` then
-belongs to the store; the host keeps working on it only while it holds the instance's lock, so readers
-may see a step's changes a moment before they are persisted. An instance that has ended is stored
-frozen instead (``frozen``: compact tuples the garbage collector need not walk). The compare-and-set on
-``revision`` behaves exactly as in the persistent providers.
+User values (workflow data, persistence data, event data, context items, outcomes) go through the same
+JSON codec as Redis and MongoDB (:mod:`liteflow.core.codec`): what cannot be stored raises
+SerializationError naming the attribute, at ``start_workflow`` and ``publish_event``, and what is read back
+is what the other providers give. They are kept as JSON-shaped Python values rather than text, and the
+store keeps its own copy of each instance, made from what changed (see ``stored``). Reads return copies.
+An instance that has ended is stored frozen (``frozen``: compact tuples the garbage collector need not
+walk). The compare-and-set on ``revision`` behaves exactly as in the persistent providers.
 """
 
 from __future__ import annotations
 
-import copy
 import threading
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from liteflow.core.codec import copy_json, to_jsonable
 from liteflow.core.control_state import mark_control
 from liteflow.core.errors import (
     ConcurrencyError,
@@ -28,32 +28,17 @@ from liteflow.core.models import (
     Event,
     EventSubscription,
     ExecutionError,
-    ExecutionPointer,
     WorkflowInstance,
     WorkflowStatus,
     as_utc,
-    pointer_from_values,
     to_millis,
 )
 from liteflow.core.visibility import WorkflowQuery, check_page
-from liteflow.providers.memory.frozen import ENDED, FrozenInstance, freeze, thaw, value_of
+from liteflow.providers.memory.frozen import REVISION, FrozenInstance, freeze, thaw, value_of
 from liteflow.providers.memory.health import InProcessHealth
 from liteflow.providers.memory.schedules import MemorySchedules, MemoryWaitLists
+from liteflow.providers.memory.stored import copy_instance, encode_instance, stored_as
 from liteflow.providers.memory.visibility import VisibilityIndex
-
-
-def _copy_value(value: Any) -> Any:
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    return copy.deepcopy(value)
-
-
-def _copy_pointer(pointer: ExecutionPointer) -> ExecutionPointer:
-    """A copy with its own ``children`` and ``scope`` lists (pydantic's model_copy costs twice as much)."""
-    fields = pointer.__dict__.copy()
-    fields["children"] = list(fields["children"])
-    fields["scope"] = list(fields["scope"])
-    return pointer_from_values(fields)
 
 
 def _utc(value: datetime) -> datetime:
@@ -71,30 +56,6 @@ def _discard(index: dict[Any, set[str]], key: Any, item: str) -> None:
             del index[key]
 
 
-def copy_instance(instance: WorkflowInstance, share_ended: bool = False) -> WorkflowInstance:
-    """A copy that shares nothing mutable with ``instance`` (bar values stored inside pointers); with
-    ``share_ended``, pointers that have ended are shared rather than copied (the engine never changes
-    them again, bar a compensated step's status)."""
-    pointers = instance.execution_pointers
-    return instance.model_copy(
-        update={
-            "data": _copy_value(instance.data),
-            "execution_pointers": [p if share_ended and p.end_time is not None else _copy_pointer(p) for p in pointers],
-        }
-    )
-
-
-def _snapshot(stored: WorkflowInstance, share_ended: bool = False) -> WorkflowInstance:
-    """A copy of a stored instance, which its lock holder may be changing right now: copy again if the
-    data changed size under the copy."""
-    for _ in range(9):
-        try:
-            return copy_instance(stored, share_ended)
-        except RuntimeError:  # "dictionary changed size during iteration"
-            continue
-    return copy_instance(stored, share_ended)
-
-
 #: Instance writes are serialised per stripe of ids, not by one lock for the whole store: worker threads
 #: persisting different instances never wait for each other (one shared lock made them queue up behind
 #: whichever holder the interpreter had just switched away from).
@@ -102,14 +63,14 @@ _STRIPES = 64
 
 
 class MemoryPersistenceProvider(InProcessHealth, MemorySchedules, MemoryWaitLists):
-    """Thread-safe in-memory persistence. Values are kept as Python objects (no JSON round trip).
+    """Thread-safe in-memory persistence; user values stored through the JSON codec (see above).
 
-    Instances are read without a lock (a dictionary lookup, then a copy that retries if the lock holder
-    changes the instance under it) and written under the lock of their id's stripe; everything else
-    (subscriptions, events, errors) shares one mutex. Ended instances are stored frozen (see ``frozen``).
+    Instances are read without a lock (a dictionary lookup, then a copy of a stored copy nobody changes)
+    and written under the lock of their id's stripe; everything else (subscriptions, events, errors)
+    shares one mutex. Ended instances are stored frozen (see ``frozen``).
     """
 
-    stores_json = False
+    stores_json = True
 
     def __init__(self) -> None:
         self._mutex = threading.RLock()
@@ -133,8 +94,7 @@ class MemoryPersistenceProvider(InProcessHealth, MemorySchedules, MemoryWaitList
         return self._stripes[hash(workflow_id) % _STRIPES]
 
     def create_workflow(self, instance: WorkflowInstance) -> str:
-        stored = copy_instance(instance)
-        stored.revision = 1
+        stored = encode_instance(instance, None, 1)  # raises SerializationError before anything is stored
         with self._stripe(instance.id):
             if instance.id in self._instances:
                 raise WorkflowAlreadyExistsError(instance.id)
@@ -147,6 +107,7 @@ class MemoryPersistenceProvider(InProcessHealth, MemorySchedules, MemoryWaitList
                 instance.reference,
             )
         instance.revision = 1
+        stored_as(instance, stored)
         return instance.id
 
     def persist_workflow(
@@ -156,38 +117,40 @@ class MemoryPersistenceProvider(InProcessHealth, MemorySchedules, MemoryWaitList
         ended_subscriptions: Sequence[str] = (),
         control_applied: str | None = None,
     ) -> None:
-        with self._stripe(instance.id):
-            stored = self._instances.get(instance.id)
-            if stored is None:
-                raise WorkflowNotFoundError(instance.id)
-            if value_of(stored, "revision") != instance.revision:
-                raise ConcurrencyError(instance.id, instance.revision)
-            pending = self._controls.get(instance.id) if self._controls else None
+        workflow_id = instance.id
+        with self._stripe(workflow_id):
+            current = self._instances.get(workflow_id)
+            if current is None:
+                raise WorkflowNotFoundError(workflow_id)
+            expected = instance.revision
+            if (current[REVISION] if type(current) is tuple else current.revision) != expected:
+                raise ConcurrencyError(workflow_id, expected)
+            pending = self._controls.get(workflow_id) if self._controls else None
+            if pending is not None and pending != control_applied:
+                raise ControlRequested(workflow_id, expected, pending)
+            revision = expected + 1
+            stored = encode_instance(instance, current, revision)  # SerializationError: nothing stored
             if pending is not None:
-                if pending != control_applied:
-                    raise ControlRequested(instance.id, instance.revision, pending)
-                del self._controls[instance.id]
-            # the stored object may be this very instance (see the module doc): the index knows the status
-            self._visibility.set_status(instance.id, instance.status)
+                del self._controls[workflow_id]
+            self._visibility.set_status(workflow_id, stored.status)
             if subscriptions or ended_subscriptions:
                 with self._mutex:
                     for subscription in subscriptions:
                         self._add_subscription(subscription)
                     for subscription_id in ended_subscriptions:
                         self._drop_subscription(subscription_id)
-            instance.revision += 1
-            self._instances[instance.id] = freeze(instance) if instance.status in ENDED else instance
+            instance.__dict__["revision"] = revision  # a plain int field: no need for pydantic's setattr
+            status = stored.status
+            ended = status is WorkflowStatus.COMPLETE or status is WorkflowStatus.TERMINATED
+            self._instances[workflow_id] = freeze(stored) if ended else stored
+            stored_as(instance, stored)
 
     def _read(self, workflow_id: str, share_ended: bool = False) -> WorkflowInstance:
         control = self._controls.get(workflow_id) if self._controls else None
         stored = self._instances.get(workflow_id)
         if stored is None:
             raise WorkflowNotFoundError(workflow_id)
-        if isinstance(stored, tuple):
-            instance = thaw(stored)
-            instance.data = _copy_value(instance.data)
-        else:
-            instance = _snapshot(stored, share_ended)
+        instance = thaw(stored) if isinstance(stored, tuple) else copy_instance(stored, share_ended)
         mark_control(instance, control)
         return instance
 
@@ -321,8 +284,8 @@ class MemoryPersistenceProvider(InProcessHealth, MemorySchedules, MemoryWaitList
 
     # -- events ----------------------------------------------------------------------------------------
     def create_event(self, event: Event) -> str:
+        stored = event.model_copy(update={"event_data": to_jsonable(event.event_data, "event_data")})
         with self._mutex:
-            stored = event.model_copy()
             if event.id not in self._events:
                 self._events_by_key.setdefault((event.event_name, event.event_key), []).append(event.id)
             self._events[event.id] = stored
@@ -334,13 +297,13 @@ class MemoryPersistenceProvider(InProcessHealth, MemorySchedules, MemoryWaitList
 
     def get_event(self, event_id: str) -> Event:
         with self._mutex:
-            return self._events[event_id].model_copy()
+            return _copy_event(self._events[event_id])
 
     def get_events(self, event_name: str, event_key: str, since: datetime, until: datetime) -> list[Event]:
         since, until = _utc(since), _utc(until)
         with self._mutex:
             found = [
-                self._events[i].model_copy()
+                _copy_event(self._events[i])
                 for i in self._events_by_key.get((event_name, event_key), ())
                 if since <= self._events[i].event_time <= until
             ]
@@ -391,3 +354,6 @@ class MemoryPersistenceProvider(InProcessHealth, MemorySchedules, MemoryWaitList
     def close(self) -> None:
         pass
 
+
+def _copy_event(event: Event) -> Event:
+    return event.model_copy(update={"event_data": copy_json(event.event_data)})

@@ -190,12 +190,11 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists)
         control_applied: str | None = None,
     ) -> None:
         revision = 1 if expected is None else expected + 1
-        strict = expected is None  # a new instance: the strict encoder, whose errors name the attribute
         written = changed_pointers(instance)
         current, instance.revision = instance.revision, revision
         try:
-            header = header_json(instance, strict)
-            pointers = [pointer_json(pointer, strict) for _, pointer in written]
+            header = header_json(instance)
+            pointers = [pointer_json(pointer) for _, pointer in written]
         finally:
             instance.revision = current
         status = WorkflowStatus(instance.status)

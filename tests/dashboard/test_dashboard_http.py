@@ -171,3 +171,14 @@ def test_login_returns_to_the_page_asked_for(host: WorkflowHost) -> None:
     assert asked == "/login?next=%2F%3Fstatus%3DRUNNABLE%26refresh%3D0"
     login = client.post(asked, data={"token": "t"}, follow_redirects=False)
     assert login.headers["location"] == "/?status=RUNNABLE&refresh=0"
+
+
+def test_the_definitions_page_shows_graphs_and_schedules(host: WorkflowHost) -> None:
+    from datetime import timedelta
+
+    host.schedule_workflow("nightly-<b>", "Waits", cron="0 2 * * *")
+    host.schedule_workflow("often", "Fails", every=timedelta(minutes=5))
+    page = TestClient(create_app(host)).get("/definitions").text
+    assert 'data-id="nightly-&lt;b&gt;"' in page and "0 2 * * *" in page
+    assert "every 0:05:00" in page
+    assert page.count('class="definition-graph"') == 2

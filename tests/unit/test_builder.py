@@ -23,6 +23,8 @@ class A(StepBody):
 class B(StepBody):
     def __init__(self) -> None:
         self.value = 0
+        self.other = 0
+        self.constant = 0
 
     def run(self, context: StepExecutionContext) -> ExecutionResult:
         return ExecutionResult.next()

@@ -51,6 +51,8 @@ def _clear() -> None:
 
 
 class A(StepBody):
+    x: Any = None  # an input attribute (checked at registration)
+
     def run(self, context: StepExecutionContext) -> ExecutionResult:
         CALLS.append(("A", context.item))
         return ExecutionResult.next()

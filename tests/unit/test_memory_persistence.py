@@ -76,10 +76,13 @@ def test_a_completed_instance_reads_back_whole_and_as_a_copy() -> None:
     assert first.status is WorkflowStatus.COMPLETE and first.revision == 2
     assert [p.step_id for p in first.execution_pointers] == [0, 1]
     assert first.execution_pointers[1].outcome == {"x": 1}
-    first.data.items.append(3)
+    assert first.data == {"items": [1, 2]}  # stored as JSON, rebuilt by the host
+    first.data["items"].append(3)
     first.execution_pointers[0].children.append("c")
+    first.execution_pointers[1].outcome["x"] = 2
     second = store.get_workflow_instance(instance.id)
-    assert second.data.items == [1, 2] and second.execution_pointers[0].children == ["b"]
+    assert second.data["items"] == [1, 2] and second.execution_pointers[0].children == ["b"]
+    assert second.execution_pointers[1].outcome == {"x": 1}
     assert store.get_runnable_instances(utcnow() + timedelta(days=1)) == []
 
 
@@ -132,3 +135,33 @@ def test_concurrent_writers_of_one_instance_never_both_win() -> None:
         t.join()
     assert len(wins) == 1
     assert store.get_workflow_instance(instance.id).revision == 2
+
+
+def test_the_store_keeps_its_own_copy_of_what_was_persisted() -> None:
+    store = MemoryPersistenceProvider()
+    instance = _instance(data={"n": 1})
+    store.create_workflow(instance)
+    running = store.get_workflow_instance_to_run(instance.id)
+    running.data["n"] = 2
+    running.execution_pointers.append(ExecutionPointer(step_id=2, persistence_data={"k": [1]}))
+    store.persist_workflow(running)
+    running.data["n"] = 3  # changed after the store, and not persisted
+    running.execution_pointers[2].persistence_data["k"].append(2)
+    stored = store.get_workflow_instance(instance.id)
+    assert stored.data == {"n": 2} and stored.execution_pointers[2].persistence_data == {"k": [1]}
+    assert stored.revision == running.revision == 2
+
+
+def test_only_changed_pointers_are_stored_again() -> None:
+    """Ended pointers are shared with the previous stored copy; an open one is stored anew each time."""
+    store = MemoryPersistenceProvider()
+    store.create_workflow(_instance(data=None, id="w"))
+    running = store.get_workflow_instance_to_run("w")
+    running.execution_pointers.append(ExecutionPointer(step_id=2))
+    store.persist_workflow(running)
+    before = store._instances["w"]
+    store.persist_workflow(running)
+    after = store._instances["w"]
+    assert not isinstance(before, tuple) and not isinstance(after, tuple)
+    assert after.execution_pointers[0] is before.execution_pointers[0]
+    assert after.execution_pointers[2] is not before.execution_pointers[2]

@@ -35,11 +35,12 @@ class Unreachable(MemoryPersistenceProvider):
         instance: WorkflowInstance,
         subscriptions: Sequence[EventSubscription] = (),
         ended_subscriptions: Sequence[str] = (),
+        control_applied: str | None = None,
     ) -> None:
         if time.monotonic() < self.back_at:
             self.refused += 1
             raise ProviderError("redis persist_workflow failed: Connection refused (simulated)")
-        super().persist_workflow(instance, subscriptions, ended_subscriptions)
+        super().persist_workflow(instance, subscriptions, ended_subscriptions, control_applied)
 
 
 RUNS: list[str] = []

@@ -6,6 +6,7 @@ definition's or the host's default (RETRY after ``retry_interval``).
 
 from __future__ import annotations
 
+import traceback
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
@@ -16,6 +17,7 @@ from liteflow.core.engine.outcome import PassResult
 from liteflow.core.engine.pointer_factory import compensation_pointer, next_pointer
 from liteflow.core.engine.pointers import scoped_pointers
 from liteflow.core.engine.settings import EngineSettings
+from liteflow.core.errors import NonRetryableError
 from liteflow.core.lifecycle import WorkflowError, WorkflowSuspended, WorkflowTerminated
 from liteflow.core.models import (
     ExecutionError,
@@ -48,9 +50,24 @@ def error_behavior(step: WorkflowStep, definition: WorkflowDefinition, settings:
 def retry_delay(
     step: WorkflowStep, definition: WorkflowDefinition, settings: EngineSettings, attempt: int
 ) -> timedelta:
-    """The wait before retry number ``attempt + 1``: ``retry_interval * backoff ** attempt``."""
-    interval = step.retry_interval or definition.default_retry_interval or settings.retry_interval
+    """The wait before retry number ``attempt + 1``: ``retry_interval * backoff ** attempt`` (an interval
+    of zero retries at once)."""
+    interval = step.retry_interval
+    if interval is None:
+        interval = definition.default_retry_interval
+    if interval is None:
+        interval = settings.retry_interval
     return interval * (step.retry_backoff**attempt)
+
+
+def describe(exc: BaseException) -> tuple[str, str]:
+    """An error's message (``"KeyError: 'x'"``) and its formatted traceback."""
+    return f"{type(exc).__name__}: {exc}", "".join(traceback.format_exception(exc))
+
+
+def retryable(step: WorkflowStep, exc: BaseException) -> bool:
+    """False for a NonRetryableError and for the step's ``non_retryable`` exception types."""
+    return not isinstance(exc, (NonRetryableError, *step.non_retryable))
 
 
 class SagaGaveUp(Exception):
@@ -68,14 +85,25 @@ def handle_step_error(failure: StepFailure, exc: BaseException) -> None:
     if isinstance(exc, SagaGaveUp):
         saga_gave_up(f, exc.behavior)
         return
-    message = f"{type(exc).__name__}: {exc}"
+    message, details = describe(exc)
     f.out.errors.append(
-        ExecutionError(workflow_id=f.instance.id, execution_pointer_id=f.pointer.id, error_time=f.now, message=message)
+        ExecutionError(
+            workflow_id=f.instance.id,
+            execution_pointer_id=f.pointer.id,
+            error_time=f.now,
+            message=message,
+            details=details,
+        )
     )
     f.out.events.append(
         WorkflowError.of(f.instance, message=message, execution_pointer_id=f.pointer.id, step_id=f.step.id)
     )
-    apply_behavior(f, f.pointer, f.step, error_behavior(f.step, f.definition, f.settings))
+    behavior = error_behavior(f.step, f.definition, f.settings)
+    if behavior is ErrorBehavior.RETRY and not retryable(f.step, exc):
+        behavior = f.step.behavior_after_retries
+        if behavior is ErrorBehavior.RETRY:
+            behavior = ErrorBehavior.TERMINATE
+    apply_behavior(f, f.pointer, f.step, behavior)
 
 
 def apply_behavior(f: StepFailure, pointer: ExecutionPointer, step: WorkflowStep, behavior: ErrorBehavior) -> None:
@@ -89,13 +117,27 @@ def apply_behavior(f: StepFailure, pointer: ExecutionPointer, step: WorkflowStep
         pointer.retry_count += 1
         pointer.status = PointerStatus.FAILED
     elif behavior is ErrorBehavior.SUSPEND:
-        pointer.status = PointerStatus.FAILED
+        suspended_by_error(pointer)
         suspend(f)
     elif behavior is ErrorBehavior.TERMINATE:
         end_pointer(pointer, PointerStatus.FAILED, f.now)
         terminate(f)
     else:
         compensate(f)
+
+
+def suspended_by_error(pointer: ExecutionPointer) -> None:
+    """Mark ``pointer`` as the one whose error behaviour suspended the workflow: FAILED, not ended, and not
+    waiting for a retry (see :func:`fresh_retries`)."""
+    pointer.status = PointerStatus.FAILED
+    pointer.sleep_until = None
+
+
+def fresh_retries(instance: WorkflowInstance) -> None:
+    """On resume: a step whose error behaviour suspended the workflow gets a fresh set of retries."""
+    for pointer in instance.execution_pointers:
+        if pointer.status is PointerStatus.FAILED and pointer.end_time is None and pointer.sleep_until is None:
+            pointer.retry_count = 0
 
 
 def end_pointer(pointer: ExecutionPointer, status: PointerStatus, now: datetime) -> None:
@@ -241,5 +283,5 @@ def saga_gave_up(f: StepFailure, behavior: ErrorBehavior) -> None:
         terminate(f)
         return
     f.pointer.persistence_data = {"restart": True}
-    f.pointer.status = PointerStatus.FAILED
+    suspended_by_error(f.pointer)
     suspend(f)

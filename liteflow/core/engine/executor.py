@@ -105,6 +105,7 @@ class WorkflowExecutor:
                 out.events.append(StepStarted.of(instance, execution_pointer_id=pointer.id, step_id=step.id))
         pointer.status = PointerStatus.RUNNING
         out.steps_run += 1
+        out.ran.append(pointer.id)
         if _debug_logger.isEnabledFor(logging.DEBUG):
             log.debug(
                 "step.started", workflow_id=instance.id, step_id=step.id, step=step.display_name, pointer_id=pointer.id
@@ -127,6 +128,7 @@ class WorkflowExecutor:
                 pointer_id=pointer.id,
                 retry_count=pointer.retry_count,
                 error=f"{type(exc).__name__}: {exc}",
+                exc_info=exc,
             )
             handle_step_error(StepFailure(instance, definition, pointer, step, now, self.settings, out), exc)
             return

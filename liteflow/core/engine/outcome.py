@@ -17,3 +17,5 @@ class PassResult:
     errors: list[ExecutionError] = field(default_factory=list)
     events: list[LifecycleEvent] = field(default_factory=list)
     steps_run: int = 0
+    #: Ids of the pointers whose steps ran.
+    ran: list[str] = field(default_factory=list)

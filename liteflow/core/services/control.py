@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from liteflow.core.control_state import mark_control, pending_control
+from liteflow.core.engine.errors import fresh_retries
 from liteflow.core.engine.outcome import PassResult
 from liteflow.core.errors import ConcurrencyError, WorkflowNotFoundError
 from liteflow.core.interfaces import QueueType
@@ -66,6 +67,7 @@ def resume(instance: WorkflowInstance) -> bool:
         return False
     instance.status = WorkflowStatus.RUNNABLE
     instance.next_execution = to_millis(utcnow())
+    fresh_retries(instance)
     return True
 
 

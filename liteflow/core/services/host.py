@@ -44,8 +44,9 @@ from liteflow.core.lifecycle_hub import LifecycleHub
 from liteflow.core.log import logger
 from liteflow.core.models import Event, WorkflowInstance, WorkflowStatus, as_utc, new_id, to_millis, utcnow
 from liteflow.core.primitives.sub_workflow import announce_completion, ends_child
+from liteflow.core.reserved import check_event_name
 from liteflow.core.schedules import Schedule, new_schedule
-from liteflow.core.serialization import rebuild, type_name
+from liteflow.core.serialization import rebuild, type_name, validate_into
 from liteflow.core.services import control
 from liteflow.core.services.async_runner import AsyncRunner, StepInterrupted
 from liteflow.core.services.concurrency import ConcurrencySlots
@@ -70,6 +71,9 @@ _MOST_BACKOFF = 1.0
 #: How long stop() waits for workers whose async steps it cancelled (they only release their locks).
 _INTERRUPTED_JOIN = 2.0
 _PLAIN = (dict, list, tuple, str, int, float, bool, type(None), SimpleNamespace)
+#: Data stored without a type name (what is stored is what comes back); a SimpleNamespace is named, so it
+#: comes back one.
+_UNNAMED = (dict, list, tuple, str, int, float, bool, type(None))
 
 
 class WorkflowHost:
@@ -384,6 +388,7 @@ class WorkflowHost:
         definition = self.registry.get(definition_id, version)
         if data is None and definition.data_type is not None:
             data = definition.data_type()
+        data = validate_into(data, definition.data_type)  # a dict becomes the data_type, values kept
         now = utcnow()
         instance = WorkflowInstance(
             workflow_definition_id=definition.id,
@@ -391,7 +396,7 @@ class WorkflowHost:
             description=definition.description,
             reference=None if reference is None else str(reference),
             data=data,
-            data_type_name=None if isinstance(data, _PLAIN) else type_name(type(data)),
+            data_type_name=None if isinstance(data, _UNNAMED) else type_name(type(data)),
             create_time=now,
             next_execution=to_millis(now),
             parent_workflow_id=parent_workflow_id,
@@ -415,7 +420,15 @@ class WorkflowHost:
     def publish_event(
         self, event_name: str, event_key: Any, event_data: Any = None, effective_date: datetime | None = None
     ) -> str:
-        """Publish an event; every workflow waiting for (name, key) as of its time receives it. Its id."""
+        """Publish an event; every workflow waiting for (name, key) as of its time receives it. Its id.
+        Names starting with ``liteflow.`` are the library's own: a ValueError."""
+        check_event_name(event_name)
+        return self.publish_engine_event(event_name, event_key, event_data, effective_date)
+
+    def publish_engine_event(
+        self, event_name: str, event_key: Any, event_data: Any = None, effective_date: datetime | None = None
+    ) -> str:
+        """``publish_event`` without the check of reserved names: for the engine's own events."""
         event = Event(
             event_name=event_name,
             event_key=str(event_key),

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 from liteflow.core.control_state import mark_control, pending_control
 from liteflow.core.engine.events import deliver, oldest_event_for, waiting_pointer
 from liteflow.core.engine.outcome import PassResult
-from liteflow.core.errors import ConcurrencyError, ControlRequested, WorkflowNotFoundError
+from liteflow.core.engine.unstorable import fail_unstorable
+from liteflow.core.errors import ConcurrencyError, ControlRequested, SerializationError, WorkflowNotFoundError
 from liteflow.core.interfaces import PersistenceProvider, QueueType
 from liteflow.core.log import logger
 from liteflow.core.models import EventSubscription, WorkflowInstance, WorkflowStatus, to_millis, utcnow
@@ -179,7 +180,12 @@ class WorkflowConsumer:
             result = host.executor.execute(instance, definition)
             if ends_child(instance, was_runnable):
                 prepare_announcement(host, instance)  # before the end is stored, never after only
-            if not self.save(instance, result):
+            try:
+                saved = self.save(instance, result)
+            except SerializationError as exc:  # a step left what no store takes: it failed instead
+                fail_unstorable(host, instance.id, definition, result.ran, exc)
+                return False
+            if not saved:
                 return False
             host.after_pass(instance, result, was_runnable)
             if not self.pull_events(instance, result):

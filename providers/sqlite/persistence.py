@@ -74,12 +74,12 @@ class _Encoded:
     """An instance turned into the values a store writes (before any transaction: a SerializationError
     leaves the database untouched)."""
 
-    def __init__(self, instance: WorkflowInstance, revision: int, strict: bool) -> None:
+    def __init__(self, instance: WorkflowInstance, revision: int) -> None:
         self.written = changed_pointers(instance)
         current, instance.revision = instance.revision, revision
         try:
-            self.header = header_json(instance, strict)
-            self.pointers = [(instance.id, position, pointer_json(p, strict)) for position, p in self.written]
+            self.header = header_json(instance)
+            self.pointers = [(instance.id, position, pointer_json(p)) for position, p in self.written]
         finally:
             instance.revision = current
         status = WorkflowStatus(instance.status)
@@ -120,7 +120,7 @@ class SqlitePersistenceProvider(FileHealth, SqliteSchedules, SqliteWaitLists):
 
     # -- instances -------------------------------------------------------------------------------------
     def create_workflow(self, instance: WorkflowInstance) -> str:
-        encoded = _Encoded(instance, 1, strict=True)  # the strict encoder: its errors name the attribute
+        encoded = _Encoded(instance, 1)
         row = (
             instance.id,
             1,
@@ -156,7 +156,7 @@ class SqlitePersistenceProvider(FileHealth, SqliteSchedules, SqliteWaitLists):
         control_applied: str | None = None,
     ) -> None:
         expected = instance.revision
-        encoded = _Encoded(instance, expected + 1, strict=False)
+        encoded = _Encoded(instance, expected + 1)
         update = (
             expected + 1,
             encoded.next_execution,

@@ -34,8 +34,9 @@ from typing import Any, TypeVar
 
 from liteflow.core.errors import ProviderError
 from liteflow.core.log import logger
+from liteflow.core.services.urls import sqlite_path as url_path
 
-from .schema import SCHEMA, SCHEMA_VERSION
+from .schema import SCHEMA, SCHEMA_VERSION, UPGRADES
 
 log = logger("sqlite")
 T = TypeVar("T")
@@ -52,10 +53,7 @@ def sqlite_path(path_or_url: str | os.PathLike[str]) -> str:
     """A file path from a path or a ``sqlite:///relative.db`` / ``sqlite:////absolute.db`` URL."""
     text = os.fspath(path_or_url)
     if text.startswith("sqlite://"):
-        rest = text[len("sqlite://") :]
-        if not rest.startswith("/") or rest == "/":
-            raise ValueError(f"not a SQLite URL with a path: {text!r} (sqlite:///path/to/file.db)")
-        text = rest[1:]
+        text = url_path(text)
     if not text or text == ":memory:":
         raise ValueError("the SQLite providers need a file (several connections share it), not :memory:")
     return text
@@ -155,9 +153,15 @@ class Database:
         """WAL mode and the schema, once per file (idempotent; several processes may race here)."""
 
         def make(connection: sqlite3.Connection) -> None:
-            if connection.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+            version = connection.execute("PRAGMA user_version").fetchone()[0]
+            if version >= SCHEMA_VERSION:
                 return  # made already (by this process or another one)
-            for statement in SCHEMA:
+            if version == 0:
+                statements: list[str] = list(SCHEMA)
+            else:  # made by an older version: brought up to date
+                statements = [s for v in range(version + 1, SCHEMA_VERSION + 1) for s in UPGRADES[v]]
+                log.info("sqlite.upgrade", path=self.path, version=version, to=SCHEMA_VERSION)
+            for statement in statements:
                 connection.execute(statement)
             connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 

@@ -46,7 +46,7 @@ def _address(name: str) -> str:
 class Doorbell:
     """This process's doorbell on one database, and the means to ring the others'."""
 
-    def __init__(self, db: Database, on_ring: Callable[[str], None]) -> None:
+    def __init__(self, db: Database, on_ring: Callable[[str, int], None]) -> None:
         self._db = db
         self._on_ring = on_ring
         self._sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -81,11 +81,11 @@ class Doorbell:
             threading.Thread(target=self._receive, args=(inbox,), name="liteflow-sqlite-doorbell", daemon=True).start()
             self.name = name
 
-    def ring(self, kind: str) -> None:
-        """Tell every other waiting process that an id was queued on ``kind``."""
+    def ring(self, kind: str, count: int = 1) -> None:
+        """Tell every other waiting process that ``count`` ids were queued on ``kind``."""
         names = self._db.query("doorbell", "SELECT name FROM doorbells")
         gone = []
-        payload = kind.encode()
+        payload = (kind if count == 1 else f"{kind}:{count}").encode()
         for (name,) in names:
             if name == self.name:
                 continue
@@ -109,7 +109,8 @@ class Doorbell:
             if self._stopped:
                 return
             try:
-                self._on_ring(data.decode(errors="replace"))
+                kind, _, count = data.decode(errors="replace").partition(":")
+                self._on_ring(kind, int(count or 1))
             except Exception as exc:  # a bad datagram must not end the doorbell
                 log.debug("sqlite.doorbell_ring_failed", error=str(exc))
 

@@ -9,12 +9,14 @@ import os
 import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import pydantic_core
 
 from liteflow.core.changes import changed_pointers, mark_loaded, mark_stored
-from liteflow.core.errors import ConcurrencyError, WorkflowNotFoundError
+from liteflow.core.control_state import mark_control
+from liteflow.core.errors import ConcurrencyError, ControlRequested, WorkflowAlreadyExistsError, WorkflowNotFoundError
 from liteflow.core.log import logger
 from liteflow.core.models import (
     Event,
@@ -26,16 +28,22 @@ from liteflow.core.models import (
     to_millis,
 )
 from liteflow.core.serialization import dump_event, header_json, instance_from_parts, pointer_json
+from liteflow.core.visibility import WorkflowQuery, check_page
 
 from .database import Database
+from .health import FileHealth
+from .schedules import SqliteSchedules, SqliteWaitLists
 
 log = logger("sqlite")
 
 #: Ids per statement (``IN (?, ?, ...)``), well within SQLite's limit on parameters.
 _BATCH = 500
 
+#: The compare-and-set: on the revision, and on the pending control requests (none, or the ones applied,
+#: which the write clears).
 _UPDATE = (
-    "UPDATE instances SET revision = ?, next_execution = ?, pointer_count = ?, doc = ? WHERE id = ? AND revision = ?"
+    "UPDATE instances SET revision = ?, next_execution = ?, pointer_count = ?, doc = ?, control = NULL"
+    " WHERE id = ? AND revision = ? AND (control IS NULL OR control = ?)"
 )
 #: Apart, and only when they differ: an UPDATE that names a column rewrites the index entries holding it.
 _UPDATE_STATUS = "UPDATE instances SET status = ?, end_time = ? WHERE id = ? AND (status <> ? OR end_time <> ?)"
@@ -47,7 +55,10 @@ _POINTER = (
     "INSERT INTO pointers (workflow_id, position, doc) VALUES (?, ?, ?)"
     " ON CONFLICT (workflow_id, position) DO UPDATE SET doc = excluded.doc"
 )
-_SUBSCRIPTION = "INSERT OR REPLACE INTO subscriptions (id, event_name, event_key, as_of, doc) VALUES (?, ?, ?, ?, ?)"
+_SUBSCRIPTION = (
+    "INSERT OR REPLACE INTO subscriptions (id, event_name, event_key, as_of, doc, workflow_id)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
+)
 
 
 def _marks(n: int) -> str:
@@ -59,30 +70,16 @@ def _batches(ids: Sequence[str]) -> Iterable[Sequence[str]]:
         yield ids[start : start + _BATCH]
 
 
-def _status(value: WorkflowStatus | str) -> WorkflowStatus:
-    """A status from the enum, its value ("Complete") or its name ("COMPLETE")."""
-    if isinstance(value, WorkflowStatus):
-        return value
-    try:
-        return WorkflowStatus(value)
-    except ValueError:
-        try:
-            return WorkflowStatus[str(value).upper()]
-        except KeyError:
-            known = ", ".join(s.name for s in WorkflowStatus)
-            raise ValueError(f"unknown workflow status {value!r} (known: {known})") from None
-
-
 class _Encoded:
     """An instance turned into the values a store writes (before any transaction: a SerializationError
     leaves the database untouched)."""
 
-    def __init__(self, instance: WorkflowInstance, revision: int, strict: bool) -> None:
+    def __init__(self, instance: WorkflowInstance, revision: int) -> None:
         self.written = changed_pointers(instance)
         current, instance.revision = instance.revision, revision
         try:
-            self.header = header_json(instance, strict)
-            self.pointers = [(instance.id, position, pointer_json(p, strict)) for position, p in self.written]
+            self.header = header_json(instance)
+            self.pointers = [(instance.id, position, pointer_json(p)) for position, p in self.written]
         finally:
             instance.revision = current
         status = WorkflowStatus(instance.status)
@@ -93,15 +90,20 @@ class _Encoded:
         self.count = len(instance.execution_pointers)
 
 
-class SqlitePersistenceProvider:
+class SqlitePersistenceProvider(FileHealth, SqliteSchedules, SqliteWaitLists):
     """Persistence in one SQLite file, shared by any number of threads and processes on the machine.
 
     Guarantees:
 
     * documents are compact JSON (never pickle; workflow data stays JSON on load, the host rebuilds it);
     * ``create_workflow`` refuses an id that exists (the primary key: atomic, whoever races it), with a
-      :class:`ConcurrencyError`, storing nothing;
-    * ``persist_workflow`` is one transaction: the compare-and-set on the revision, the instance's row,
+      :class:`WorkflowAlreadyExistsError`, storing nothing (a transaction's outcome is always known
+      here, so no create is ever sent again after a lost answer);
+    * pending control requests are the row's ``control`` column, set by ``request_control`` (a
+      compare-and-set on it, leaving the instance and its revision alone) and cleared by the persist that
+      applies them; a persist while others are pending is refused (:class:`ControlRequested`);
+    * ``persist_workflow`` is one transaction: the compare-and-set on the revision (and the pending
+      control requests), the instance's row,
       the pointers that changed (see ``liteflow.core.changes``: one row each, the others untouched) and
       the subscriptions it makes and ends, together or not at all;
     * every query reads an index (runnable instances, instances by status / definition / reference /
@@ -118,7 +120,7 @@ class SqlitePersistenceProvider:
 
     # -- instances -------------------------------------------------------------------------------------
     def create_workflow(self, instance: WorkflowInstance) -> str:
-        encoded = _Encoded(instance, 1, strict=True)  # the strict encoder: its errors name the attribute
+        encoded = _Encoded(instance, 1)
         row = (
             instance.id,
             1,
@@ -141,7 +143,7 @@ class SqlitePersistenceProvider:
             return True
 
         if not self._db.write("create_workflow", insert):
-            raise ConcurrencyError(instance.id, 0)
+            raise WorkflowAlreadyExistsError(instance.id)
         instance.revision = 1
         mark_stored(instance, encoded.written)
         return instance.id
@@ -151,17 +153,31 @@ class SqlitePersistenceProvider:
         instance: WorkflowInstance,
         subscriptions: Sequence[EventSubscription] = (),
         ended_subscriptions: Sequence[str] = (),
+        control_applied: str | None = None,
     ) -> None:
         expected = instance.revision
-        encoded = _Encoded(instance, expected + 1, strict=False)
-        update = (expected + 1, encoded.next_execution, encoded.count, encoded.header, instance.id, expected)
+        encoded = _Encoded(instance, expected + 1)
+        update = (
+            expected + 1,
+            encoded.next_execution,
+            encoded.count,
+            encoded.header,
+            instance.id,
+            expected,
+            control_applied,
+        )
         status = (encoded.status, encoded.end_time, instance.id, encoded.status, encoded.end_time)
         made = [_subscription_row(s) for s in subscriptions]
 
-        def store(connection: sqlite3.Connection) -> int:
+        def store(connection: sqlite3.Connection) -> int | str:
             if connection.execute(_UPDATE, update).rowcount != 1:
-                found = connection.execute("SELECT 1 FROM instances WHERE id = ?", (instance.id,)).fetchone()
-                return 0 if found else -1
+                found = connection.execute(
+                    "SELECT revision, control FROM instances WHERE id = ?", (instance.id,)
+                ).fetchone()
+                if found is None:
+                    return -1
+                revision, pending = found
+                return str(pending) if revision == expected and pending is not None else 0
             connection.execute(_UPDATE_STATUS, status)
             connection.executemany(_POINTER, encoded.pointers)
             connection.execute(
@@ -176,11 +192,26 @@ class SqlitePersistenceProvider:
         outcome = self._db.write("persist_workflow", store)
         if outcome == -1:
             raise WorkflowNotFoundError(instance.id)
+        if isinstance(outcome, str):
+            raise ControlRequested(instance.id, expected, outcome)
         if outcome == 0:
             log.debug("persist.conflict", workflow_id=instance.id, revision=expected)
             raise ConcurrencyError(instance.id, expected)
         instance.revision = expected + 1
         mark_stored(instance, encoded.written)
+
+    def request_control(self, workflow_id: str, expected: str | None, requests: str) -> bool:
+        def swap(connection: sqlite3.Connection) -> int:
+            if connection.execute(
+                "UPDATE instances SET control = ? WHERE id = ? AND control IS ?", (requests, workflow_id, expected)
+            ).rowcount:
+                return 1
+            return 0 if connection.execute("SELECT 1 FROM instances WHERE id = ?", (workflow_id,)).fetchone() else -1
+
+        outcome = self._db.write("request_control", swap)
+        if outcome == -1:
+            raise WorkflowNotFoundError(workflow_id)
+        return outcome == 1
 
     def get_workflow_instance(self, workflow_id: str) -> WorkflowInstance:
         found = self._load([workflow_id], "get_workflow_instance")
@@ -191,8 +222,9 @@ class SqlitePersistenceProvider:
     def get_revision(self, workflow_id: str) -> int | None:
         """The stored instance's revision (None if there is none): lets a host reuse an instance it still
         holds in memory instead of loading it again."""
-        rows = self._db.query("get_revision", "SELECT revision FROM instances WHERE id = ?", (workflow_id,))
-        return int(rows[0][0]) if rows else None
+        rows = self._db.query("get_revision", "SELECT revision, control FROM instances WHERE id = ?", (workflow_id,))
+        # a pending control request: None, so the host loads the instance, which carries it
+        return int(rows[0][0]) if rows and rows[0][1] is None else None
 
     def get_workflow_instances(self, workflow_ids: Sequence[str]) -> list[WorkflowInstance]:
         found: list[WorkflowInstance] = []
@@ -206,14 +238,16 @@ class SqlitePersistenceProvider:
 
         def read(connection: sqlite3.Connection) -> tuple[list[Any], list[Any]]:
             if len(workflow_ids) == 1:
-                headers = connection.execute("SELECT id, doc FROM instances WHERE id = ?", workflow_ids).fetchall()
+                headers = connection.execute(
+                    "SELECT id, doc, control FROM instances WHERE id = ?", workflow_ids
+                ).fetchall()
                 if not headers:
                     return [], []
                 pointers = connection.execute(
                     "SELECT workflow_id, doc FROM pointers WHERE workflow_id = ? ORDER BY position", workflow_ids
                 ).fetchall()
                 return headers, pointers
-            found = connection.execute(f"SELECT id, doc FROM instances WHERE id IN ({marks})", workflow_ids)
+            found = connection.execute(f"SELECT id, doc, control FROM instances WHERE id IN ({marks})", workflow_ids)
             headers = found.fetchall()
             found = connection.execute(
                 f"SELECT workflow_id, doc FROM pointers WHERE workflow_id IN ({marks}) ORDER BY workflow_id, position",
@@ -225,13 +259,14 @@ class SqlitePersistenceProvider:
         by_instance: dict[str, list[bytes]] = {}
         for workflow_id, doc in pointer_rows:
             by_instance.setdefault(workflow_id, []).append(doc)
-        docs = dict(headers)
+        docs = {workflow_id: (doc, control) for workflow_id, doc, control in headers}
         found = []
         for workflow_id in workflow_ids:
             header = docs.get(workflow_id)
             if header is not None:
-                instance = instance_from_parts(header, by_instance.get(workflow_id, []))
+                instance = instance_from_parts(header[0], by_instance.get(workflow_id, []))
                 mark_loaded(instance)
+                mark_control(instance, header[1])
                 found.append(instance)
         return found
 
@@ -245,8 +280,8 @@ class SqlitePersistenceProvider:
 
     def purge_workflows(self, status: WorkflowStatus, older_than: datetime) -> int:
         """Deletes the instances in ``status`` whose ``complete_time`` (or ``create_time``) is before
-        ``older_than``, with their pointers and errors, a transaction per 500."""
-        where = (_status(status).value, to_micros(older_than))
+        ``older_than``, with their pointers, subscriptions and errors, a transaction per 500."""
+        where = (WorkflowStatus(status).value, to_micros(older_than))
 
         def purge(connection: sqlite3.Connection) -> int:
             rows = connection.execute(
@@ -256,6 +291,7 @@ class SqlitePersistenceProvider:
             ).fetchall()
             ids = [(row[0],) for row in rows]
             connection.executemany("DELETE FROM pointers WHERE workflow_id = ?", ids)
+            connection.executemany("DELETE FROM subscriptions WHERE workflow_id = ?", ids)
             connection.executemany("DELETE FROM errors WHERE workflow_id = ?", ids)
             return len(ids)
 
@@ -281,11 +317,14 @@ class SqlitePersistenceProvider:
     ) -> list[WorkflowInstance]:
         """Instances matching every filter given, newest ``create_time`` first (``created_from <=
         create_time < created_to``), ``take`` of them after the first ``skip``."""
-        where, parameters = _filters(status, definition_id, reference, created_from, created_to)
+        check_page(skip, take)
+        where, parameters = _filters(WorkflowQuery.of(status, definition_id, reference, created_from, created_to))
+        if take == 0:
+            return []
         rows = self._db.query(
             "list_workflows",
             f"SELECT id FROM instances{where} ORDER BY create_time DESC, id DESC LIMIT ? OFFSET ?",
-            (*parameters, max(0, int(take)), max(0, int(skip))),
+            (*parameters, take, skip),
         )
         return self.get_workflow_instances([row[0] for row in rows])
 
@@ -298,7 +337,7 @@ class SqlitePersistenceProvider:
         created_to: datetime | None = None,
     ) -> int:
         """How many instances match every filter given (as in :meth:`list_workflows`)."""
-        where, parameters = _filters(status, definition_id, reference, created_from, created_to)
+        where, parameters = _filters(WorkflowQuery.of(status, definition_id, reference, created_from, created_to))
         return int(self._db.query("count_workflows", f"SELECT count(*) FROM instances{where}", parameters)[0][0])
 
     # -- subscriptions ---------------------------------------------------------------------------------
@@ -365,23 +404,26 @@ class SqlitePersistenceProvider:
         )
         return [row[0] for row in rows]
 
-    def purge_events(self, older_than: datetime) -> int:
-        """Processed events before ``older_than`` go, a transaction per 500."""
-        cutoff = (to_micros(older_than),)
+    def purge_events(self, older_than: datetime, limit: int | None = None) -> int:
+        """Processed events before ``older_than`` go, the oldest first, a transaction per 500 (at most
+        ``limit`` of them, if given)."""
+        cutoff = to_micros(older_than)
 
-        def purge(connection: sqlite3.Connection) -> int:
+        def purge(connection: sqlite3.Connection, batch: int) -> int:
             return connection.execute(
                 "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE processed = 1 AND event_time < ?"
-                f" LIMIT {_BATCH})",
-                cutoff,
+                " ORDER BY event_time LIMIT ?)",
+                (cutoff, batch),
             ).rowcount
 
         total = 0
-        while True:
-            deleted = self._db.write("purge_events", purge)
+        while limit is None or total < limit:
+            batch = _BATCH if limit is None else min(_BATCH, limit - total)
+            deleted = self._db.write("purge_events", partial(purge, batch=batch))
             total += deleted
-            if deleted < _BATCH:
-                return total
+            if deleted < batch:
+                break
+        return total
 
     def mark_event_processed(self, event_id: str) -> None:
         self._mark(event_id, 1)
@@ -418,21 +460,16 @@ class SqlitePersistenceProvider:
             self._db.release()
 
 
-def _filters(
-    status: WorkflowStatus | str | None,
-    definition_id: str | None,
-    reference: str | None,
-    created_from: datetime | None,
-    created_to: datetime | None,
-) -> tuple[str, tuple[Any, ...]]:
+def _filters(query: WorkflowQuery) -> tuple[str, tuple[Any, ...]]:
+    """The WHERE clause and its parameters of a visibility query (served by the instances_* indexes)."""
     clauses: list[str] = []
     parameters: list[Any] = []
     for clause, value in (
-        ("status = ?", None if status is None else _status(status).value),
-        ("definition_id = ?", definition_id),
-        ("reference = ?", reference),
-        ("create_time >= ?", None if created_from is None else to_micros(created_from)),
-        ("create_time < ?", None if created_to is None else to_micros(created_to)),
+        ("status = ?", None if query.status is None else query.status.value),
+        ("definition_id = ?", query.definition_id),
+        ("reference = ?", query.reference),
+        ("create_time >= ?", None if query.created_from is None else to_micros(query.created_from)),
+        ("create_time < ?", None if query.created_to is None else to_micros(query.created_to)),
     ):
         if value is not None:
             clauses.append(clause)
@@ -447,6 +484,7 @@ def _subscription_row(subscription: EventSubscription) -> tuple[Any, ...]:
         subscription.event_key,
         to_micros(subscription.subscribe_as_of),
         subscription.model_dump_json(),
+        subscription.workflow_id,
     )
 
 

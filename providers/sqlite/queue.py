@@ -5,17 +5,20 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+from collections.abc import Sequence
 
 from liteflow.core.interfaces import QueueType
 
 from .database import Database
+from .health import FileHealth
 from .wakeup import Wakeup
 
 _KINDS = tuple(q.value for q in QueueType)
+_PUSH = "INSERT OR IGNORE INTO queue (kind, item_id) VALUES (?, ?)"
 _POP = "DELETE FROM queue WHERE seq = (SELECT seq FROM queue WHERE kind = ? ORDER BY seq LIMIT 1) RETURNING item_id"
 
 
-class SqliteQueueProvider:
+class SqliteQueueProvider(FileHealth):
     """One queue per :class:`QueueType` in a SQLite file, shared by every process that opens it.
 
     Guarantees:
@@ -40,12 +43,25 @@ class SqliteQueueProvider:
     def queue_work(self, item_id: str, queue: QueueType) -> None:
         kind = QueueType(queue).value
 
-        def push(connection: sqlite3.Connection) -> int:
-            added = connection.execute("INSERT OR IGNORE INTO queue (kind, item_id) VALUES (?, ?)", (kind, item_id))
-            return added.rowcount
+        self._push("queue_work", kind, [item_id])
 
-        if self._db.write("queue_work", push):
-            self._wakeup.queued(kind)
+    def queue_work_many(self, item_ids: Sequence[str], queue: QueueType) -> int:
+        """Queue each id not already queued, in order, in one transaction; how many were added."""
+        return self._push("queue_work_many", QueueType(queue).value, item_ids) if item_ids else 0
+
+    def _push(self, action: str, kind: str, item_ids: Sequence[str]) -> int:
+        def push(connection: sqlite3.Connection) -> int:
+            return sum(connection.execute(_PUSH, (kind, item_id)).rowcount for item_id in item_ids)
+
+        added = self._db.write(action, push)
+        if added:
+            self._wakeup.queued(kind, added)
+        return added
+
+    def queue_length(self, queue: QueueType) -> int:
+        """How many ids wait in ``queue``."""
+        rows = self._db.query("queue_length", "SELECT count(*) FROM queue WHERE kind = ?", (QueueType(queue).value,))
+        return int(rows[0][0])
 
     def _pop(self, kind: str) -> str | None:
         # looked at first without the write lock: an empty queue costs a read, not a write transaction

@@ -17,11 +17,34 @@ instance's ``next_execution``, kept as the host computes it (epoch milliseconds)
                    per kind
     doorbells      the sockets of the processes waiting on a queue (see ``doorbell``)
     locks          resource -> the owner's token for this acquisition and its lease's expiry
+    schedules      id -> the schedule's JSON and its next due time (epoch ms, what a claim compares)
+    waiters        the concurrency wait lines: (key, workflow id) -> score, read by (key, score)
+
+An instance's pending control requests (see ``liteflow.core.control_state``) are its row's ``control``
+column, which only ``request_control`` sets and the persist applying them clears.
+
+A file made by an older version is brought up to date on open (:data:`UPGRADES`).
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+#: Added at version 2: schedules and the concurrency wait lines.
+_SCHEDULES: tuple[str, ...] = (
+    """CREATE TABLE IF NOT EXISTS schedules (
+        id TEXT PRIMARY KEY,
+        next_run_ms INTEGER NOT NULL,
+        doc BLOB NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS waiters (
+        key TEXT NOT NULL,
+        workflow_id TEXT NOT NULL,
+        score REAL NOT NULL,
+        PRIMARY KEY (key, workflow_id)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX IF NOT EXISTS waiters_by_score ON waiters (key, score, workflow_id)",
+)
 
 SCHEMA: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS instances (
@@ -34,7 +57,8 @@ SCHEMA: tuple[str, ...] = (
         end_time INTEGER NOT NULL,
         next_execution INTEGER,
         pointer_count INTEGER NOT NULL,
-        doc BLOB NOT NULL
+        doc BLOB NOT NULL,
+        control TEXT
     )""",
     # RUNNABLE instances only (next_execution is NULL otherwise)
     "CREATE INDEX IF NOT EXISTS instances_runnable ON instances (next_execution) WHERE next_execution IS NOT NULL",
@@ -54,9 +78,11 @@ SCHEMA: tuple[str, ...] = (
         event_name TEXT NOT NULL,
         event_key TEXT NOT NULL,
         as_of INTEGER NOT NULL,
-        doc BLOB NOT NULL
+        doc BLOB NOT NULL,
+        workflow_id TEXT
     )""",
     "CREATE INDEX IF NOT EXISTS subscriptions_by_key ON subscriptions (event_name, event_key, as_of)",
+    "CREATE INDEX IF NOT EXISTS subscriptions_by_workflow ON subscriptions (workflow_id)",
     """CREATE TABLE IF NOT EXISTS events (
         id TEXT PRIMARY KEY,
         event_name TEXT NOT NULL,
@@ -90,4 +116,16 @@ SCHEMA: tuple[str, ...] = (
         token TEXT NOT NULL,
         expires REAL NOT NULL
     )""",
+    *_SCHEDULES,
 )
+
+#: What brings a file made at version N - 1 to version N (run in one transaction, then N is recorded).
+UPGRADES: dict[int, tuple[str, ...]] = {
+    2: (
+        "ALTER TABLE instances ADD COLUMN control TEXT",
+        "ALTER TABLE subscriptions ADD COLUMN workflow_id TEXT",
+        "UPDATE subscriptions SET workflow_id = json_extract(doc, '$.workflow_id')",
+        "CREATE INDEX IF NOT EXISTS subscriptions_by_workflow ON subscriptions (workflow_id)",
+        *_SCHEDULES,
+    ),
+}

@@ -79,21 +79,22 @@ class Wakeup:
             self._doorbell = None
             bell.stop()
 
-    def queued(self, kind: str) -> None:
-        """This process committed an id on ``kind``: wake a worker here, and ring the other processes."""
-        self.notify(kind)
+    def queued(self, kind: str, count: int = 1) -> None:
+        """This process committed ``count`` ids on ``kind``: wake as many workers here, and ring the other
+        processes."""
+        self.notify(kind, count)
         bell = self._doorbell
         if bell is not None:
             try:
-                bell.ring(kind)
+                bell.ring(kind, count)
             except Exception as exc:  # they find it when their dequeue times out (idle_wait)
                 log.warning("sqlite.ring_failed", error=str(exc))
 
-    def notify(self, kind: str) -> None:
-        """Something was queued on ``kind``: wake one waiter of this process."""
+    def notify(self, kind: str, count: int = 1) -> None:
+        """``count`` ids were queued on ``kind``: wake as many waiters of this process."""
         with self._mutex:
             self._generation[kind] += 1
-            self._ready[kind].notify()
+            self._ready[kind].notify(count)
 
     def notify_all(self) -> None:
         with self._mutex:

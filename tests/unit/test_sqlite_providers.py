@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from liteflow.core.errors import ConcurrencyError, ProviderError
+from liteflow.core.errors import ProviderError, WorkflowAlreadyExistsError
 from liteflow.core.interfaces import QueueType
 from liteflow.core.models import ExecutionPointer, PointerStatus, WorkflowInstance, WorkflowStatus
 from liteflow.providers.sqlite import (
@@ -93,7 +93,7 @@ def test_create_refuses_an_existing_id_and_changes_nothing(persistence: Any) -> 
     first = instance(reference="first")
     persistence.create_workflow(first)
     second = instance(id=first.id, reference="second")
-    with pytest.raises(ConcurrencyError):
+    with pytest.raises(WorkflowAlreadyExistsError):
         persistence.create_workflow(second)
     assert persistence.get_workflow_instance(first.id).reference == "first"
 
@@ -108,7 +108,7 @@ def test_concurrent_creates_of_one_id_make_exactly_one(persistence: Any) -> None
         try:
             persistence.create_workflow(instance(id=shared, reference=str(n)))
             outcomes.append("made")
-        except ConcurrencyError:
+        except WorkflowAlreadyExistsError:
             outcomes.append("refused")
 
     threads = [threading.Thread(target=create, args=(n,)) for n in range(6)]
@@ -258,11 +258,10 @@ def test_list_and_count_filter_newest_first_and_page(persistence: Any) -> None:
     ],
 )
 def test_queries_read_an_index(persistence: Any, filters: dict[str, Any]) -> None:
+    from liteflow.core.visibility import WorkflowQuery
     from liteflow.providers.sqlite.persistence import _filters
 
-    where, parameters = _filters(
-        filters.get("status"), filters.get("definition_id"), filters.get("reference"), filters.get("created_from"), None
-    )
+    where, parameters = _filters(WorkflowQuery.of(**filters))
     sql = f"SELECT id FROM instances{where} ORDER BY create_time DESC, id DESC LIMIT 100"
     plan = persistence._db.query("plan", f"EXPLAIN QUERY PLAN {sql}", parameters)
     text = " ".join(str(row[-1]) for row in plan)
@@ -372,9 +371,14 @@ def test_the_lock_of_a_killed_process_frees_itself_after_the_lease(db: Path) -> 
 
 def test_each_acquisition_has_its_own_token(db: Path) -> None:
     lock = SqliteLockProvider(db)
-    assert lock.acquire_lock("r")
-    first = lock._tokens["r"]
-    lock.release_lock("r")
-    assert lock.acquire_lock("r")
-    assert lock._tokens["r"] != first
+    first = lock.acquire_lock_token("r")
+    assert first is not None
+    stored = lock._db.query("t", "SELECT token FROM locks WHERE resource = 'r'")
+    assert stored == [(first,)]
+    lock.release_lock("r", first)
+    assert lock._db.query("t", "SELECT token FROM locks") == []
+    second = lock.acquire_lock_token("r")
+    assert second is not None and second != first
+    lock.release_lock("r", first)  # the first acquisition's release leaves the second's lock alone
+    assert lock._db.query("t", "SELECT token FROM locks") == [(second,)]
     lock.close()

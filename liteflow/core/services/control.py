@@ -41,9 +41,11 @@ from liteflow.core.lifecycle import (
 )
 from liteflow.core.log import logger
 from liteflow.core.models import WorkflowInstance, WorkflowStatus, new_id, to_millis, utcnow
+from liteflow.core.primitives.sub_workflow import ends_child, prepare_announcement
+from liteflow.core.services.load import load_to_run
 
 if TYPE_CHECKING:
-    from liteflow.core.services.host import WorkflowHost
+    from liteflow.core.services.runtime import Runtime
 
 log = logger("control")
 
@@ -159,7 +161,7 @@ def status_after(status: WorkflowStatus, pending: str | None) -> WorkflowStatus:
     return status
 
 
-def change_status(host: WorkflowHost, workflow_id: str, action: str, grace: float = GRACE) -> bool:
+def change_status(host: Runtime, workflow_id: str, action: str, grace: float = GRACE) -> bool:
     """Suspend, resume or terminate; False only if the instance is finished or already in that state
     (counting the changes already requested and not yet applied).
 
@@ -186,7 +188,7 @@ def change_status(host: WorkflowHost, workflow_id: str, action: str, grace: floa
             pause = min(pause * 2, 0.05)
 
 
-def _attempt(host: WorkflowHost, workflow_id: str, action: str, request: str, stored: bool) -> tuple[bool | None, bool]:
+def _attempt(host: Runtime, workflow_id: str, action: str, request: str, stored: bool) -> tuple[bool | None, bool]:
     """One try: (the outcome, or None while the lock holder has yet to apply it; whether it is stored)."""
     persistence = host.persistence
     instance = persistence.get_workflow_instance(workflow_id)
@@ -210,12 +212,9 @@ def _attempt(host: WorkflowHost, workflow_id: str, action: str, request: str, st
     return _attempt(host, workflow_id, action, request, True)  # the holder may have let go meanwhile
 
 
-def apply_held(host: WorkflowHost, workflow_id: str, action: str, stored: str | None) -> bool:
+def apply_held(host: Runtime, workflow_id: str, action: str, stored: str | None) -> bool:
     """For a caller holding the instance's lock: apply the requests pending on it, then ``action``
     unless it is among them (``stored``); whether ``action`` changed the instance."""
-    from liteflow.core.primitives.sub_workflow import ends_child, prepare_announcement
-    from liteflow.core.services.workflow_consumer import load_to_run
-
     persistence = host.persistence
     for _ in range(_MOST_TRIES):
         try:
@@ -247,7 +246,7 @@ class ControlFollower:
     lock without having stored again (so without seeing them), this takes the lock and applies them.
     One thread while there are any, looking again with a back-off (woken early by this host's workers)."""
 
-    def __init__(self, host: WorkflowHost) -> None:
+    def __init__(self, host: Runtime) -> None:
         self.host = host
         self._followed: dict[str, tuple[str, str]] = {}
         self._mutex = threading.Lock()

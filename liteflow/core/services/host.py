@@ -552,6 +552,7 @@ class WorkflowHost:
             if_exists="return",
         )
         return True
+
     def list_workflows(
         self,
         status: WorkflowStatus | str | None = None,

@@ -10,31 +10,22 @@ from liteflow.core.engine.events import deliver, oldest_event_for, waiting_point
 from liteflow.core.engine.outcome import PassResult
 from liteflow.core.engine.unstorable import fail_unstorable
 from liteflow.core.errors import ConcurrencyError, ControlRequested, SerializationError, WorkflowNotFoundError
-from liteflow.core.interfaces import PersistenceProvider, QueueType
+from liteflow.core.interfaces import QueueType
 from liteflow.core.log import logger
 from liteflow.core.models import EventSubscription, WorkflowInstance, WorkflowStatus, to_millis, utcnow
 from liteflow.core.primitives.sub_workflow import ends_child, prepare_announcement, settled_announcement
 from liteflow.core.services import control
+from liteflow.core.services.load import load_to_run
 from liteflow.core.services.missing_definitions import MissingDefinitions
 from liteflow.core.services.outage import through_outage
 
 if TYPE_CHECKING:
-    from liteflow.core.services.host import WorkflowHost
+    from liteflow.core.services.runtime import Runtime
 
 log = logger("workflow_consumer")
 
 
-def load_to_run(persistence: PersistenceProvider, workflow_id: str) -> WorkflowInstance:
-    """The instance, for a caller holding its lock. A provider may offer ``get_workflow_instance_to_run``,
-    a cheaper load for that case (the memory provider shares finished pointers); else the ordinary get."""
-    load = getattr(persistence, "get_workflow_instance_to_run", None) or persistence.get_workflow_instance
-    instance: WorkflowInstance = load(workflow_id)
-    return instance
-
-
-def persist(
-    host: WorkflowHost, instance: WorkflowInstance, result: PassResult, control_applied: str | None = None
-) -> None:
+def persist(host: Runtime, instance: WorkflowInstance, result: PassResult, control_applied: str | None = None) -> None:
     """Store a pass (compare-and-set), riding out a store outage (see ``services.outage``)."""
     through_outage(
         host,
@@ -69,7 +60,7 @@ class WorkflowConsumer:
     all, every ``max_passes`` passes.
     """
 
-    def __init__(self, host: WorkflowHost) -> None:
+    def __init__(self, host: Runtime) -> None:
         self.host = host
         #: workflow id -> (when parked, the instance), oldest first
         self._parked: dict[str, tuple[float, WorkflowInstance]] = {}
@@ -241,7 +232,7 @@ class WorkflowConsumer:
 
     def pull_events(self, instance: WorkflowInstance, result: PassResult) -> bool:
         """New subscriptions take events published before they were made (oldest first), and subscriptions
-        whose events came while this worker held the lock (see ``WorkflowHost.defer_event``) take those.
+        whose events came while this worker held the lock (see ``Runtime.defer_event``) take those.
         False if events were delivered to ``instance`` but could not be persisted."""
         deferred = self.host.take_deferred_events(instance.id)
         if not result.subscriptions and not deferred:

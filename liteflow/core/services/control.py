@@ -42,7 +42,6 @@ from liteflow.core.lifecycle import (
 from liteflow.core.log import logger
 from liteflow.core.models import WorkflowInstance, WorkflowStatus, new_id, to_millis, utcnow
 from liteflow.core.primitives.sub_workflow import ends_child, prepare_announcement
-from liteflow.core.services.load import load_to_run
 
 if TYPE_CHECKING:
     from liteflow.core.services.runtime import Runtime
@@ -218,7 +217,7 @@ def apply_held(host: Runtime, workflow_id: str, action: str, stored: str | None)
     persistence = host.persistence
     for _ in range(_MOST_TRIES):
         try:
-            instance = load_to_run(persistence, workflow_id)
+            instance = host.load_for_run(workflow_id)
         except WorkflowNotFoundError:
             return False
         pending = pending_control(instance)

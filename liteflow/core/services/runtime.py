@@ -40,6 +40,10 @@ class Runtime(Protocol):
     scheduler: WakeupScheduler
     concurrency: ConcurrencySlots
     executor: WorkflowExecutor
+    #: ``persistence``'s load for a lock holder (``SupportsLoadForRun``, else ``get_workflow_instance``)
+    load_for_run: Callable[[str], WorkflowInstance]
+    #: ``persistence.get_revision`` if it has ``SupportsRevision``, else None
+    revision_of: Callable[[str], int | None] | None
 
     @property
     def control_follower(self) -> Follower: ...

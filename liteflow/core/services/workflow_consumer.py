@@ -15,7 +15,6 @@ from liteflow.core.log import logger
 from liteflow.core.models import EventSubscription, WorkflowInstance, WorkflowStatus, to_millis, utcnow
 from liteflow.core.primitives.sub_workflow import ends_child, prepare_announcement, settled_announcement
 from liteflow.core.services import control
-from liteflow.core.services.load import load_to_run
 from liteflow.core.services.missing_definitions import MissingDefinitions
 from liteflow.core.services.outage import through_outage
 
@@ -64,14 +63,14 @@ class WorkflowConsumer:
         self.host = host
         #: workflow id -> (when parked, the instance), oldest first
         self._parked: dict[str, tuple[float, WorkflowInstance]] = {}
-        self._revision_of = getattr(host.persistence, "get_revision", None)
+        self._revision_of = host.revision_of
         self.missing = MissingDefinitions(host.options.poll_interval, host.options.max_concurrent_workflows + 1)
 
     def _load(self, workflow_id: str) -> WorkflowInstance:
         _, parked = self._parked.pop(workflow_id, (0.0, None))
         if parked is not None and self._revision_of is not None and self._revision_of(workflow_id) == parked.revision:
             return parked
-        return load_to_run(self.host.persistence, workflow_id)
+        return self.host.load_for_run(workflow_id)
 
     def _park(self, instance: WorkflowInstance) -> None:
         if self._revision_of is None or self.host.has_workflow_middleware("execute"):

@@ -142,6 +142,31 @@ class PersistenceProvider(Protocol):
 
 
 @runtime_checkable
+class SupportsRevision(Protocol):
+    """An optional persistence ability: the stored revision of an instance without loading it.
+
+    ``get_revision`` returns the revision ``persist_workflow`` last stored (None for an unknown id, and
+    None while a control request is pending beside the instance: it must be loaded then, to carry it).
+    A host that re-queues an instance after ``max_passes`` keeps it and, if the revision is still its
+    own, runs it again without loading it (every built-in provider has this ability).
+    """
+
+    def get_revision(self, workflow_id: str) -> int | None: ...
+
+
+@runtime_checkable
+class SupportsLoadForRun(Protocol):
+    """An optional persistence ability: a cheaper load for the host holding an instance's lock.
+
+    ``get_workflow_instance_to_run`` returns what ``get_workflow_instance`` would, for a caller that holds
+    the lock and persists what it changes (the memory provider shares the pointers that have ended
+    instead of copying them). Without it, the host loads with ``get_workflow_instance``.
+    """
+
+    def get_workflow_instance_to_run(self, workflow_id: str) -> WorkflowInstance: ...
+
+
+@runtime_checkable
 class SupportsSchedules(Protocol):
     """A persistence provider that stores schedules (every built-in one does).
 
@@ -209,6 +234,14 @@ class QueueLengths(Protocol):
     """An optional queue ability: how many ids wait in a queue (``liteflow stats`` shows it)."""
 
     def queue_length(self, queue: QueueType) -> int: ...
+
+
+@runtime_checkable
+class InterruptibleQueue(Protocol):
+    """An optional queue ability: ``interrupt`` wakes every ``dequeue_work`` of this provider blocked
+    now (it returns None). A stopping host calls it so its workers need not wait out their timeout."""
+
+    def interrupt(self) -> None: ...
 
 
 @runtime_checkable

@@ -21,13 +21,13 @@ from liteflow.core.log import logger
 from liteflow.core.models import to_millis, utcnow
 
 if TYPE_CHECKING:
-    from liteflow.core.services.host import WorkflowHost
+    from liteflow.core.services.runtime import Runtime
 
 log = logger("executor")
 
 
 def fail_unstorable(
-    host: WorkflowHost, workflow_id: str, definition: WorkflowDefinition, ran: list[str], exc: SerializationError
+    host: Runtime, workflow_id: str, definition: WorkflowDefinition, ran: list[str], exc: SerializationError
 ) -> None:
     """Store, instead of the pass that ran the pointers ``ran``, their failure with ``exc``."""
     persistence = host.persistence

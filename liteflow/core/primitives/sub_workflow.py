@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import uuid
 from contextlib import suppress
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from liteflow.core.errors import LiteFlowError, WorkflowAlreadyExistsError, WorkflowNotFoundError
-from liteflow.core.interfaces import QueueType
+from liteflow.core.interfaces import PersistenceProvider, QueueProvider, QueueType
 from liteflow.core.models import Event, WorkflowStatus, utcnow
 from liteflow.core.step import ExecutionResult, StepBody, StepExecutionContext
 
@@ -23,13 +23,29 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from liteflow.core.models import WorkflowInstance
-    from liteflow.core.services.host import WorkflowHost
 
 CHILD_COMPLETED_EVENT = "liteflow.workflow-completed"
 _CHILD_IDS = uuid.UUID("6f1c1e0a-3c55-4f57-9d0e-2b1a3c4d5e6f")
 #: The key of the event data announcing a terminated child (the value is the child's id).
 CHILD_TERMINATED = "liteflow.child-terminated"
 _ENDED = (WorkflowStatus.COMPLETE, WorkflowStatus.TERMINATED)
+
+
+class ChildHost(Protocol):
+    """What starting a child and announcing its end need of the host (``context.host``)."""
+
+    persistence: PersistenceProvider
+    queue: QueueProvider
+
+    def start_instance(
+        self,
+        definition_id: str,
+        version: int | None,
+        data: Any,
+        reference: str | None = None,
+        parent_workflow_id: str | None = None,
+        workflow_id: str | None = None,
+    ) -> str: ...
 
 
 class ChildWorkflowTerminated(LiteFlowError):
@@ -59,7 +75,7 @@ class SubWorkflow(StepBody):
             self.result = data
             self.child_id = pointer.event_key
             return ExecutionResult.next()
-        host: WorkflowHost = context.host
+        host: ChildHost = context.host
         # The same id for every run of this attempt: a run repeated after a lost pass (a crash, a lapsed
         # lock), even at the same moment as the first, finds the child it already started. No look
         # before the create: every provider refuses to create an id that exists, atomically.
@@ -108,12 +124,12 @@ def ends_child(instance: WorkflowInstance, before: WorkflowStatus) -> bool:
     return instance.parent_workflow_id is not None and instance.status in _ENDED and before not in _ENDED
 
 
-def prepare_announcement(host: WorkflowHost, instance: WorkflowInstance) -> None:
+def prepare_announcement(host: ChildHost, instance: WorkflowInstance) -> None:
     """Before the pass that ends a child is stored: write its announcement (not queued; see above)."""
     host.persistence.create_event(_completion_event(instance))
 
 
-def announce_completion(host: WorkflowHost, instance: WorkflowInstance, prepared: bool = False) -> None:
+def announce_completion(host: ChildHost, instance: WorkflowInstance, prepared: bool = False) -> None:
     """Tell the waiting parent that the child ended: write the announcement (unless ``prepared`` before
     the child's end was stored) and queue it."""
     event_id = completion_event_id(instance.id)
@@ -122,7 +138,7 @@ def announce_completion(host: WorkflowHost, instance: WorkflowInstance, prepared
     host.queue.queue_work(event_id, QueueType.EVENT)
 
 
-def settled_announcement(host: WorkflowHost, event: Event) -> Event | None:
+def settled_announcement(host: ChildHost, event: Event) -> Event | None:
     """``event`` as it may be delivered now: unchanged unless it announces a child's end; that one only
     once the child is stored as ended (None until then), made to carry what is stored (the child's data,
     or the terminated marker) should the announcement written before say otherwise."""

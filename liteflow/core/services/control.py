@@ -41,9 +41,10 @@ from liteflow.core.lifecycle import (
 )
 from liteflow.core.log import logger
 from liteflow.core.models import WorkflowInstance, WorkflowStatus, new_id, to_millis, utcnow
+from liteflow.core.primitives.sub_workflow import ends_child, prepare_announcement
 
 if TYPE_CHECKING:
-    from liteflow.core.services.host import WorkflowHost
+    from liteflow.core.services.runtime import Runtime
 
 log = logger("control")
 
@@ -170,7 +171,7 @@ def status_after(status: WorkflowStatus, pending: str | None) -> WorkflowStatus:
     return status
 
 
-def change_status(host: WorkflowHost, workflow_id: str, action: str, grace: float = GRACE) -> bool:
+def change_status(host: Runtime, workflow_id: str, action: str, grace: float = GRACE) -> bool:
     """Suspend, resume or terminate; False only if the instance is finished or already in that state
     (counting the changes already requested and not yet applied).
 
@@ -203,7 +204,7 @@ _FINISHED = (WorkflowStatus.COMPLETE, WorkflowStatus.TERMINATED)
 
 
 def _attempt(
-    host: WorkflowHost, workflow_id: str, action: str, request: str, stored: bool
+    host: Runtime, workflow_id: str, action: str, request: str, stored: bool
 ) -> tuple[bool | None, bool, bool]:
     """One try: (the outcome, or None while the lock holder has yet to apply it; whether it is stored;
     whether the stored instance has finished, so no pass of its holder will apply the request)."""
@@ -229,16 +230,13 @@ def _attempt(
     return _attempt(host, workflow_id, action, request, True)  # the holder may have let go meanwhile
 
 
-def apply_held(host: WorkflowHost, workflow_id: str, action: str, stored: str | None) -> bool:
+def apply_held(host: Runtime, workflow_id: str, action: str, stored: str | None) -> bool:
     """For a caller holding the instance's lock: apply the requests pending on it, then ``action``
     unless it is among them (``stored``); whether ``action`` changed the instance."""
-    from liteflow.core.primitives.sub_workflow import ends_child, prepare_announcement
-    from liteflow.core.services.workflow_consumer import load_to_run
-
     persistence = host.persistence
     for _ in range(_MOST_TRIES):
         try:
-            instance = load_to_run(persistence, workflow_id)
+            instance = host.load_for_run(workflow_id)
         except WorkflowNotFoundError:
             return False
         pending = pending_control(instance)
@@ -266,7 +264,7 @@ class ControlFollower:
     lock without having stored again (so without seeing them), this takes the lock and applies them.
     One thread while there are any, looking again with a back-off (woken early by this host's workers)."""
 
-    def __init__(self, host: WorkflowHost) -> None:
+    def __init__(self, host: Runtime) -> None:
         self.host = host
         self._followed: dict[str, tuple[str, str]] = {}
         self._mutex = threading.Lock()

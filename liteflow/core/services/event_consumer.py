@@ -13,7 +13,7 @@ from liteflow.core.models import EventSubscription, WorkflowInstance, WorkflowSt
 from liteflow.core.primitives.sub_workflow import settled_announcement
 
 if TYPE_CHECKING:
-    from liteflow.core.services.host import WorkflowHost
+    from liteflow.core.services.runtime import Runtime
     from liteflow.core.services.workflow_consumer import WorkflowConsumer
 
 log = logger("event_consumer")
@@ -28,12 +28,12 @@ class EventConsumer:
     receives the oldest event it has not consumed.
 
     An event whose workflow is locked by a worker of this host is left to that worker, which takes it
-    after its pass (see ``WorkflowHost.defer_event``); one locked elsewhere is tried again after
+    after its pass (see ``Runtime.defer_event``); one locked elsewhere is tried again after
     ``event_retry_delay``, doubled on every attempt up to ``poll_interval``. A workflow woken here is
-    run here at once if a workflow slot is free (``WorkflowHost.run_woken``), else it is queued.
+    run here at once if a workflow slot is free (``Runtime.run_woken``), else it is queued.
     """
 
-    def __init__(self, host: WorkflowHost, workflows: WorkflowConsumer) -> None:
+    def __init__(self, host: Runtime, workflows: WorkflowConsumer) -> None:
         self.host = host
         self.workflows = workflows
         #: event id -> failed attempts so far, oldest first

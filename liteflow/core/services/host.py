@@ -27,10 +27,13 @@ from liteflow.core.errors import (
     WorkflowNotRegisteredError,
 )
 from liteflow.core.interfaces import (
+    InterruptibleQueue,
     LockProvider,
     PersistenceProvider,
     QueueProvider,
     QueueType,
+    SupportsLoadForRun,
+    SupportsRevision,
     SupportsSchedules,
 )
 from liteflow.core.lifecycle import (
@@ -97,6 +100,16 @@ class WorkflowHost:
         self.queue = queue
         self.lock = lock
         self.options = options
+        #: the providers' optional abilities (see ``interfaces``), looked up once here
+        self.load_for_run: Callable[[str], WorkflowInstance] = (
+            persistence.get_workflow_instance_to_run
+            if isinstance(persistence, SupportsLoadForRun)
+            else persistence.get_workflow_instance
+        )
+        self.revision_of: Callable[[str], int | None] | None = (
+            persistence.get_revision if isinstance(persistence, SupportsRevision) else None
+        )
+        self._interrupt = queue.interrupt if isinstance(queue, InterruptibleQueue) else None
         self.registry = WorkflowRegistry()
         self.scheduler = WakeupScheduler(queue)
         self.concurrency = ConcurrencySlots(lock, persistence, queue)
@@ -244,9 +257,8 @@ class WorkflowHost:
                 return
             self._stop.set()
             self._slots.close()
-            interrupt = getattr(self.queue, "interrupt", None)
-            if callable(interrupt):
-                interrupt()
+            if self._interrupt is not None:
+                self._interrupt()
             deadline = time.monotonic() + self.options.stop_timeout
             for thread in self._threads:
                 thread.join(timeout=max(0.0, deadline - time.monotonic()))

@@ -17,7 +17,7 @@ from liteflow.core.errors import ProviderError
 from liteflow.core.log import logger
 
 if TYPE_CHECKING:
-    from liteflow.core.services.host import WorkflowHost
+    from liteflow.core.services.runtime import Runtime
 
 log = logger("outage")
 T = TypeVar("T")
@@ -27,7 +27,7 @@ _FIRST_WAIT = 0.05
 _MOST_WAIT = 0.5
 
 
-def through_outage(host: WorkflowHost, action: str, call: Callable[[], T], workflow_id: str) -> T:
+def through_outage(host: Runtime, action: str, call: Callable[[], T], workflow_id: str) -> T:
     """``call()``, tried again on ProviderError for up to ``host.options.persist_retry_timeout`` seconds;
     then (or once the host is stopping: the step runs again later) the last error is raised."""
     deadline: float | None = None

@@ -20,7 +20,7 @@ from liteflow.core.log import logger
 from liteflow.core.models import utcnow
 
 if TYPE_CHECKING:
-    from liteflow.core.services.host import WorkflowHost
+    from liteflow.core.services.runtime import Runtime
 
 log = logger("poller")
 
@@ -29,7 +29,7 @@ MOST_PER_POLL = 10_000
 
 
 class RunnablePoller:
-    def __init__(self, host: WorkflowHost, stop: threading.Event | None) -> None:
+    def __init__(self, host: Runtime, stop: threading.Event | None) -> None:
         self.host = host
         self.stop = stop if stop is not None else threading.Event()
         self._batch = host.queue if isinstance(host.queue, BatchQueueProvider) else None

@@ -18,7 +18,7 @@ from liteflow.core.log import logger
 from liteflow.core.models import utcnow
 
 if TYPE_CHECKING:
-    from liteflow.core.services.host import WorkflowHost
+    from liteflow.core.services.runtime import Runtime
 
 log = logger("retention")
 
@@ -29,7 +29,7 @@ _BACKLOG_PAUSE = 1.0
 
 
 class EventRetention:
-    def __init__(self, host: WorkflowHost, retention: timedelta, stop: threading.Event) -> None:
+    def __init__(self, host: Runtime, retention: timedelta, stop: threading.Event) -> None:
         self.host = host
         self.retention = retention
         self.stop = stop

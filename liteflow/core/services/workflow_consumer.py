@@ -11,7 +11,7 @@ from liteflow.core.engine.limits import deadline_of
 from liteflow.core.engine.outcome import PassResult
 from liteflow.core.engine.unstorable import fail_unstorable
 from liteflow.core.errors import ConcurrencyError, ControlRequested, SerializationError, WorkflowNotFoundError
-from liteflow.core.interfaces import PersistenceProvider, QueueType
+from liteflow.core.interfaces import QueueType
 from liteflow.core.log import logger
 from liteflow.core.models import EventSubscription, WorkflowInstance, WorkflowStatus, to_millis, utcnow
 from liteflow.core.primitives.sub_workflow import ends_child, prepare_announcement, settled_announcement
@@ -20,22 +20,12 @@ from liteflow.core.services.missing_definitions import MissingDefinitions
 from liteflow.core.services.outage import through_outage
 
 if TYPE_CHECKING:
-    from liteflow.core.services.host import WorkflowHost
+    from liteflow.core.services.runtime import Runtime
 
 log = logger("workflow_consumer")
 
 
-def load_to_run(persistence: PersistenceProvider, workflow_id: str) -> WorkflowInstance:
-    """The instance, for a caller holding its lock. A provider may offer ``get_workflow_instance_to_run``,
-    a cheaper load for that case (the memory provider shares finished pointers); else the ordinary get."""
-    load = getattr(persistence, "get_workflow_instance_to_run", None) or persistence.get_workflow_instance
-    instance: WorkflowInstance = load(workflow_id)
-    return instance
-
-
-def persist(
-    host: WorkflowHost, instance: WorkflowInstance, result: PassResult, control_applied: str | None = None
-) -> None:
+def persist(host: Runtime, instance: WorkflowInstance, result: PassResult, control_applied: str | None = None) -> None:
     """Store a pass (compare-and-set), riding out a store outage (see ``services.outage``)."""
     through_outage(
         host,
@@ -70,18 +60,18 @@ class WorkflowConsumer:
     all, every ``max_passes`` passes.
     """
 
-    def __init__(self, host: WorkflowHost) -> None:
+    def __init__(self, host: Runtime) -> None:
         self.host = host
         #: workflow id -> (when parked, the instance), oldest first
         self._parked: dict[str, tuple[float, WorkflowInstance]] = {}
-        self._revision_of = getattr(host.persistence, "get_revision", None)
+        self._revision_of = host.revision_of
         self.missing = MissingDefinitions(host.options.poll_interval, host.options.max_concurrent_workflows + 1)
 
     def _load(self, workflow_id: str) -> WorkflowInstance:
         _, parked = self._parked.pop(workflow_id, (0.0, None))
         if parked is not None and self._revision_of is not None and self._revision_of(workflow_id) == parked.revision:
             return parked
-        return load_to_run(self.host.persistence, workflow_id)
+        return self.host.load_for_run(workflow_id)
 
     def _park(self, instance: WorkflowInstance) -> None:
         if self._revision_of is None or self.host.has_workflow_middleware("execute"):
@@ -242,7 +232,7 @@ class WorkflowConsumer:
 
     def pull_events(self, instance: WorkflowInstance, result: PassResult) -> bool:
         """New subscriptions take events published before they were made (oldest first), and subscriptions
-        whose events came while this worker held the lock (see ``WorkflowHost.defer_event``) take those.
+        whose events came while this worker held the lock (see ``Runtime.defer_event``) take those.
         False if events were delivered to ``instance`` but could not be persisted."""
         deferred = self.host.take_deferred_events(instance.id)
         if not result.subscriptions and not deferred:

@@ -17,14 +17,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from liteflow.core.broker import EXEC_TOPIC
 from liteflow.core.errors import WorkflowNotRegisteredError
-from liteflow.core.lifecycle import LifecycleEvent, WorkflowCompleted, WorkflowStarted, WorkflowTerminated
 from liteflow.core.log import logger
 from liteflow.core.models import ExecutionPointer, PointerStatus, WorkflowInstance, WorkflowStatus
 from liteflow.core.templates.deadline import ENDED_BY_TIMEOUT
-from liteflow.core.templates.policies import RunningInstances
-from liteflow.core.templates.running import CANCELLED, running_of
+from liteflow.core.templates.hooks import CANCEL_TOPIC, follow, terminate_and_cancel
+from liteflow.core.templates.running import CANCELLED
 from liteflow.core.templates.tasks import JOIN_PENDING
 from liteflow.core.templates.template import WorkflowTemplate
 
@@ -93,64 +91,6 @@ def workflow_state(host: Any, instance: WorkflowInstance, data: dict[str, Any]) 
 
 def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
-
-
-# -- hooks a host gets when a template is first loaded into it -----------------------------------------
-def follow(host: Any) -> None:
-    """Dispatch workflow begin/end on the exec topic, drop the records of ended instances, and cancel
-    the tasks this host runs for an instance terminated here or elsewhere."""
-
-    def local(event: LifecycleEvent) -> None:
-        if not isinstance(event, (WorkflowStarted, WorkflowCompleted, WorkflowTerminated)):
-            return
-        definition = host.registry.find(event.workflow_definition_id, event.version)
-        if definition is None or "template" not in definition.extra:
-            return
-        doc: dict[str, Any] = {
-            "workflow_id": event.workflow_instance_id,
-            "template_id": event.workflow_definition_id,
-        }
-        if isinstance(event, WorkflowStarted):
-            doc["event"] = "workflow-begin"
-        else:
-            RunningInstances(host.persistence).finished(event.workflow_instance_id)
-            doc["event"] = "workflow-end"
-            doc["state"] = end_state(event)
-        host.broker.dispatch(doc, EXEC_TOPIC, {"workflow_id": event.workflow_instance_id})
-
-    def terminated(event: LifecycleEvent) -> None:
-        running_of(host).cancel(event.workflow_instance_id)
-
-    def cancel_requested(event: Any) -> None:
-        data = event.data if isinstance(event.data, dict) else {}
-        if isinstance(data.get("workflow_id"), str):
-            running_of(host).cancel(data["workflow_id"])
-
-    host.lifecycle.add_local(local)
-    host.on_lifecycle_event(terminated, WorkflowTerminated)
-    host.broker.register(cancel_requested, CANCEL_TOPIC)
-
-
-#: The broker topic on which a host that terminates a template instance asks every host to cancel the
-#: tasks it runs for it (the termination itself is applied when the running task returns).
-CANCEL_TOPIC = "liteflow.cancel"
-
-
-def terminate_and_cancel(host: Any, workflow_id: str) -> bool:
-    """Terminate a template instance and cancel its running tasks, here and (through the lifecycle hub)
-    on other hosts: a terminate during a task is applied when the task returns, so the task is told to
-    stop. False if the instance had finished."""
-    if not host.terminate_workflow(workflow_id):
-        return False
-    running_of(host).cancel(workflow_id)
-    host.broker.dispatch({"workflow_id": workflow_id}, CANCEL_TOPIC)
-    return True
-
-
-def end_state(event: LifecycleEvent) -> str:
-    if isinstance(event, WorkflowCompleted):
-        return "done"
-    return "timeout" if getattr(event, "reason", None) == "timeout" else "cancelled"
 
 
 __all__ = ["CANCEL_TOPIC", "follow", "report", "terminate_and_cancel"]

@@ -15,14 +15,16 @@ from __future__ import annotations
 import threading
 import weakref
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from liteflow.core.errors import DefinitionError, WorkflowNotRegisteredError
+from liteflow.core.templates.hooks import follow, terminate_and_cancel
 from liteflow.core.templates.inbox import TopicKeeper
 from liteflow.core.templates.policies import RunningInstances, apply_policy
-from liteflow.core.templates.report import terminate_and_cancel
 from liteflow.core.templates.tasks import initial_data
-from liteflow.core.templates.template import WorkflowTemplate
+
+if TYPE_CHECKING:
+    from liteflow.core.templates.template import WorkflowTemplate
 
 
 class TemplateTriggers:
@@ -127,8 +129,6 @@ def templates_of(host: Any) -> TemplateTriggers:
     with _hosts_mutex:
         triggers = _hosts.get(host)
         if triggers is None:
-            from liteflow.core.templates.report import follow
-
             triggers = _hosts[host] = TemplateTriggers(host)
             follow(host)
             host.broker.keeper = TopicKeeper(host.persistence, triggers.task_topics)

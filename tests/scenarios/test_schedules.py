@@ -47,7 +47,7 @@ def test_every_starts_one_instance_per_due_time(host: WorkflowHost) -> None:
     assert isinstance(schedule, Schedule)
     host.start()
     _until(lambda: len(_scheduled(host, "fast")) >= 5)
-    host.stop()
+    assert host.unschedule_workflow("fast")
     started = _scheduled(host, "fast")
     dues = sorted(datetime.fromisoformat(w.reference.split(":", 2)[2]) for w in started)
     assert len(dues) == len(set(dues)), "no due time twice"

@@ -30,6 +30,7 @@ def main() -> None:
         host.register_workflow(workflow())
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
+    sock.listen(128)  # connections wait in the backlog until uvicorn serves them: none is refused
     print(sock.getsockname()[1], flush=True)
     server = uvicorn.Server(uvicorn.Config(create_app(host), log_level="warning"))
     server.run(sockets=[sock])

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dashboard_workflows import WORKFLOWS
@@ -88,6 +89,26 @@ def dashboard(redis_url: str, redis_cleanup: str) -> Iterator[str]:
         server.wait(timeout=10)
 
 
+def _navigate(driver: Any, element: Any) -> None:
+    """Click ``element`` and wait until the page it leads to has replaced this one (elements found
+    before then could belong to the old page and go stale under the test)."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    old_page = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+
+    def replaced(_: Any) -> bool:
+        try:
+            old_page.is_enabled()
+        except WebDriverException:  # stale, or "does not belong to the document": the new page is in
+            return True
+        return False
+
+    WebDriverWait(driver, 15).until(replaced)
+
+
 def _until(condition: object, what: str, timeout: float = 10) -> None:
     from selenium.common.exceptions import StaleElementReferenceException
 
@@ -120,7 +141,7 @@ def test_filter_open_and_terminate_in_a_browser(browser: object, worker: Workflo
     driver.get(dashboard + "/?refresh=0")  # type: ignore[attr-defined]
     assert "/login" in driver.current_url  # type: ignore[attr-defined]
     driver.find_element(By.ID, "token").send_keys(TOKEN)  # type: ignore[attr-defined]
-    driver.find_element(By.ID, "login").click()  # type: ignore[attr-defined]
+    _navigate(driver, driver.find_element(By.ID, "login"))  # type: ignore[attr-defined]
 
     rows = driver.find_elements(By.CSS_SELECTOR, "tr.instance")  # type: ignore[attr-defined]
     assert {row.get_attribute("data-id") for row in rows} == {first, second, quick}
@@ -133,15 +154,15 @@ def test_filter_open_and_terminate_in_a_browser(browser: object, worker: Workflo
     driver.save_screenshot(str(SCREENSHOTS / "dashboard-list.png"))  # type: ignore[attr-defined]
 
     Select(driver.find_element(By.ID, "filter-status")).select_by_value("RUNNABLE")  # type: ignore[attr-defined]
-    driver.find_element(By.ID, "filter-apply").click()  # type: ignore[attr-defined]
+    _navigate(driver, driver.find_element(By.ID, "filter-apply"))  # type: ignore[attr-defined]
     rows = driver.find_elements(By.CSS_SELECTOR, "tr.instance")  # type: ignore[attr-defined]
     assert {row.get_attribute("data-id") for row in rows} == {first, second}
     driver.find_element(By.ID, "filter-reference").send_keys("order-1")  # type: ignore[attr-defined]
-    driver.find_element(By.ID, "filter-apply").click()  # type: ignore[attr-defined]
+    _navigate(driver, driver.find_element(By.ID, "filter-apply"))  # type: ignore[attr-defined]
     rows = driver.find_elements(By.CSS_SELECTOR, "tr.instance")  # type: ignore[attr-defined]
     assert [row.get_attribute("data-id") for row in rows] == [first]
 
-    rows[0].find_element(By.TAG_NAME, "a").click()
+    _navigate(driver, rows[0].find_element(By.TAG_NAME, "a"))
     assert driver.find_element(By.ID, "workflow-id").text == first  # type: ignore[attr-defined]
     bars = driver.find_elements(By.CSS_SELECTOR, "#timeline g.pointer")  # type: ignore[attr-defined]
     assert len(bars) >= 2

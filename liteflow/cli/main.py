@@ -12,7 +12,7 @@ import click
 
 from liteflow.cli import actions, schedules, serve, views
 from liteflow.cli.connect import Connection, Failure
-from liteflow.cli.supervisor import Supervisor, child_command, cpu_count
+from liteflow.cli.supervisor import Supervisor, child_command
 from liteflow.cli.worker import check_store, configure_logging, metrics_module, run_worker
 from liteflow.core.errors import LiteFlowError
 
@@ -70,7 +70,7 @@ def cli(
 @click.option(
     "--processes",
     type=click.IntRange(min=1),
-    help="Worker processes under one supervisor (default: the CPU count; 1: this process is the worker).",
+    help="Worker processes under one supervisor (default 1: this process is the worker; e.g. $(nproc)).",
 )
 @click.option(
     "--metrics-port", type=click.IntRange(1, 65535), help="Serve Prometheus metrics on this port (process i: P+i)."
@@ -92,7 +92,8 @@ def worker(
     if connection.app is None:
         raise click.UsageError("worker needs MODULE:ATTR (or --app / LITEFLOW_APP): the host and its definitions")
     host = connection.host()
-    count = processes if processes is not None else cpu_count()
+    # one process unless asked: a single worker keeps `--metrics-port P` one port and one ready line
+    count = processes if processes is not None else 1
     if count == 1:
         run_worker(host, connection.describe(), concurrency, metrics_port, progress_interval)
         return

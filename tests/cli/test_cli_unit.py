@@ -197,4 +197,4 @@ def test_processes_default_to_one() -> None:
 
     assert cpu_count() >= 1
     code, output = invoke("worker", "--help")
-    assert code == 0 and "--processes" in output and "default 1" in output
+    assert code == 0 and "--processes" in output and "(default 1:" in " ".join(output.split())

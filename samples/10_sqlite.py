@@ -62,7 +62,7 @@ def first(path: str) -> None:
     """Start the workflow and run it until killed."""
     host = sqlite_host(path)
     host.start()
-    say(host.start_workflow("Order", 1, {"order": 42}))
+    say(f"started {host.start_workflow('Order', 1, {'order': 42})}")
     time.sleep(60)
 
 
@@ -87,11 +87,20 @@ def main() -> None:
         env = dict(os.environ, SAMPLE_SLOW_CHARGE="1")
         proc = subprocess.Popen([sys.executable, me, "--first", path], stdout=subprocess.PIPE, text=True, env=env)
         assert proc.stdout is not None
-        workflow_id = proc.stdout.readline().strip()
+        # The host runs Reserve at once, so its line may come before or after the id's line.
+        workflow_id = ""
+        charging = False
         for line in proc.stdout:
-            say(line.rstrip())
-            if "Charge started" in line:
+            if line.startswith("started "):
+                workflow_id = line.split()[1]
+                say(f"  workflow {workflow_id}")
+            else:
+                say(line.rstrip())
+            charging = charging or "Charge started" in line
+            if charging and workflow_id:
                 break
+        if not workflow_id:
+            raise SystemExit("the first process exited without starting the workflow")
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         say(f"first process killed (SIGKILL) in the middle of Charge; workflow {workflow_id[:8]} is on disk")

@@ -14,14 +14,19 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from liteflow.core import *
 from liteflow.providers.sqlite import SqliteLockProvider, SqlitePersistenceProvider, SqliteQueueProvider
 
+_say = threading.Lock()
+
 
 def say(text: str) -> None:
-    print(text, flush=True)
+    """One whole line at a time: the host's worker threads and the main thread both print."""
+    with _say:
+        print(text, flush=True)
 
 
 class Reserve(StepBody):

@@ -15,11 +15,10 @@ from typing import Any
 
 from liteflow import tracing
 from liteflow.core.broker import Broker
-from liteflow.core.builder import WorkflowBuilder
+from liteflow.core.builder.definitions import build_definition
 from liteflow.core.definition import WorkflowDefinition
 from liteflow.core.engine.executor import StepMiddleware
-from liteflow.core.engine.limits import apply_limits
-from liteflow.core.errors import DefinitionError, LiteFlowError
+from liteflow.core.errors import LiteFlowError
 from liteflow.core.interfaces import LockProvider, PersistenceProvider, QueueProvider, QueueType, SupportsSchedules
 from liteflow.core.lifecycle import LifecycleEvent
 from liteflow.core.lifecycle_hub import LifecycleHub
@@ -35,7 +34,6 @@ from liteflow.core.services.options import HostOptions
 from liteflow.core.services.runtime import Runtime
 from liteflow.core.services.workers import Workers
 from liteflow.core.visibility import WorkflowQuery, check_page
-from liteflow.core.workflow import Workflow
 
 log = logger("host")
 
@@ -44,7 +42,7 @@ class WorkflowHost:
     """Registers workflows, starts them, publishes events and, once started, executes them.
 
     A host that was never started is a client: it can do everything but execute, while started hosts
-    sharing its providers do the work. It makes no thread until ``start()``.
+    sharing its providers do the work. Its workers' threads are made by ``start()``.
     """
 
     def __init__(
@@ -375,40 +373,3 @@ class WorkflowHost:
         self.control_follower.close()
         self.lifecycle.close()
         self.broker.close()
-
-
-def build_definition(workflow: Any) -> WorkflowDefinition:
-    """Turn what ``register_workflow`` was given into a validated definition."""
-    to_definition = getattr(workflow, "to_definition", None)
-    if callable(to_definition) and not isinstance(workflow, Workflow):
-        definition = to_definition()
-        assert isinstance(definition, WorkflowDefinition)
-        return definition
-    if isinstance(workflow, type) and issubclass(workflow, Workflow):
-        workflow = workflow()
-    if not isinstance(workflow, Workflow):
-        raise DefinitionError(f"register_workflow takes a Workflow instance, got {type(workflow).__name__}")
-    definition_id, version = workflow.id(), workflow.version()
-    if not isinstance(definition_id, str) or not definition_id:
-        raise DefinitionError(f"{type(workflow).__name__}.id() must return a non-empty string, got {definition_id!r}")
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise DefinitionError(f"workflow {definition_id!r}: version() must return an int, got {version!r}")
-    data_type = workflow.data_type
-    if data_type is not None and not isinstance(data_type, type):
-        raise DefinitionError(f"workflow {definition_id!r}: data_type must be a class, got {data_type!r}")
-    builder = WorkflowBuilder()
-    try:
-        workflow.build(builder)
-        if len(builder.roots) > 1:
-            raise DefinitionError("start_with() was called more than once")
-        definition = builder.build(definition_id, version, data_type=data_type)
-        apply_limits(definition, workflow)
-        return definition
-    except DefinitionError as exc:
-        if str(exc).startswith("workflow "):
-            raise
-        raise DefinitionError(f"workflow {definition_id!r} version {version}: {exc}") from exc
-    except Exception as exc:
-        raise DefinitionError(
-            f"workflow {definition_id!r} version {version}: build() raised {type(exc).__name__}: {exc}"
-        ) from exc

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 from liteflow.core import *
+from liteflow.core.builder.definitions import build_definition
 from liteflow.core.definition import ANY_OUTCOME, FunctionStep
 from liteflow.core.primitives.containers import Foreach, If, While
 from liteflow.core.primitives.timers import Delay
 from liteflow.core.primitives.wait_for import WaitFor
-from liteflow.core.services.host import build_definition
 
 
 class A(StepBody):

@@ -313,7 +313,7 @@ def test_a_poll_over_a_backlog_of_queued_instances_takes_a_few_round_trips(redis
         return execute(*args, **kwargs)
 
     queue._conn.execute = counted  # type: ignore[method-assign]
-    poller = RunnablePoller(client, None)
+    poller = RunnablePoller(client.runtime, None)
     poller.poll_once()
     assert sum(calls.values()) <= 10  # one script call per thousand ids at most, not one per id
     assert queue.dequeue_work(QueueType.WORKFLOW, 0) == ids[0]  # nothing queued twice or reordered
@@ -332,7 +332,7 @@ def test_one_poll_queues_a_bounded_number_of_ids(monkeypatch: pytest.MonkeyPatch
     ids = [client.start_workflow("Single") for _ in range(250)]
     while queue.dequeue_work(QueueType.WORKFLOW, 0) is not None:  # lost from the queue
         pass
-    RunnablePoller(client, None).poll_once()
+    RunnablePoller(client.runtime, None).poll_once()
     queued = []
     while (item := queue.dequeue_work(QueueType.WORKFLOW, 0)) is not None:
         queued.append(item)

@@ -239,3 +239,44 @@ def test_purge_events_on_the_host_keeps_events_not_yet_delivered() -> None:
         pending = host.publish_event("go", "other-key", 2, effective_date=utcnow() + timedelta(hours=1))
         assert host.purge_events(utcnow() + timedelta(days=1)) == 1  # the delivered one
     assert host.persistence.get_event(pending).is_processed is False
+
+
+class Waits(Workflow):
+    def build(self, builder: WorkflowBuilder) -> None:
+        builder.start_with(A).wait_for("go", lambda data, context: "k")
+
+
+#: The threads a host makes for itself (providers may have their own, such as a lock's lease renewer).
+_HOST_THREADS = (
+    "liteflow-workflow",
+    "liteflow-event",
+    "liteflow-poller",
+    "liteflow-scheduler",
+    "liteflow-asyncio",
+    "liteflow-control",
+    "liteflow-schedules",
+    "liteflow-retention",
+)
+
+
+def _host_threads() -> set[Any]:
+    import threading
+
+    return {t for t in threading.enumerate() if t.name.startswith(_HOST_THREADS)}
+
+
+def test_a_client_host_does_everything_but_execute_without_a_thread_of_its_own() -> None:
+    before = _host_threads()
+    client = configure_workflow_host()
+    client.register_workflow(Waits())
+    workflow_id = client.start_workflow("Waits")
+    client.publish_event("go", "k")
+    assert client.get_workflow_instance(workflow_id).status is WorkflowStatus.RUNNABLE
+    assert [i.id for i in client.list_workflows()] == [workflow_id]
+    assert client.count_workflows(status="RUNNABLE") == 1
+    assert client.suspend_workflow(workflow_id) and client.resume_workflow(workflow_id)
+    assert client.terminate_workflow(workflow_id)
+    assert client.get_workflow_instance(workflow_id).status is WorkflowStatus.TERMINATED
+    assert not client.is_running and client.processing_ids() == set()
+    assert _host_threads() == before
+    client.close()

@@ -43,7 +43,9 @@ def persistence(request: pytest.FixtureRequest) -> Iterator[Any]:
 
 def _consumer(persistence: Any) -> WorkflowConsumer:
     consumer = WorkflowConsumer.__new__(WorkflowConsumer)
-    consumer.host = types.SimpleNamespace(persistence=persistence, control_applied=lambda: None)
+    consumer.runtime = types.SimpleNamespace(  # type: ignore[assignment]
+        persistence=persistence, control_signal=types.SimpleNamespace(applied=lambda: None)
+    )
     return consumer
 
 

@@ -9,8 +9,6 @@ if it had raised it. That is stored instead, so the host never loops on a pass i
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from liteflow.core.definition import WorkflowDefinition
 from liteflow.core.engine.errors import StepFailure, handle_step_error
 from liteflow.core.engine.outcome import PassResult
@@ -19,23 +17,21 @@ from liteflow.core.errors import ConcurrencyError, SerializationError, WorkflowN
 from liteflow.core.interfaces import QueueType
 from liteflow.core.log import logger
 from liteflow.core.models import to_millis, utcnow
-
-if TYPE_CHECKING:
-    from liteflow.core.services.runtime import Runtime
+from liteflow.core.services.runtime import Runtime
 
 log = logger("executor")
 
 
 def fail_unstorable(
-    host: Runtime, workflow_id: str, definition: WorkflowDefinition, ran: list[str], exc: SerializationError
+    runtime: Runtime, workflow_id: str, definition: WorkflowDefinition, ran: list[str], exc: SerializationError
 ) -> None:
     """Store, instead of the pass that ran the pointers ``ran``, their failure with ``exc``."""
-    persistence = host.persistence
+    persistence = runtime.persistence
     try:
         instance = persistence.get_workflow_instance(workflow_id)
     except WorkflowNotFoundError:
         return
-    host.rebuild_data(instance, definition)
+    runtime.rebuild_data(instance, definition)
     now = utcnow()
     out = PassResult()
     for pointer_id in ran:
@@ -53,7 +49,7 @@ def fail_unstorable(
             error=f"{type(exc).__name__}: {exc}",
             exc_info=exc,
         )
-        handle_step_error(StepFailure(instance, definition, pointer, step, now, host.executor.settings, out), exc)
+        handle_step_error(StepFailure(instance, definition, pointer, step, now, runtime.executor.settings, out), exc)
     determine_next_execution(instance, now, out)
     try:
         persistence.persist_workflow(instance, out.subscriptions, out.ended_subscriptions)
@@ -61,8 +57,8 @@ def fail_unstorable(
         return  # changed meanwhile (suspended, say): whoever stored that carries on from it
     if out.errors:
         persistence.persist_errors(out.errors)
-    host.after_pass(instance, out, instance.status)
+    runtime.follow_up.after_pass(instance, out, instance.status)
     if instance.next_execution is not None:  # the retry's wake-up, as after any pass
-        host.scheduler.wake_after(
+        runtime.scheduler.wake_after(
             (instance.next_execution - to_millis(utcnow())) / 1000, workflow_id, QueueType.WORKFLOW
         )

@@ -31,11 +31,8 @@ CHILD_TERMINATED = "liteflow.child-terminated"
 _ENDED = (WorkflowStatus.COMPLETE, WorkflowStatus.TERMINATED)
 
 
-class ChildHost(Protocol):
-    """What starting a child and announcing its end need of the host (``context.host``)."""
-
-    persistence: PersistenceProvider
-    queue: QueueProvider
+class ChildStarter(Protocol):
+    """What starting a child needs of ``context.host``: ``start_instance``."""
 
     def start_instance(
         self,
@@ -46,6 +43,14 @@ class ChildHost(Protocol):
         parent_workflow_id: str | None = None,
         workflow_id: str | None = None,
     ) -> str: ...
+
+
+class Stores(Protocol):
+    """Where a child's end is announced: written to ``persistence``, queued on ``queue`` (the engine's
+    ``Runtime`` and its ``FollowUp`` have both)."""
+
+    persistence: PersistenceProvider
+    queue: QueueProvider
 
 
 class ChildWorkflowTerminated(LiteFlowError):
@@ -75,7 +80,7 @@ class SubWorkflow(StepBody):
             self.result = data
             self.child_id = pointer.event_key
             return ExecutionResult.next()
-        host: ChildHost = context.host
+        host: ChildStarter = context.host
         # The same id for every run of this attempt: a run repeated after a lost pass (a crash, a lapsed
         # lock), even at the same moment as the first, finds the child it already started. No look
         # before the create: every provider refuses to create an id that exists, atomically.
@@ -124,28 +129,28 @@ def ends_child(instance: WorkflowInstance, before: WorkflowStatus) -> bool:
     return instance.parent_workflow_id is not None and instance.status in _ENDED and before not in _ENDED
 
 
-def prepare_announcement(host: ChildHost, instance: WorkflowInstance) -> None:
+def prepare_announcement(stores: Stores, instance: WorkflowInstance) -> None:
     """Before the pass that ends a child is stored: write its announcement (not queued; see above)."""
-    host.persistence.create_event(_completion_event(instance))
+    stores.persistence.create_event(_completion_event(instance))
 
 
-def announce_completion(host: ChildHost, instance: WorkflowInstance, prepared: bool = False) -> None:
+def announce_completion(stores: Stores, instance: WorkflowInstance, prepared: bool = False) -> None:
     """Tell the waiting parent that the child ended: write the announcement (unless ``prepared`` before
     the child's end was stored) and queue it."""
     event_id = completion_event_id(instance.id)
     if not prepared:
-        host.persistence.create_event(_completion_event(instance))
-    host.queue.queue_work(event_id, QueueType.EVENT)
+        stores.persistence.create_event(_completion_event(instance))
+    stores.queue.queue_work(event_id, QueueType.EVENT)
 
 
-def settled_announcement(host: ChildHost, event: Event) -> Event | None:
+def settled_announcement(stores: Stores, event: Event) -> Event | None:
     """``event`` as it may be delivered now: unchanged unless it announces a child's end; that one only
     once the child is stored as ended (None until then), made to carry what is stored (the child's data,
     or the terminated marker) should the announcement written before say otherwise."""
     if event.event_name != CHILD_COMPLETED_EVENT:
         return event
     try:
-        child = host.persistence.get_workflow_instance(event.event_key)
+        child = stores.persistence.get_workflow_instance(event.event_key)
     except WorkflowNotFoundError:
         return event  # purged since: delivered as announced
     if child.status not in _ENDED:
@@ -153,5 +158,5 @@ def settled_announcement(host: ChildHost, event: Event) -> Event | None:
     outcome = _outcome(child)
     if event.event_data != outcome:
         event = event.model_copy(update={"event_data": outcome})
-        host.persistence.create_event(event)
+        stores.persistence.create_event(event)
     return event

@@ -25,7 +25,6 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from liteflow.core.control_state import mark_control, pending_control
 from liteflow.core.engine.errors import fresh_retries
@@ -42,9 +41,7 @@ from liteflow.core.lifecycle import (
 from liteflow.core.log import logger
 from liteflow.core.models import WorkflowInstance, WorkflowStatus, new_id, to_millis, utcnow
 from liteflow.core.primitives.sub_workflow import ends_child, prepare_announcement
-
-if TYPE_CHECKING:
-    from liteflow.core.services.runtime import Runtime
+from liteflow.core.services.runtime import Runtime
 
 log = logger("control")
 
@@ -171,13 +168,15 @@ def status_after(status: WorkflowStatus, pending: str | None) -> WorkflowStatus:
     return status
 
 
-def change_status(host: Runtime, workflow_id: str, action: str, grace: float = GRACE) -> bool:
+def change_status(
+    runtime: Runtime, follower: ControlFollower, workflow_id: str, action: str, grace: float = GRACE
+) -> bool:
     """Suspend, resume or terminate; False only if the instance is finished or already in that state
     (counting the changes already requested and not yet applied).
 
     Applied at once when nobody holds the instance's lock. Otherwise the request is stored for the
     holder, who applies it when its current step returns: this waits ``grace`` seconds for that, then
-    returns True, leaving the request to the holder (the instance is queued, and this host's follower
+    returns True, leaving the request to the holder (the instance is queued, and ``follower``
     takes the lock and applies it should the holder let go without having seen it). Unless the holder's
     last pass, stored before the request, finished the instance: then it waits for the lock (the holder
     lets go once it has announced that pass) and says False.
@@ -187,16 +186,16 @@ def change_status(host: Runtime, workflow_id: str, action: str, grace: float = G
     deadline = time.monotonic() + grace
     pause = 0.002
     while True:
-        outcome, stored, finished = _attempt(host, workflow_id, action, request, stored)
+        outcome, stored, finished = _attempt(runtime, workflow_id, action, request, stored)
         if outcome is not None:
             return outcome
         if stored and time.monotonic() >= (deadline + FINISHED_WAIT if finished else deadline):
             log.debug("workflow.control_deferred", workflow_id=workflow_id, action=action)
-            host.queue.queue_work(workflow_id, QueueType.WORKFLOW)
-            host.control_follower.follow(workflow_id, action, request)
+            runtime.queue.queue_work(workflow_id, QueueType.WORKFLOW)
+            follower.follow(workflow_id, action, request)
             return True
         if stored:  # a finished instance's holder lets go once its last pass is announced: wait for it
-            host.wait_for_control(pause)
+            runtime.control_signal.wait(pause)
             pause = min(pause * 2, 0.05)
 
 
@@ -204,11 +203,11 @@ _FINISHED = (WorkflowStatus.COMPLETE, WorkflowStatus.TERMINATED)
 
 
 def _attempt(
-    host: Runtime, workflow_id: str, action: str, request: str, stored: bool
+    runtime: Runtime, workflow_id: str, action: str, request: str, stored: bool
 ) -> tuple[bool | None, bool, bool]:
     """One try: (the outcome, or None while the lock holder has yet to apply it; whether it is stored;
     whether the stored instance has finished, so no pass of its holder will apply the request)."""
-    persistence = host.persistence
+    persistence = runtime.persistence
     instance = persistence.get_workflow_instance(workflow_id)
     pending = pending_control(instance)
     if not stored and request in requests_in(pending):
@@ -217,26 +216,26 @@ def _attempt(
         return True, True, False  # the lock holder applied it
     if not stored and not applies(action, status_after(instance.status, pending)):
         return False, False, False
-    if host.lock.acquire_lock(workflow_id):
+    if runtime.lock.acquire_lock(workflow_id):
         try:
-            return apply_held(host, workflow_id, action, request if stored else None), stored, False
+            return apply_held(runtime, workflow_id, action, request if stored else None), stored, False
         finally:
-            host.lock.release_lock(workflow_id)
+            runtime.lock.release_lock(workflow_id)
     if stored:
         return None, True, instance.status in _FINISHED
     requests = request if pending is None else f"{pending}\n{request}"
     if not persistence.request_control(workflow_id, pending, requests):
         return None, False, False  # other requests (or a lost answer's own) came first: look again
-    return _attempt(host, workflow_id, action, request, True)  # the holder may have let go meanwhile
+    return _attempt(runtime, workflow_id, action, request, True)  # the holder may have let go meanwhile
 
 
-def apply_held(host: Runtime, workflow_id: str, action: str, stored: str | None) -> bool:
+def apply_held(runtime: Runtime, workflow_id: str, action: str, stored: str | None) -> bool:
     """For a caller holding the instance's lock: apply the requests pending on it, then ``action``
     unless it is among them (``stored``); whether ``action`` changed the instance."""
-    persistence = host.persistence
+    persistence = runtime.persistence
     for _ in range(_MOST_TRIES):
         try:
-            instance = host.load_for_run(workflow_id)
+            instance = runtime.load_for_run(workflow_id)
         except WorkflowNotFoundError:
             return False
         pending = pending_control(instance)
@@ -248,13 +247,13 @@ def apply_held(host: Runtime, workflow_id: str, action: str, stored: str | None)
         if pending is None and not result.events:
             return outcome  # nothing to store
         if ends_child(instance, before):
-            prepare_announcement(host, instance)  # before the end is stored (see sub_workflow)
+            prepare_announcement(runtime, instance)  # before the end is stored (see sub_workflow)
         try:
             persistence.persist_workflow(instance, result.subscriptions, result.ended_subscriptions, pending)
         except ConcurrencyError:  # requests stored meanwhile (or a lapsed holder's last write): again
             continue
         mark_control(instance, None)
-        host.after_control(instance, result.events)
+        runtime.follow_up.after_control(instance, result.events)
         return outcome
     raise ConcurrencyError(workflow_id, -1)
 
@@ -264,8 +263,8 @@ class ControlFollower:
     lock without having stored again (so without seeing them), this takes the lock and applies them.
     One thread while there are any, looking again with a back-off (woken early by this host's workers)."""
 
-    def __init__(self, host: Runtime) -> None:
-        self.host = host
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
         self._followed: dict[str, tuple[str, str]] = {}
         self._mutex = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -288,7 +287,7 @@ class ControlFollower:
                     return
             for request, (workflow_id, action) in followed:
                 try:
-                    done = _attempt(self.host, workflow_id, action, request, True)[0] is not None
+                    done = _attempt(self.runtime, workflow_id, action, request, True)[0] is not None
                 except WorkflowNotFoundError:
                     done = True
                 except Exception as exc:  # a provider away for a while: try again later
@@ -297,7 +296,7 @@ class ControlFollower:
                 if done:
                     with self._mutex:
                         self._followed.pop(request, None)
-            self.host.wait_for_control(pause)
+            self.runtime.control_signal.wait(pause)
             pause = min(pause * 2, 1.0)
 
     def close(self) -> None:
@@ -307,5 +306,5 @@ class ControlFollower:
             self._closed = True
             thread = self._thread
         if thread is not None and thread is not threading.current_thread():
-            self.host.control_applied()  # wakes it from its pause
+            self.runtime.control_signal.applied()  # wakes it from its pause
             thread.join(timeout=5)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from liteflow.core.engine.events import deliver, oldest_event_for, waiting_pointer
 from liteflow.core.errors import ConcurrencyError, ControlRequested, WorkflowNotFoundError
@@ -11,10 +11,11 @@ from liteflow.core.interfaces import QueueType
 from liteflow.core.log import logger
 from liteflow.core.models import EventSubscription, WorkflowInstance, WorkflowStatus, utcnow
 from liteflow.core.primitives.sub_workflow import settled_announcement
+from liteflow.core.services.runtime import Runtime
+from liteflow.core.services.workflow_consumer import WorkflowConsumer
 
-if TYPE_CHECKING:
-    from liteflow.core.services.runtime import Runtime
-    from liteflow.core.services.workflow_consumer import WorkflowConsumer
+#: ``run_woken(instance, run_held)``: run a woken instance on a free workflow slot (see ``services.workers``)
+RunWoken = Callable[[WorkflowInstance, Callable[[WorkflowInstance], None]], bool]
 
 log = logger("event_consumer")
 
@@ -28,62 +29,63 @@ class EventConsumer:
     receives the oldest event it has not consumed.
 
     An event whose workflow is locked by a worker of this host is left to that worker, which takes it
-    after its pass (see ``Runtime.defer_event``); one locked elsewhere is tried again after
+    after its pass (see ``InProgress.defer_event``); one locked elsewhere is tried again after
     ``event_retry_delay``, doubled on every attempt up to ``poll_interval``. A workflow woken here is
-    run here at once if a workflow slot is free (``Runtime.run_woken``), else it is queued.
+    run here at once if a workflow slot is free (``run_woken``: ``Workers.run_woken``), else it is queued.
     """
 
-    def __init__(self, host: Runtime, workflows: WorkflowConsumer) -> None:
-        self.host = host
+    def __init__(self, runtime: Runtime, workflows: WorkflowConsumer, run_woken: RunWoken) -> None:
+        self.runtime = runtime
         self.workflows = workflows
+        self.run_woken = run_woken
         #: event id -> failed attempts so far, oldest first
         self._attempts: dict[str, int] = {}
         self._mutex = threading.Lock()
 
     def process(self, event_id: str) -> None:
-        host = self.host
+        runtime = self.runtime
         lock_id = f"evt:{event_id}"
-        if not host.lock.acquire_lock(lock_id):
+        if not runtime.lock.acquire_lock(lock_id):
             return
         held: WorkflowInstance | None = None
         try:
             try:
-                event = host.persistence.get_event(event_id)
+                event = runtime.persistence.get_event(event_id)
             except KeyError:
                 return
             if event.is_processed:
                 return
             now = utcnow()
             if event.event_time > now:
-                host.scheduler.wake_after((event.event_time - now).total_seconds(), event_id, QueueType.EVENT)
+                runtime.scheduler.wake_after((event.event_time - now).total_seconds(), event_id, QueueType.EVENT)
                 return
-            if settled_announcement(host, event) is None:
+            if settled_announcement(runtime, event) is None:
                 return  # a child's end not stored yet: its host queues it once it is (else the poller)
-            subscriptions = host.persistence.get_subscriptions(event.event_name, event.event_key, event.event_time)
+            subscriptions = runtime.persistence.get_subscriptions(event.event_name, event.event_key, event.event_time)
             last = len(subscriptions) - 1  # the last woken workflow may run here; the others are queued
             outcomes = [self.seed(subscription, keep=i == last) for i, subscription in enumerate(subscriptions)]
             if outcomes and isinstance(outcomes[-1], WorkflowInstance):
                 held = outcomes[-1]
             locked = [s.workflow_id for s, outcome in zip(subscriptions, outcomes, strict=True) if outcome is False]
             if not locked:
-                host.persistence.mark_event_processed(event_id)
+                runtime.persistence.mark_event_processed(event_id)
                 self._forget(event_id)
             else:
                 self._retry(event_id, locked)
         except BaseException:
             if held is not None:
-                host.lock.release_lock(held.id)
+                runtime.lock.release_lock(held.id)
             raise
         finally:
-            host.lock.release_lock(lock_id)
-        if held is not None and not host.run_woken(held, self.workflows.run_held):
-            host.lock.release_lock(held.id)
-            host.queue.queue_work(held.id, QueueType.WORKFLOW)
+            runtime.lock.release_lock(lock_id)
+        if held is not None and not self.run_woken(held, self.workflows.run_held):
+            runtime.lock.release_lock(held.id)
+            runtime.queue.queue_work(held.id, QueueType.WORKFLOW)
 
     def _retry(self, event_id: str, locked: list[str]) -> None:
         """Some workflows of the event were locked: leave it to their workers here, or try it again later."""
-        host = self.host
-        deferred = [host.defer_event(workflow_id, event_id) for workflow_id in locked]
+        runtime = self.runtime
+        deferred = [runtime.in_progress.defer_event(workflow_id, event_id) for workflow_id in locked]
         if all(deferred):
             return
         with self._mutex:
@@ -91,8 +93,8 @@ class EventConsumer:
             self._attempts[event_id] = attempts + 1
             while len(self._attempts) > _MOST_RETRIED:
                 del self._attempts[next(iter(self._attempts))]
-        delay = min(host.options.event_retry_delay * 2 ** min(attempts, 30), host.options.poll_interval)
-        host.scheduler.wake_after(delay, event_id, QueueType.EVENT)
+        delay = min(runtime.options.event_retry_delay * 2 ** min(attempts, 30), runtime.options.poll_interval)
+        runtime.scheduler.wake_after(delay, event_id, QueueType.EVENT)
 
     def _forget(self, event_id: str) -> None:
         if self._attempts:
@@ -103,30 +105,30 @@ class EventConsumer:
         """Deliver to one subscription. False if its workflow is locked (try again later); otherwise True,
         or, with ``keep`` and a workflow now runnable, that instance, still locked, for the caller to run
         on a free slot (or unlock and queue), instead of unlocking it and queueing it here."""
-        host = self.host
+        runtime = self.runtime
         workflow_id = subscription.workflow_id
-        if not host.lock.acquire_lock(workflow_id):
+        if not runtime.lock.acquire_lock(workflow_id):
             return False
         kept = control_waits = False
         try:
             try:
-                instance = host.persistence.get_workflow_instance(workflow_id)
+                instance = runtime.persistence.get_workflow_instance(workflow_id)
             except WorkflowNotFoundError:
-                host.persistence.terminate_subscription(subscription.id)
+                runtime.persistence.terminate_subscription(subscription.id)
                 return True
             pointer = waiting_pointer(instance, subscription)
             if pointer is None or instance.status in (WorkflowStatus.COMPLETE, WorkflowStatus.TERMINATED):
-                host.persistence.terminate_subscription(subscription.id)
+                runtime.persistence.terminate_subscription(subscription.id)
                 return True
             now = utcnow()
-            event = oldest_event_for(host.persistence, subscription, instance, now)
+            event = oldest_event_for(runtime.persistence, subscription, instance, now)
             if event is None:
                 return True
             deliver(instance, pointer, event, now)
             if instance.status is not WorkflowStatus.RUNNABLE:
                 instance.next_execution = None
             try:
-                host.persistence.persist_workflow(instance, ended_subscriptions=[subscription.id])
+                runtime.persistence.persist_workflow(instance, ended_subscriptions=[subscription.id])
             except ControlRequested:  # a status change waits for whoever holds the lock next: a worker
                 control_waits = True
                 return False
@@ -139,8 +141,8 @@ class EventConsumer:
                 return instance
         finally:
             if not kept:
-                host.lock.release_lock(workflow_id)
+                runtime.lock.release_lock(workflow_id)
             if control_waits:
-                host.queue.queue_work(workflow_id, QueueType.WORKFLOW)
-        host.queue.queue_work(workflow_id, QueueType.WORKFLOW)
+                runtime.queue.queue_work(workflow_id, QueueType.WORKFLOW)
+        runtime.queue.queue_work(workflow_id, QueueType.WORKFLOW)
         return True

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from liteflow.core.errors import ProviderError
 from liteflow.core.log import logger
-
-if TYPE_CHECKING:
-    from liteflow.core.services.runtime import Runtime
+from liteflow.core.services.runtime import Runtime
 
 log = logger("outage")
 T = TypeVar("T")
@@ -27,8 +25,8 @@ _FIRST_WAIT = 0.05
 _MOST_WAIT = 0.5
 
 
-def through_outage(host: Runtime, action: str, call: Callable[[], T], workflow_id: str) -> T:
-    """``call()``, tried again on ProviderError for up to ``host.options.persist_retry_timeout`` seconds;
+def through_outage(runtime: Runtime, action: str, call: Callable[[], T], workflow_id: str) -> T:
+    """``call()``, tried again on ProviderError for up to ``runtime.options.persist_retry_timeout`` seconds;
     then (or once the host is stopping: the step runs again later) the last error is raised."""
     deadline: float | None = None
     wait = _FIRST_WAIT
@@ -38,10 +36,10 @@ def through_outage(host: Runtime, action: str, call: Callable[[], T], workflow_i
         except ProviderError as exc:
             now = time.monotonic()
             if deadline is None:
-                deadline = now + host.options.persist_retry_timeout
+                deadline = now + runtime.options.persist_retry_timeout
                 log.warning("store.unreachable", action=action, workflow_id=workflow_id, error=str(exc))
-            if now >= deadline or host.stopping:
+            if now >= deadline or runtime.stopping:
                 log.error("store.gave_up", action=action, workflow_id=workflow_id, error=str(exc))
                 raise
-            host.stop_event.wait(min(wait, deadline - now))
+            runtime.stop_event.wait(min(wait, deadline - now))
             wait = min(wait * 2, _MOST_WAIT)

@@ -13,14 +13,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from liteflow.core.interfaces import BatchQueueProvider, QueueType
 from liteflow.core.log import logger
 from liteflow.core.models import utcnow
-
-if TYPE_CHECKING:
-    from liteflow.core.services.runtime import Runtime
+from liteflow.core.services.runtime import Runtime
 
 log = logger("poller")
 
@@ -29,18 +26,19 @@ MOST_PER_POLL = 10_000
 
 
 class RunnablePoller:
-    def __init__(self, host: Runtime, stop: threading.Event | None) -> None:
-        self.host = host
+    def __init__(self, runtime: Runtime, stop: threading.Event | None) -> None:
+        self.runtime = runtime
         self.stop = stop if stop is not None else threading.Event()
-        self._batch = host.queue if isinstance(host.queue, BatchQueueProvider) else None
+        self._batch = runtime.queue if isinstance(runtime.queue, BatchQueueProvider) else None
 
     def poll_once(self) -> None:
-        host = self.host
+        runtime = self.runtime
         now = utcnow()
-        busy = host.processing_ids()
-        due = [workflow_id for workflow_id in host.persistence.get_runnable_instances(now) if workflow_id not in busy]
+        busy = runtime.in_progress.ids()
+        persistence = runtime.persistence
+        due = [workflow_id for workflow_id in persistence.get_runnable_instances(now) if workflow_id not in busy]
         self._queue(due[:MOST_PER_POLL], QueueType.WORKFLOW)
-        self._queue(host.persistence.get_runnable_events(now)[:MOST_PER_POLL], QueueType.EVENT)
+        self._queue(persistence.get_runnable_events(now)[:MOST_PER_POLL], QueueType.EVENT)
 
     def _queue(self, item_ids: Sequence[str], queue: QueueType) -> None:
         if not item_ids:
@@ -49,7 +47,7 @@ class RunnablePoller:
             self._batch.queue_work_many(item_ids, queue)
             return
         for item_id in item_ids:
-            self.host.queue.queue_work(item_id, queue)
+            self.runtime.queue.queue_work(item_id, queue)
 
     def run(self) -> None:
         failures = 0
@@ -60,4 +58,4 @@ class RunnablePoller:
             except Exception as exc:
                 failures += 1
                 log.warning("poller.failed", error=f"{type(exc).__name__}: {exc}", failures=failures)
-            self.stop.wait(self.host.options.poll_interval)
+            self.stop.wait(self.runtime.options.poll_interval)

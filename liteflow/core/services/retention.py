@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from liteflow.core.log import logger
 from liteflow.core.models import utcnow
-
-if TYPE_CHECKING:
-    from liteflow.core.services.runtime import Runtime
+from liteflow.core.services.runtime import Runtime
 
 log = logger("retention")
 
@@ -29,21 +26,21 @@ _BACKLOG_PAUSE = 1.0
 
 
 class EventRetention:
-    def __init__(self, host: Runtime, retention: timedelta, stop: threading.Event) -> None:
-        self.host = host
+    def __init__(self, runtime: Runtime, retention: timedelta, stop: threading.Event) -> None:
+        self.runtime = runtime
         self.retention = retention
         self.stop = stop
 
     def purge_once(self) -> int:
         """One round: processed events older than the retention, at most ROUND_LIMIT of them."""
-        deleted = self.host.persistence.purge_events(utcnow() - self.retention, limit=ROUND_LIMIT)
+        deleted = self.runtime.persistence.purge_events(utcnow() - self.retention, limit=ROUND_LIMIT)
         if deleted:
             log.info("events.purged", deleted=deleted, retention_s=self.retention.total_seconds())
         return deleted
 
     def run(self) -> None:
         while not self.stop.is_set():
-            pause = self.host.options.purge_interval
+            pause = self.runtime.options.purge_interval
             try:
                 if self.purge_once() >= ROUND_LIMIT:
                     pause = min(pause, _BACKLOG_PAUSE)

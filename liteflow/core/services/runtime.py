@@ -1,85 +1,107 @@
-"""What the engine's services need from the host that assembles them: :class:`Runtime`.
+"""The engine a host is assembled from: :class:`Runtime`.
 
-The workflow and event consumers, the poller, control, retention and the outage retries take a
-``Runtime``, never ``WorkflowHost``: they depend on the providers, registry, scheduler and the few
-callbacks named here, and ``WorkflowHost`` (the user-facing facade) satisfies it structurally.
+It owns the providers (and their optional abilities, looked up once here), the registry, the options,
+the wake-up timers, the concurrency slots, the async runner, the executor, the lifecycle dispatcher and
+the middleware chains, and the small collaborators the workers report to, each with one job:
+
+* ``rebuild_data`` (``services.data_rebuild``): JSON data back as the class this process knows;
+* ``in_progress`` (``services.in_progress``): what the workers run now, the events left to them, the waits;
+* ``follow_up`` (``services.follow_up``): what follows a stored pass or status change;
+* ``control_signal`` (``services.control_signal``): workers applying a status change wake its callers;
+* ``starter`` (``services.starter``): creating and queueing new instances.
+
+The workers (``services.workers``), consumers, poller, control, retention and outage retries take a
+``Runtime`` or the part of it they need, never the host: an instance id moves from the queue through
+the consumer, the executor, the store and the follow-up without turning back to ``WorkflowHost``, the
+user-facing facade that assembles a ``Runtime`` and delegates to it.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
-from liteflow.core.definition import WorkflowDefinition
-from liteflow.core.engine.executor import WorkflowExecutor
-from liteflow.core.engine.outcome import PassResult
+from liteflow.core.engine.executor import StepMiddleware, WorkflowExecutor
 from liteflow.core.engine.registry import WorkflowRegistry
-from liteflow.core.interfaces import LockProvider, PersistenceProvider, QueueProvider
-from liteflow.core.lifecycle import LifecycleEvent
-from liteflow.core.models import WorkflowInstance, WorkflowStatus
+from liteflow.core.engine.settings import EngineSettings
+from liteflow.core.interfaces import (
+    InterruptibleQueue,
+    LockProvider,
+    PersistenceProvider,
+    QueueProvider,
+    SupportsLoadForRun,
+    SupportsRevision,
+)
+from liteflow.core.lifecycle_hub import LifecycleHub
+from liteflow.core.models import WorkflowInstance
+from liteflow.core.services.async_runner import AsyncRunner
 from liteflow.core.services.concurrency import ConcurrencySlots
+from liteflow.core.services.control_signal import ControlSignal
+from liteflow.core.services.data_rebuild import DataRebuild
+from liteflow.core.services.follow_up import FollowUp
+from liteflow.core.services.in_progress import InProgress
+from liteflow.core.services.lifecycle_dispatch import LifecycleDispatcher
+from liteflow.core.services.middleware import WorkflowMiddlewares
 from liteflow.core.services.options import HostOptions
 from liteflow.core.services.scheduler import WakeupScheduler
+from liteflow.core.services.starter import InstanceStarter
 
 
-class Follower(Protocol):
-    """Sees a control request through should its lock holder release the lock without storing again."""
+class Runtime:
+    """A host's engine: what its workers run with. ``step_host`` is what running steps see as
+    ``context.host`` (the facade, for user code and ``sub_workflow``); the engine never calls it."""
 
-    def follow(self, workflow_id: str, action: str, request: str) -> None: ...
-
-
-class Runtime(Protocol):
-    """The providers, registry, options and scheduler of a host, and what its workers report back."""
-
-    persistence: PersistenceProvider
-    queue: QueueProvider
-    lock: LockProvider
-    options: HostOptions
-    registry: WorkflowRegistry
-    scheduler: WakeupScheduler
-    concurrency: ConcurrencySlots
-    executor: WorkflowExecutor
-    #: ``persistence``'s load for a lock holder (``SupportsLoadForRun``, else ``get_workflow_instance``)
-    load_for_run: Callable[[str], WorkflowInstance]
-    #: ``persistence.get_revision`` if it has ``SupportsRevision``, else None
-    revision_of: Callable[[str], int | None] | None
-
-    @property
-    def control_follower(self) -> Follower: ...
-
-    @property
-    def stopping(self) -> bool: ...
-
-    @property
-    def stop_event(self) -> threading.Event: ...
-
-    def start_instance(
+    def __init__(
         self,
-        definition_id: str,
-        version: int | None,
-        data: Any,
-        reference: str | None = None,
-        parent_workflow_id: str | None = None,
-        workflow_id: str | None = None,
-    ) -> str: ...
+        host_id: str,
+        persistence: PersistenceProvider,
+        queue: QueueProvider,
+        lock: LockProvider,
+        options: HostOptions,
+        lifecycle_hub: LifecycleHub | None = None,
+        step_host: Any = None,
+    ) -> None:
+        self.id = host_id
+        self.persistence = persistence
+        self.queue = queue
+        self.lock = lock
+        self.options = options
+        #: the providers' optional abilities (see ``interfaces``), looked up once here
+        self.load_for_run: Callable[[str], WorkflowInstance] = (
+            persistence.get_workflow_instance_to_run
+            if isinstance(persistence, SupportsLoadForRun)
+            else persistence.get_workflow_instance
+        )
+        self.revision_of: Callable[[str], int | None] | None = (
+            persistence.get_revision if isinstance(persistence, SupportsRevision) else None
+        )
+        self.interrupt: Callable[[], None] | None = queue.interrupt if isinstance(queue, InterruptibleQueue) else None
+        self.registry = WorkflowRegistry()
+        self.scheduler = WakeupScheduler(queue)
+        self.concurrency = ConcurrencySlots(lock, persistence, queue)
+        self.async_runner = AsyncRunner()
+        self.lifecycle = LifecycleDispatcher(host_id, lifecycle_hub)
+        self.step_middleware: list[StepMiddleware] = []
+        self.workflow_middleware = WorkflowMiddlewares()
+        self.executor = WorkflowExecutor(
+            EngineSettings(options.retry_interval, options.default_error_behavior),
+            self.async_runner.run,
+            self.step_middleware,
+            host=step_host,
+            wants_step_events=self.lifecycle.wants_step_events,
+        )
+        self.rebuild_data = DataRebuild(persistence, self.registry)
+        self.in_progress = InProgress(queue)
+        self.control_signal = ControlSignal()
+        self.follow_up = FollowUp(
+            persistence, queue, self.lifecycle, self.workflow_middleware, self.in_progress, self.control_signal
+        )
+        self.starter = InstanceStarter(self.registry, persistence, queue, self.workflow_middleware, self.lifecycle)
+        #: set once the workers are told to stop (a fresh one for every start: see ``services.workers``)
+        self.stop_event = threading.Event()
 
-    def rebuild_data(self, instance: WorkflowInstance, definition: WorkflowDefinition | None) -> None: ...
-
-    def after_pass(self, instance: WorkflowInstance, result: PassResult, before: WorkflowStatus) -> None: ...
-
-    def after_control(self, instance: WorkflowInstance, events: list[LifecycleEvent], queue: bool = True) -> None: ...
-
-    def has_workflow_middleware(self, phase: str) -> bool: ...
-
-    def run_woken(self, instance: WorkflowInstance, run_held: Callable[[WorkflowInstance], None]) -> bool: ...
-
-    def defer_event(self, workflow_id: str, event_id: str) -> bool: ...
-
-    def take_deferred_events(self, workflow_id: str) -> list[str]: ...
-
-    def control_applied(self) -> None: ...
-
-    def wait_for_control(self, timeout: float) -> None: ...
-
-    def processing_ids(self) -> set[str]: ...
+    @property
+    def stopping(self) -> bool:
+        """True once the workers were told to stop (until they start again): they take no new pass."""
+        return self.stop_event.is_set()

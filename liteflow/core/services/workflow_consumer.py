@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
 from liteflow.core.control_state import mark_control, pending_control
 from liteflow.core.engine.events import deliver, oldest_event_for, waiting_pointer
@@ -18,19 +17,19 @@ from liteflow.core.primitives.sub_workflow import ends_child, prepare_announceme
 from liteflow.core.services import control
 from liteflow.core.services.missing_definitions import MissingDefinitions
 from liteflow.core.services.outage import through_outage
-
-if TYPE_CHECKING:
-    from liteflow.core.services.runtime import Runtime
+from liteflow.core.services.runtime import Runtime
 
 log = logger("workflow_consumer")
 
 
-def persist(host: Runtime, instance: WorkflowInstance, result: PassResult, control_applied: str | None = None) -> None:
+def persist(
+    runtime: Runtime, instance: WorkflowInstance, result: PassResult, control_applied: str | None = None
+) -> None:
     """Store a pass (compare-and-set), riding out a store outage (see ``services.outage``)."""
     through_outage(
-        host,
+        runtime,
         "persist_workflow",
-        lambda: host.persistence.persist_workflow(
+        lambda: runtime.persistence.persist_workflow(
             instance, result.subscriptions, result.ended_subscriptions, control_applied
         ),
         instance.id,
@@ -60,21 +59,21 @@ class WorkflowConsumer:
     all, every ``max_passes`` passes.
     """
 
-    def __init__(self, host: Runtime) -> None:
-        self.host = host
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
         #: workflow id -> (when parked, the instance), oldest first
         self._parked: dict[str, tuple[float, WorkflowInstance]] = {}
-        self._revision_of = host.revision_of
-        self.missing = MissingDefinitions(host.options.poll_interval, host.options.max_concurrent_workflows + 1)
+        self._revision_of = runtime.revision_of
+        self.missing = MissingDefinitions(runtime.options.poll_interval, runtime.options.max_concurrent_workflows + 1)
 
     def _load(self, workflow_id: str) -> WorkflowInstance:
         _, parked = self._parked.pop(workflow_id, (0.0, None))
         if parked is not None and self._revision_of is not None and self._revision_of(workflow_id) == parked.revision:
             return parked
-        return self.host.load_for_run(workflow_id)
+        return self.runtime.load_for_run(workflow_id)
 
     def _park(self, instance: WorkflowInstance) -> None:
-        if self._revision_of is None or self.host.has_workflow_middleware("execute"):
+        if self._revision_of is None or self.runtime.workflow_middleware.has("execute"):
             return  # "execute" middleware runs after the store: what it changes is not stored
         now = time.monotonic()
         parked = self._parked
@@ -86,11 +85,11 @@ class WorkflowConsumer:
         parked[instance.id] = (now, instance)
 
     def process(self, workflow_id: str) -> None:
-        host = self.host
+        runtime = self.runtime
         if self.missing.known(workflow_id):  # no definition here: not even loaded again in this window
             self._hand_back(workflow_id)
             return
-        if not host.lock.acquire_lock(workflow_id):
+        if not runtime.lock.acquire_lock(workflow_id):
             return  # another worker or host is on it; it re-queues what stays due
         instance: WorkflowInstance | None = None
         requeue: bool | None = False
@@ -102,7 +101,7 @@ class WorkflowConsumer:
         except WorkflowNotFoundError:
             log.warning("workflow.not_found", workflow_id=workflow_id)
         finally:
-            host.lock.release_lock(workflow_id)
+            runtime.lock.release_lock(workflow_id)
         if instance is not None and requeue is not None:
             self.follow_up(instance, requeue)
 
@@ -113,19 +112,19 @@ class WorkflowConsumer:
         try:
             requeue = self.run_limited(instance)
         finally:
-            self.host.lock.release_lock(instance.id)
+            self.runtime.lock.release_lock(instance.id)
         if requeue is not None:
             self.follow_up(instance, requeue)
 
     def follow_up(self, instance: WorkflowInstance, requeue: bool) -> None:
         """After the lock is released: queue the instance again, or set a timer for when it is due."""
-        host = self.host
+        runtime = self.runtime
         if self.missing.known(instance.id):
             self._hand_back(instance.id)
         elif requeue:
-            host.queue.queue_work(instance.id, QueueType.WORKFLOW)
+            runtime.queue.queue_work(instance.id, QueueType.WORKFLOW)
         elif instance.status is WorkflowStatus.RUNNABLE and instance.next_execution is not None:
-            host.scheduler.wake_after(
+            runtime.scheduler.wake_after(
                 (instance.next_execution - to_millis(utcnow())) / 1000, instance.id, QueueType.WORKFLOW
             )
 
@@ -133,10 +132,10 @@ class WorkflowConsumer:
         """``run`` within the workflow's concurrency limit (see ``services.concurrency``): None if every
         slot of its key is taken, so it was not run and waits in line (no timer: it is queued again when
         a slot is given back, or by the poller)."""
-        definition = self.host.registry.find(instance.workflow_definition_id, instance.version)
+        definition = self.runtime.registry.find(instance.workflow_definition_id, instance.version)
         if definition is None or instance.concurrency_key is None or definition.max_concurrency is None:
             return self.run(instance)
-        slots = self.host.concurrency
+        slots = self.runtime.concurrency
         slot = slots.take(instance, definition)
         if slot is None:
             deadline = deadline_of(instance, definition)
@@ -153,35 +152,35 @@ class WorkflowConsumer:
         ``missing_definitions``): by the timer thread, never by this worker."""
         delay = self.missing.hand_back_delay(workflow_id)
         if delay is not None:
-            self.host.scheduler.wake_after(delay, workflow_id, QueueType.WORKFLOW)
+            self.runtime.scheduler.wake_after(delay, workflow_id, QueueType.WORKFLOW)
 
     def run(self, instance: WorkflowInstance) -> bool:
         """Run passes while work is due; True if it stopped only because of ``max_passes``."""
-        host = self.host
-        definition = host.registry.find(instance.workflow_definition_id, instance.version)
+        runtime = self.runtime
+        definition = runtime.registry.find(instance.workflow_definition_id, instance.version)
         if definition is None:
             self.missing.noted(instance)
             return False
-        host.rebuild_data(instance, definition)
+        runtime.rebuild_data(instance, definition)
         if pending_control(instance) is not None and not self.apply_control(instance):
             return False
-        for _ in range(host.options.max_passes):
-            if host.stopping:
+        for _ in range(runtime.options.max_passes):
+            if runtime.stopping:
                 break  # stored after its last pass: still due, it is queued again for whoever runs next
             if not due(instance, to_millis(utcnow())):
                 return False
             was_runnable = instance.status
-            result = host.executor.execute(instance, definition)
+            result = runtime.executor.execute(instance, definition)
             if ends_child(instance, was_runnable):
-                prepare_announcement(host, instance)  # before the end is stored, never after only
+                prepare_announcement(runtime, instance)  # before the end is stored, never after only
             try:
                 saved = self.save(instance, result)
             except SerializationError as exc:  # a step left what no store takes: it failed instead
-                fail_unstorable(host, instance.id, definition, result.ran, exc)
+                fail_unstorable(runtime, instance.id, definition, result.ran, exc)
                 return False
             if not saved:
                 return False
-            host.after_pass(instance, result, was_runnable)
+            runtime.follow_up.after_pass(instance, result, was_runnable)
             if not self.pull_events(instance, result):
                 return False  # changed but not stored: whoever stored a newer state carries on from it
         return due(instance, to_millis(utcnow()))
@@ -191,10 +190,10 @@ class WorkflowConsumer:
         a conflict means this host's lock lapsed and the pass is dropped). A status change requested
         meanwhile is applied to the pass and stored with it, in the same write (``control.fold``), and so
         is one requested while this host applies the first; ``applied``: the requests already folded in."""
-        persistence = self.host.persistence
+        persistence = self.runtime.persistence
         while True:
             try:
-                persist(self.host, instance, result, applied)
+                persist(self.runtime, instance, result, applied)
                 break
             except ControlRequested as requested:
                 more = control.requests_after(applied, requested.request)
@@ -205,15 +204,16 @@ class WorkflowConsumer:
                 before = instance.status
                 control.fold_pending(instance, more, result)
                 if ends_child(instance, before):  # a child terminated by the request: announced before stored
-                    prepare_announcement(self.host, instance)
+                    prepare_announcement(self.runtime, instance)
             except ConcurrencyError:
                 log.warning("workflow.persist_conflict", workflow_id=instance.id, revision=instance.revision)
                 return False
         if applied is not None:
             mark_control(instance, None)
-            self.host.control_applied()
+            self.runtime.control_signal.applied()
         if result.errors:
-            through_outage(self.host, "persist_errors", lambda: persistence.persist_errors(result.errors), instance.id)
+            errors = result.errors
+            through_outage(self.runtime, "persist_errors", lambda: persistence.persist_errors(errors), instance.id)
         return True
 
     def apply_control(self, instance: WorkflowInstance) -> bool:
@@ -224,20 +224,20 @@ class WorkflowConsumer:
         before = instance.status
         control.fold_pending(instance, request, result)
         if ends_child(instance, before):
-            prepare_announcement(self.host, instance)  # before the end is stored (see sub_workflow)
+            prepare_announcement(self.runtime, instance)  # before the end is stored (see sub_workflow)
         if not self.save(instance, result, applied=request):
             return False
-        self.host.after_control(instance, result.events, queue=False)
+        self.runtime.follow_up.after_control(instance, result.events, queue=False)
         return True
 
     def pull_events(self, instance: WorkflowInstance, result: PassResult) -> bool:
         """New subscriptions take events published before they were made (oldest first), and subscriptions
-        whose events came while this worker held the lock (see ``Runtime.defer_event``) take those.
+        whose events came while this worker held the lock (see ``InProgress.defer_event``) take those.
         False if events were delivered to ``instance`` but could not be persisted."""
-        deferred = self.host.take_deferred_events(instance.id)
+        deferred = self.runtime.in_progress.take_deferred_events(instance.id)
         if not result.subscriptions and not deferred:
             return True
-        persistence = self.host.persistence
+        persistence = self.runtime.persistence
         now = utcnow()
         delivered = []
         for subscription in [*result.subscriptions, *self._subscriptions_of(instance, deferred)]:
@@ -246,7 +246,7 @@ class WorkflowConsumer:
                 continue
             event = oldest_event_for(persistence, subscription, instance, now)
             if event is not None:
-                event = settled_announcement(self.host, event)
+                event = settled_announcement(self.runtime, event)
             if event is not None:
                 deliver(instance, pointer, event, now)
                 delivered.append(subscription.id)
@@ -256,12 +256,12 @@ class WorkflowConsumer:
                 instance.next_execution = None
             stored = self.save(instance, PassResult(ended_subscriptions=delivered))
         for event_id in deferred:  # the event consumer finishes them: other subscribers, marked processed
-            self.host.queue.queue_work(event_id, QueueType.EVENT)
+            self.runtime.queue.queue_work(event_id, QueueType.EVENT)
         return stored
 
     def _subscriptions_of(self, instance: WorkflowInstance, event_ids: list[str]) -> list[EventSubscription]:
         """The subscriptions of ``instance`` to the events ``event_ids``."""
-        persistence = self.host.persistence
+        persistence = self.runtime.persistence
         found = []
         for event_id in event_ids:
             try:

@@ -41,7 +41,8 @@ def follow(host: Any) -> None:
         if isinstance(data.get("workflow_id"), str):
             running_of(host).cancel(data["workflow_id"])
 
-    host.lifecycle.add_local(local)
+    # ahead of every other callback: a user's callback for the end of an instance sees it no longer running
+    host.lifecycle.add(local, (WorkflowStarted, WorkflowCompleted, WorkflowTerminated), local_only=True, ahead=True)
     host.on_lifecycle_event(terminated, WorkflowTerminated)
     host.broker.register(cancel_requested, CANCEL_TOPIC)
 

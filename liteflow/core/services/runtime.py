@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 from liteflow.core.definition import WorkflowDefinition
 from liteflow.core.engine.executor import WorkflowExecutor
 from liteflow.core.engine.outcome import PassResult
 from liteflow.core.engine.registry import WorkflowRegistry
-from liteflow.core.interfaces import LockProvider, PersistenceProvider, QueueProvider
+from liteflow.core.interfaces import LockProvider
 from liteflow.core.lifecycle import LifecycleEvent
 from liteflow.core.models import WorkflowInstance, WorkflowStatus
+from liteflow.core.primitives.sub_workflow import ChildHost
 from liteflow.core.services.concurrency import ConcurrencySlots
 from liteflow.core.services.options import HostOptions
 from liteflow.core.services.scheduler import WakeupScheduler
@@ -29,11 +30,11 @@ class Follower(Protocol):
     def follow(self, workflow_id: str, action: str, request: str) -> None: ...
 
 
-class Runtime(Protocol):
-    """The providers, registry, options and scheduler of a host, and what its workers report back."""
+class Runtime(ChildHost, Protocol):
+    """The providers, registry, options and scheduler of a host, and what its workers report back; a
+    :class:`~liteflow.core.primitives.sub_workflow.ChildHost` too (its ``persistence``, ``queue`` and
+    ``start_instance``), as the services announce a child's end with it."""
 
-    persistence: PersistenceProvider
-    queue: QueueProvider
     lock: LockProvider
     options: HostOptions
     registry: WorkflowRegistry
@@ -53,16 +54,6 @@ class Runtime(Protocol):
 
     @property
     def stop_event(self) -> threading.Event: ...
-
-    def start_instance(
-        self,
-        definition_id: str,
-        version: int | None,
-        data: Any,
-        reference: str | None = None,
-        parent_workflow_id: str | None = None,
-        workflow_id: str | None = None,
-    ) -> str: ...
 
     def rebuild_data(self, instance: WorkflowInstance, definition: WorkflowDefinition | None) -> None: ...
 

@@ -8,7 +8,7 @@ import resource
 import sys
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from liteflow.core import WorkflowCompleted
@@ -78,32 +78,30 @@ class Completions:
 
     def wait_count(self, count: int, timeout: float) -> bool:
         """Wait until ``count`` workflows completed; False if ``timeout`` seconds passed first."""
-        deadline = now() + timeout
         with self._cond:
             self._need_count = count
             try:
-                while len(self.done) < count:
-                    remaining = deadline - now()
-                    if remaining <= 0:
-                        return False
-                    self._cond.wait(min(remaining, 1.0))
-                return True
+                return self._wait_until(lambda: len(self.done) >= count, timeout)
             finally:
                 self._need_count = None
 
     def wait_ref(self, reference: str, timeout: float) -> bool:
-        deadline = now() + timeout
         with self._cond:
             self._need_ref = reference
             try:
-                while reference not in self.done:
-                    remaining = deadline - now()
-                    if remaining <= 0:
-                        return False
-                    self._cond.wait(min(remaining, 1.0))
-                return True
+                return self._wait_until(lambda: reference in self.done, timeout)
             finally:
                 self._need_ref = None
+
+    def _wait_until(self, met: Callable[[], bool], timeout: float) -> bool:
+        """With ``_cond`` held: wait (woken by ``add``) until ``met()``; False after ``timeout`` seconds."""
+        deadline = now() + timeout
+        while not met():
+            remaining = deadline - now()
+            if remaining <= 0:
+                return False
+            self._cond.wait(min(remaining, 1.0))
+        return True
 
 
 class GcTimer:

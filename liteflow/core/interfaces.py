@@ -89,7 +89,8 @@ class PersistenceProvider(Protocol):
     ) -> list[WorkflowInstance]:
         """Instances matching every filter given (``created_from <= create_time < created_to``), newest
         ``create_time`` first (ties: larger id first), ``skip`` of them left out, at most ``take``.
-        Read from indexes, never by scanning every instance."""
+        Read from indexes, never by scanning every instance. The built-in providers inherit it and
+        ``count_workflows`` from :class:`~liteflow.core.visibility.WorkflowVisibility`."""
         ...
 
     def count_workflows(

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from liteflow.core.lifecycle import LifecycleEvent
+
+_T = TypeVar("_T")
 
 #: ``fn(origin_host_id, event)``
 HubListener = Callable[[str, LifecycleEvent], None]
@@ -33,21 +35,20 @@ class LifecycleHub(Protocol):
     def close(self) -> None: ...
 
 
-class MemoryLifecycleHub:
-    """Hosts in one process sharing this object see each other's events (delivered synchronously)."""
+class _Channel(Generic[_T]):
+    """Listeners ``fn(origin, value)`` of one kind of message, each called for every value published."""
 
     def __init__(self) -> None:
-        self._listeners: list[HubListener] = []
-        self._data_listeners: list[DataListener] = []
+        self._listeners: list[Callable[[str, _T], None]] = []
         self._mutex = threading.Lock()
 
-    def publish(self, origin: str, event: LifecycleEvent) -> None:
+    def publish(self, origin: str, value: _T) -> None:
         with self._mutex:
             listeners = list(self._listeners)
         for listener in listeners:
-            listener(origin, event)
+            listener(origin, value)
 
-    def subscribe(self, listener: HubListener) -> Callable[[], None]:
+    def subscribe(self, listener: Callable[[str, _T], None]) -> Callable[[], None]:
         with self._mutex:
             self._listeners.append(listener)
 
@@ -58,24 +59,30 @@ class MemoryLifecycleHub:
 
         return unsubscribe
 
-    def publish_data(self, origin: str, doc: dict[str, Any]) -> None:
-        with self._mutex:
-            listeners = list(self._data_listeners)
-        for listener in listeners:
-            listener(origin, doc)
-
-    def subscribe_data(self, listener: DataListener) -> Callable[[], None]:
-        with self._mutex:
-            self._data_listeners.append(listener)
-
-        def unsubscribe() -> None:
-            with self._mutex:
-                if listener in self._data_listeners:
-                    self._data_listeners.remove(listener)
-
-        return unsubscribe
-
-    def close(self) -> None:
+    def clear(self) -> None:
         with self._mutex:
             self._listeners.clear()
-            self._data_listeners.clear()
+
+
+class MemoryLifecycleHub:
+    """Hosts in one process sharing this object see each other's events (delivered synchronously)."""
+
+    def __init__(self) -> None:
+        self._events: _Channel[LifecycleEvent] = _Channel()
+        self._data: _Channel[dict[str, Any]] = _Channel()
+
+    def publish(self, origin: str, event: LifecycleEvent) -> None:
+        self._events.publish(origin, event)
+
+    def subscribe(self, listener: HubListener) -> Callable[[], None]:
+        return self._events.subscribe(listener)
+
+    def publish_data(self, origin: str, doc: dict[str, Any]) -> None:
+        self._data.publish(origin, doc)
+
+    def subscribe_data(self, listener: DataListener) -> Callable[[], None]:
+        return self._data.subscribe(listener)
+
+    def close(self) -> None:
+        self._events.clear()
+        self._data.clear()

@@ -7,11 +7,12 @@ the larger id first (so paging with ``skip`` / ``take`` is stable), read from in
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from liteflow.core.models import WorkflowStatus, as_utc
+from liteflow.core.models import WorkflowInstance, WorkflowStatus, as_utc
 
 
 def parse_status(value: WorkflowStatus | str | None) -> WorkflowStatus | None:
@@ -80,3 +81,47 @@ def check_page(skip: int, take: int) -> None:
     for name, value in (("skip", skip), ("take", take)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise ValueError(f"{name} must be an int >= 0, got {value!r}")
+
+
+class WorkflowVisibility(ABC):
+    """``list_workflows`` / ``count_workflows`` with their keyword filters, for a class that answers a
+    :class:`WorkflowQuery`: the filters are normalised (``status`` a WorkflowStatus or its name, times
+    UTC) and the page checked here, once, and the class implements :meth:`find_workflows` and
+    :meth:`count_matching` (the built-in providers and the host do)."""
+
+    def list_workflows(
+        self,
+        status: WorkflowStatus | str | None = None,
+        definition_id: str | None = None,
+        reference: str | None = None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        skip: int = 0,
+        take: int = 100,
+    ) -> list[WorkflowInstance]:
+        """Instances matching every filter given (``created_from <= create_time < created_to``), newest
+        ``create_time`` first (ties: larger id first), ``skip`` of them left out, at most ``take``.
+        ValueError for an unknown status or a negative ``skip`` / ``take``."""
+        query = WorkflowQuery.of(status, definition_id, reference, created_from, created_to)
+        check_page(skip, take)
+        return self.find_workflows(query, skip, take)
+
+    def count_workflows(
+        self,
+        status: WorkflowStatus | str | None = None,
+        definition_id: str | None = None,
+        reference: str | None = None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+    ) -> int:
+        """How many instances ``list_workflows`` with the same filters finds without paging."""
+        return self.count_matching(WorkflowQuery.of(status, definition_id, reference, created_from, created_to))
+
+    @abstractmethod
+    def find_workflows(self, query: WorkflowQuery, skip: int, take: int) -> list[WorkflowInstance]:
+        """The page of instances matching ``query`` (``skip`` and ``take`` already checked), in the
+        order of ``list_workflows``."""
+
+    @abstractmethod
+    def count_matching(self, query: WorkflowQuery) -> int:
+        """How many instances match ``query``."""

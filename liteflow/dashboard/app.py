@@ -117,11 +117,6 @@ class _Routes:
             raise HTTPException(400, "limit and skip are whole numbers") from exc
         return skip, limit
 
-    def _step_names(self, instance: WorkflowInstance) -> tuple[Any, dict[int, str]]:
-        definition = self.host.registry.find(instance.workflow_definition_id, instance.version)
-        names = {} if definition is None else {step.id: step.display_name for step in definition.steps}
-        return definition, names
-
     def _instance(self, workflow_id: str) -> WorkflowInstance:
         try:
             instance: WorkflowInstance = self.host.get_workflow_instance(workflow_id)
@@ -156,13 +151,13 @@ class _Routes:
         if guard is not None:
             return guard
         instance = self._instance(request.path_params["workflow_id"])
-        definition, names = self._step_names(instance)
+        definition = self.host.registry.find(instance.workflow_definition_id, instance.version)
         doc = documents.detail(instance, definition, self.host.get_errors(instance.id))
         return self._render(
             "instance.html",
             wf=doc,
             data_json=json.dumps(doc["data"], indent=2, sort_keys=True, default=str),
-            timeline=Markup(timeline_svg(instance, names)),
+            timeline=Markup(timeline_svg(instance, definition)),
             graph=None if definition is None else Markup(definition_svg(definition, instance)),
         )
 

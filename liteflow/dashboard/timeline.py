@@ -7,7 +7,9 @@ from __future__ import annotations
 from datetime import datetime
 from html import escape
 
+from liteflow.core.definition import WorkflowDefinition
 from liteflow.core.models import PointerStatus, WorkflowInstance, utcnow
+from liteflow.documents import step_name
 
 from .graph import STATE_CLASSES
 
@@ -23,7 +25,8 @@ def _span(instance: WorkflowInstance, now: datetime) -> tuple[datetime, float]:
     return start, max((end - start).total_seconds(), 0.001)
 
 
-def timeline_svg(instance: WorkflowInstance, step_names: dict[int, str], now: datetime | None = None) -> str:
+def timeline_svg(instance: WorkflowInstance, definition: WorkflowDefinition | None, now: datetime | None = None) -> str:
+    """The timeline of ``instance``, its rows named as ``liteflow.documents.step_name`` names them."""
     now = now or utcnow()
     start, seconds = _span(instance, now)
     pointers = instance.execution_pointers
@@ -43,7 +46,7 @@ def timeline_svg(instance: WorkflowInstance, step_names: dict[int, str], now: da
     ]
     for row, pointer in enumerate(pointers):
         y = 6 + row * _ROW
-        name = escape(step_names.get(pointer.step_id) or pointer.step_name or f"step {pointer.step_id}")
+        name = escape(step_name(pointer, definition))
         parts.append(f'<g class="pointer" data-pointer-id="{escape(pointer.id)}" data-state="{pointer.status.name}">')
         parts.append(f'<text x="4" y="{y + 14}">{name}</text>')
         if pointer.start_time is not None:

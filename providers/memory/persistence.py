@@ -33,7 +33,7 @@ from liteflow.core.models import (
     as_utc,
     to_millis,
 )
-from liteflow.core.visibility import WorkflowQuery, check_page
+from liteflow.core.visibility import WorkflowQuery, WorkflowVisibility
 from liteflow.providers.memory.frozen import REVISION, FrozenInstance, freeze, thaw, value_of
 from liteflow.providers.memory.health import InProcessHealth
 from liteflow.providers.memory.schedules import MemorySchedules, MemoryWaitLists
@@ -62,7 +62,7 @@ def _discard(index: dict[Any, set[str]], key: Any, item: str) -> None:
 _STRIPES = 64
 
 
-class MemoryPersistenceProvider(InProcessHealth, MemorySchedules, MemoryWaitLists):
+class MemoryPersistenceProvider(InProcessHealth, MemorySchedules, MemoryWaitLists, WorkflowVisibility):
     """Thread-safe in-memory persistence; user values stored through the JSON codec (see above).
 
     Instances are read without a lock (a dictionary lookup, then a copy of a stored copy nobody changes)
@@ -225,29 +225,11 @@ class MemoryPersistenceProvider(InProcessHealth, MemorySchedules, MemoryWaitList
                 self._errors.pop(workflow_id, None)
         return purged
 
-    def list_workflows(
-        self,
-        status: WorkflowStatus | None = None,
-        definition_id: str | None = None,
-        reference: str | None = None,
-        created_from: datetime | None = None,
-        created_to: datetime | None = None,
-        skip: int = 0,
-        take: int = 100,
-    ) -> list[WorkflowInstance]:
-        check_page(skip, take)
-        query = WorkflowQuery.of(status, definition_id, reference, created_from, created_to)
+    def find_workflows(self, query: WorkflowQuery, skip: int, take: int) -> list[WorkflowInstance]:
         return self.get_workflow_instances(self._visibility.ids(query, skip, take))
 
-    def count_workflows(
-        self,
-        status: WorkflowStatus | None = None,
-        definition_id: str | None = None,
-        reference: str | None = None,
-        created_from: datetime | None = None,
-        created_to: datetime | None = None,
-    ) -> int:
-        return self._visibility.count(WorkflowQuery.of(status, definition_id, reference, created_from, created_to))
+    def count_matching(self, query: WorkflowQuery) -> int:
+        return self._visibility.count(query)
 
     # -- subscriptions ---------------------------------------------------------------------------------
     def create_event_subscription(self, subscription: EventSubscription) -> str:

@@ -49,7 +49,7 @@ from liteflow.core.models import (
     as_utc,
     to_millis,
 )
-from liteflow.core.visibility import WorkflowQuery, check_page
+from liteflow.core.visibility import WorkflowQuery, WorkflowVisibility
 from liteflow.providers.drivers import redact_url
 
 from .documents import (
@@ -133,6 +133,8 @@ def _visibility_filter(query: WorkflowQuery) -> dict[str, Any]:
     if created:
         found["create_time"] = created
     return found
+
+
 #: Instances deleted per round trip by purge_workflows.
 _PURGE_BATCH = 500
 
@@ -155,7 +157,7 @@ def _utc(value: datetime) -> datetime:
     return aware
 
 
-class MongoPersistenceProvider(MongoSchedules, MongoWaitLists):
+class MongoPersistenceProvider(MongoSchedules, MongoWaitLists, WorkflowVisibility):
     """Persistence on MongoDB (pymongo).
 
     ``url_or_client`` is a MongoDB URL (a client is created with ``tz_aware=True``, a server-selection
@@ -394,36 +396,17 @@ class MongoPersistenceProvider(MongoSchedules, MongoWaitLists):
         log.debug("mongo.purged", status=WorkflowStatus(status).value, count=deleted)
         return deleted
 
-    def list_workflows(
-        self,
-        status: WorkflowStatus | None = None,
-        definition_id: str | None = None,
-        reference: str | None = None,
-        created_from: datetime | None = None,
-        created_to: datetime | None = None,
-        skip: int = 0,
-        take: int = 100,
-    ) -> list[WorkflowInstance]:
-        check_page(skip, take)
+    def find_workflows(self, query: WorkflowQuery, skip: int, take: int) -> list[WorkflowInstance]:
         if take == 0:
             return []
-        query = _visibility_filter(WorkflowQuery.of(status, definition_id, reference, created_from, created_to))
         with self._serial, _driver("list_workflows"):
-            cursor = self._workflows.find(query).sort(_NEWEST_FIRST).skip(skip).limit(take)
+            cursor = self._workflows.find(_visibility_filter(query)).sort(_NEWEST_FIRST).skip(skip).limit(take)
             docs = list(cursor)
         return [load_workflow(doc) for doc in docs]
 
-    def count_workflows(
-        self,
-        status: WorkflowStatus | None = None,
-        definition_id: str | None = None,
-        reference: str | None = None,
-        created_from: datetime | None = None,
-        created_to: datetime | None = None,
-    ) -> int:
-        query = _visibility_filter(WorkflowQuery.of(status, definition_id, reference, created_from, created_to))
+    def count_matching(self, query: WorkflowQuery) -> int:
         with self._serial, _driver("count_workflows"):
-            return int(self._workflows.count_documents(query))
+            return int(self._workflows.count_documents(_visibility_filter(query)))
 
     # -- subscriptions ---------------------------------------------------------------------------------
     def create_event_subscription(self, subscription: EventSubscription) -> str:

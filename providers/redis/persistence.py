@@ -32,7 +32,7 @@ from liteflow.core.models import (
     engine_state,
 )
 from liteflow.core.serialization import dump_event, header_json, instance_from_parts, pointer_json
-from liteflow.core.visibility import WorkflowQuery, check_page
+from liteflow.core.visibility import WorkflowQuery, WorkflowVisibility
 
 from . import scripts
 from .codec import dumps, micros, millis
@@ -90,7 +90,7 @@ def _name_key(event_name: str, event_key: str) -> str:
     return f"{len(event_name.encode())}:{event_name}:{event_key}"
 
 
-class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists):
+class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists, WorkflowVisibility):
     """Persistence in Redis, safe for any number of hosts sharing one server.
 
     Guarantees:
@@ -322,32 +322,13 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists)
         log.info("purge.done", status=WorkflowStatus(status).value, deleted=total)
         return total
 
-    def list_workflows(
-        self,
-        status: WorkflowStatus | None = None,
-        definition_id: str | None = None,
-        reference: str | None = None,
-        created_from: datetime | None = None,
-        created_to: datetime | None = None,
-        skip: int = 0,
-        take: int = 100,
-    ) -> list[WorkflowInstance]:
+    def find_workflows(self, query: WorkflowQuery, skip: int, take: int) -> list[WorkflowInstance]:
         """Read from the create-time indexes (see ``scripts.LIST_INSTANCES``), then loaded in one pipeline."""
-        check_page(skip, take)
-        query = WorkflowQuery.of(status, definition_id, reference, created_from, created_to)
         with provider_errors("list_workflows"):
             ids = self._conn.run_script(self._list, *self._list_args(query, skip, take))
         return self.get_workflow_instances([text(i) for i in ids])
 
-    def count_workflows(
-        self,
-        status: WorkflowStatus | None = None,
-        definition_id: str | None = None,
-        reference: str | None = None,
-        created_from: datetime | None = None,
-        created_to: datetime | None = None,
-    ) -> int:
-        query = WorkflowQuery.of(status, definition_id, reference, created_from, created_to)
+    def count_matching(self, query: WorkflowQuery) -> int:
         with provider_errors("count_workflows"):
             return int(self._conn.run_script(self._list, *self._list_args(query, 0, -1)))
 

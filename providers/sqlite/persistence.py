@@ -28,7 +28,7 @@ from liteflow.core.models import (
     to_millis,
 )
 from liteflow.core.serialization import dump_event, header_json, instance_from_parts, pointer_json
-from liteflow.core.visibility import WorkflowQuery, check_page
+from liteflow.core.visibility import WorkflowQuery, WorkflowVisibility
 
 from .database import Database
 from .health import FileHealth
@@ -90,7 +90,7 @@ class _Encoded:
         self.count = len(instance.execution_pointers)
 
 
-class SqlitePersistenceProvider(FileHealth, SqliteSchedules, SqliteWaitLists):
+class SqlitePersistenceProvider(FileHealth, SqliteSchedules, SqliteWaitLists, WorkflowVisibility):
     """Persistence in one SQLite file, shared by any number of threads and processes on the machine.
 
     Guarantees:
@@ -305,20 +305,8 @@ class SqlitePersistenceProvider(FileHealth, SqliteSchedules, SqliteWaitLists):
         return total
 
     # -- visibility ------------------------------------------------------------------------------------
-    def list_workflows(
-        self,
-        status: WorkflowStatus | str | None = None,
-        definition_id: str | None = None,
-        reference: str | None = None,
-        created_from: datetime | None = None,
-        created_to: datetime | None = None,
-        skip: int = 0,
-        take: int = 100,
-    ) -> list[WorkflowInstance]:
-        """Instances matching every filter given, newest ``create_time`` first (``created_from <=
-        create_time < created_to``), ``take`` of them after the first ``skip``."""
-        check_page(skip, take)
-        where, parameters = _filters(WorkflowQuery.of(status, definition_id, reference, created_from, created_to))
+    def find_workflows(self, query: WorkflowQuery, skip: int, take: int) -> list[WorkflowInstance]:
+        where, parameters = _filters(query)
         if take == 0:
             return []
         rows = self._db.query(
@@ -328,16 +316,8 @@ class SqlitePersistenceProvider(FileHealth, SqliteSchedules, SqliteWaitLists):
         )
         return self.get_workflow_instances([row[0] for row in rows])
 
-    def count_workflows(
-        self,
-        status: WorkflowStatus | str | None = None,
-        definition_id: str | None = None,
-        reference: str | None = None,
-        created_from: datetime | None = None,
-        created_to: datetime | None = None,
-    ) -> int:
-        """How many instances match every filter given (as in :meth:`list_workflows`)."""
-        where, parameters = _filters(WorkflowQuery.of(status, definition_id, reference, created_from, created_to))
+    def count_matching(self, query: WorkflowQuery) -> int:
+        where, parameters = _filters(query)
         return int(self._db.query("count_workflows", f"SELECT count(*) FROM instances{where}", parameters)[0][0])
 
     # -- subscriptions ---------------------------------------------------------------------------------

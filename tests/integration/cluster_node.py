@@ -7,13 +7,12 @@ Environment: LITEFLOW_REDIS_URL, LITEFLOW_PREFIX, LITEFLOW_NODE, LITEFLOW_LEASE 
 from __future__ import annotations
 
 import os
-import signal
 import sys
-import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from cluster_workflows import NEW_WORKFLOWS, PREFIX, WORKFLOWS
+from node_process import serve_until_sigterm
 
 from liteflow.core import configure_workflow_host
 from liteflow.providers.redis import RedisLockProvider, RedisPersistenceProvider, RedisQueueProvider
@@ -31,13 +30,7 @@ def main() -> None:
     )
     for workflow in WORKFLOWS + (NEW_WORKFLOWS if os.environ.get("LITEFLOW_NEW") == "1" else []):
         host.register_workflow(workflow())
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    host.start()
-    sys.stdout.write("ready\n")
-    sys.stdout.flush()
-    stop.wait()
-    host.stop()
+    serve_until_sigterm(host)
 
 
 if __name__ == "__main__":

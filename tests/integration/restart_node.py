@@ -10,12 +10,10 @@ LITEFLOW_RECORD_PREFIX.
 from __future__ import annotations
 
 import os
-import signal
-import sys
-import threading
 import time
 
 import redis
+from node_process import serve_until_sigterm
 
 from liteflow.core import StepBody, StepExecutionContext, Workflow, WorkflowBuilder, configure_workflow_host
 from liteflow.providers.redis import RedisLockProvider, RedisPersistenceProvider, RedisQueueProvider
@@ -60,13 +58,7 @@ def main() -> None:
         poll_interval=0.5,
     )
     host.register_workflow(RecordedWorkflow())
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    host.start()
-    sys.stdout.write("ready\n")
-    sys.stdout.flush()
-    stop.wait()
-    host.stop()
+    serve_until_sigterm(host)
 
 
 if __name__ == "__main__":

@@ -9,10 +9,10 @@ kill is still on record.
 from __future__ import annotations
 
 import os
-import signal
 import sys
-import threading
 import time
+
+from node_process import serve_until_sigterm
 
 from liteflow.core import StepBody, StepExecutionContext, Workflow, WorkflowBuilder, configure_workflow_host
 from liteflow.providers.sqlite import SqliteLockProvider, SqlitePersistenceProvider, SqliteQueueProvider
@@ -55,13 +55,7 @@ def main() -> None:
         max_concurrent_workflows=4,
     )
     host.register_workflow(KillChain())
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    host.start()
-    sys.stdout.write("ready\n")
-    sys.stdout.flush()
-    stop.wait()
-    host.stop()
+    serve_until_sigterm(host)
 
 
 if __name__ == "__main__":

@@ -7,13 +7,12 @@ returns the first three items dispatched to the topics ``feed`` and ``more``, wi
 from __future__ import annotations
 
 import os
-import signal
 import sys
-import threading
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from node_process import serve_until_sigterm
 from template_tasks import LISTENER, registry
 
 from liteflow.core import WorkflowTemplate, configure_workflow_host
@@ -29,13 +28,7 @@ def main() -> None:
     ]
     host = configure_workflow_host(*providers, lifecycle_hub=RedisLifecycleHub(url, prefix=prefix), poll_interval=0.2)
     host.load(WorkflowTemplate.from_dict(LISTENER, registry=registry()))
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    host.start()
-    sys.stdout.write("ready\n")
-    sys.stdout.flush()
-    stop.wait()
-    host.close()
+    serve_until_sigterm(host, close=True)
 
 
 if __name__ == "__main__":

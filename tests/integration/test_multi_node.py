@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 
 import pytest
 from cluster_workflows import CLUSTER_STEPS, NEW_WORKFLOWS, WORKFLOWS, ran_key
+from node_process import launch, ready, stop_nodes
 
 from liteflow.core import WorkflowHost, WorkflowStatus, configure_workflow_host
 from liteflow.providers.redis import RedisLockProvider, RedisPersistenceProvider, RedisQueueProvider
@@ -36,11 +36,7 @@ class Cluster:
             LITEFLOW_LEASE=str(lease),
             **env_extra,
         )
-        proc = subprocess.Popen(
-            [sys.executable, str(NODE_SCRIPT)], env=env, stdout=subprocess.PIPE, stderr=stderr, text=True
-        )
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "ready", f"node {name} did not start"
+        proc = ready(launch(NODE_SCRIPT, env=env, stderr=stderr), f"node {name}")
         self.nodes[name] = proc
         return proc
 
@@ -55,15 +51,7 @@ class Cluster:
         return host
 
     def stop(self) -> None:
-        for proc in self.nodes.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.nodes.values():
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_nodes(self.nodes.values())
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from node_process import launch, ready, stop_nodes
 
 from liteflow.core import WorkflowStatus, configure_workflow_host
 from liteflow.providers.redis import RedisLockProvider, RedisPersistenceProvider, RedisQueueProvider
@@ -101,32 +102,11 @@ def start_workers(
         LITEFLOW_RECORD_URL=record_url,
         LITEFLOW_RECORD_PREFIX=record_prefix,
     )
-    workers = [
-        subprocess.Popen(
-            [sys.executable, str(NODE_SCRIPT)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=(logs / f"worker-{i}.log").open("w"),  # their warnings while the server is away
-            text=True,
-        )
-        for i in range(count)
-    ]
-    for worker in workers:
-        assert worker.stdout is not None
-        assert worker.stdout.readline().strip() == "ready"
+    # every worker's warnings while the server is away go to a log of its own
+    workers = [launch(NODE_SCRIPT, env=env, stderr=(logs / f"worker-{i}.log").open("w")) for i in range(count)]
+    for i, worker in enumerate(workers):
+        ready(worker, f"worker {i}")
     return workers
-
-
-def stop_workers(workers: list[subprocess.Popen[str]]) -> None:
-    for worker in workers:
-        if worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
-    for worker in workers:
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
 
 
 def wait_for(condition: object, timeout: float, step: float = 0.005) -> float:
@@ -174,7 +154,7 @@ def test_a_redis_restart_mid_run_runs_no_step_twice_and_work_resumes_within_2_s(
         finally:
             persistence.close()
     finally:
-        stop_workers(workers)
+        stop_nodes(workers, timeout=20)
         client.close()
     pipe = record.pipeline(transaction=False)
     for wid in ids:

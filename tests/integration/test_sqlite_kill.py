@@ -8,11 +8,11 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from node_process import launch, ready, stop_nodes
 from sqlite_node import STEPS, KillChain
 
 from liteflow.core import WorkflowStatus, configure_workflow_host
@@ -29,12 +29,7 @@ DEADLINE = 55.0
 
 def start_worker(db: Path, records: Path) -> subprocess.Popen[str]:
     env = dict(os.environ, PYTHONPATH=str(NODE.parent) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.Popen(
-        [sys.executable, str(NODE), str(db), str(records), str(LEASE)], env=env, stdout=subprocess.PIPE, text=True
-    )
-    assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == "ready", "a worker did not start"
-    return proc
+    return ready(launch(NODE, str(db), str(records), str(LEASE), env=env), "a worker")
 
 
 def step_runs(records: Path) -> dict[tuple[str, int], list[int]]:
@@ -82,13 +77,7 @@ def test_sigkilled_workers_lose_nothing_and_survivors_run_no_step_twice(tmp_path
                 time.sleep(0.2)
         elapsed = time.monotonic() - started
     finally:
-        for proc in workers:
-            proc.send_signal(signal.SIGTERM)
-        for proc in workers:
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_nodes(workers)
 
     instances = persistence.get_workflow_instances(ids)
     statuses = collections.Counter(i.status for i in instances)

@@ -4,15 +4,14 @@ and still gets it all when its process is killed and another one runs it again."
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from node_process import launch, ready, stop_nodes
 from template_tasks import LISTENER, registry
 
 from liteflow.core import BrokerEvent, WorkflowHost, WorkflowTemplate, configure_workflow_host
@@ -32,21 +31,12 @@ def workers(redis_url: str, redis_cleanup: str) -> Iterator[Workers]:
 
     def start() -> subprocess.Popen[str]:
         env = dict(os.environ, LITEFLOW_REDIS_URL=redis_url, LITEFLOW_PREFIX=redis_cleanup, LITEFLOW_LEASE="1")
-        proc = subprocess.Popen([sys.executable, str(NODE_SCRIPT)], env=env, stdout=subprocess.PIPE, text=True)
+        proc = launch(NODE_SCRIPT, env=env)
         started.append(proc)
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready", "the worker did not start"
-        return proc
+        return ready(proc)
 
     yield start
-    for proc in started:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    for proc in started:
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    stop_nodes(started)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from liteflow.core.engine.pointers import scoped_pointers
 from liteflow.core.engine.settings import EngineSettings
 from liteflow.core.errors import NonRetryableError
 from liteflow.core.lifecycle import WorkflowError, WorkflowSuspended, WorkflowTerminated
+from liteflow.core.log import logger
 from liteflow.core.models import (
     ExecutionError,
     ExecutionPointer,
@@ -26,6 +27,9 @@ from liteflow.core.models import (
     WorkflowInstance,
     WorkflowStatus,
 )
+
+#: A step's failure is logged under the executor's name, wherever the engine finds it.
+log = logger("executor")
 
 
 @dataclass
@@ -77,6 +81,21 @@ class SagaGaveUp(Exception):
     def __init__(self, behavior: ErrorBehavior) -> None:
         super().__init__(f"saga compensated; then {behavior.value}")
         self.behavior = behavior
+
+
+def fail_step(failure: StepFailure, exc: BaseException) -> None:
+    """The step failed with ``exc``: log ``step.failed`` (with the traceback), then :func:`handle_step_error`."""
+    log.warning(
+        "step.failed",
+        workflow_id=failure.instance.id,
+        step_id=failure.step.id,
+        step=failure.step.display_name,
+        pointer_id=failure.pointer.id,
+        retry_count=failure.pointer.retry_count,
+        error=f"{type(exc).__name__}: {exc}",
+        exc_info=exc,
+    )
+    handle_step_error(failure, exc)
 
 
 def handle_step_error(failure: StepFailure, exc: BaseException) -> None:

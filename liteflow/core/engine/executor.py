@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from liteflow.core.definition import WorkflowDefinition, WorkflowStep
-from liteflow.core.engine.errors import StepFailure, end_pointer, handle_step_error
+from liteflow.core.engine.errors import StepFailure, end_pointer, fail_step
 from liteflow.core.engine.limits import cap_at_deadline, end_if_timed_out
 from liteflow.core.engine.outcome import PassResult
 from liteflow.core.engine.pointers import open_pointers, scoped_pointers
@@ -120,17 +120,7 @@ class WorkflowExecutor:
                 for output in step.outputs:
                     output.apply(body, instance.data)
         except Exception as exc:
-            log.warning(
-                "step.failed",
-                workflow_id=instance.id,
-                step_id=step.id,
-                step=step.display_name,
-                pointer_id=pointer.id,
-                retry_count=pointer.retry_count,
-                error=f"{type(exc).__name__}: {exc}",
-                exc_info=exc,
-            )
-            handle_step_error(StepFailure(instance, definition, pointer, step, now, self.settings, out), exc)
+            fail_step(StepFailure(instance, definition, pointer, step, now, self.settings, out), exc)
             return
         process_result(instance, definition, pointer, step, result, now, out, emit)
 

@@ -10,16 +10,13 @@ if it had raised it. That is stored instead, so the host never loops on a pass i
 from __future__ import annotations
 
 from liteflow.core.definition import WorkflowDefinition
-from liteflow.core.engine.errors import StepFailure, handle_step_error
+from liteflow.core.engine.errors import StepFailure, fail_step
 from liteflow.core.engine.outcome import PassResult
 from liteflow.core.engine.result_processor import determine_next_execution
 from liteflow.core.errors import ConcurrencyError, SerializationError, WorkflowNotFoundError
 from liteflow.core.interfaces import QueueType
-from liteflow.core.log import logger
 from liteflow.core.models import to_millis, utcnow
 from liteflow.core.services.runtime import Runtime
-
-log = logger("executor")
 
 
 def fail_unstorable(
@@ -39,17 +36,7 @@ def fail_unstorable(
         if pointer is None or pointer.end_time is not None:
             continue
         step = definition.steps[pointer.step_id]
-        log.warning(
-            "step.failed",
-            workflow_id=workflow_id,
-            step_id=step.id,
-            step=step.display_name,
-            pointer_id=pointer.id,
-            retry_count=pointer.retry_count,
-            error=f"{type(exc).__name__}: {exc}",
-            exc_info=exc,
-        )
-        handle_step_error(StepFailure(instance, definition, pointer, step, now, runtime.executor.settings, out), exc)
+        fail_step(StepFailure(instance, definition, pointer, step, now, runtime.executor.settings, out), exc)
     determine_next_execution(instance, now, out)
     try:
         persistence.persist_workflow(instance, out.subscriptions, out.ended_subscriptions)

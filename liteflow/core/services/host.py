@@ -33,12 +33,12 @@ from liteflow.core.services.middleware import WorkflowMiddleware
 from liteflow.core.services.options import HostOptions
 from liteflow.core.services.runtime import Runtime
 from liteflow.core.services.workers import Workers
-from liteflow.core.visibility import WorkflowQuery, check_page
+from liteflow.core.visibility import WorkflowQuery, WorkflowVisibility
 
 log = logger("host")
 
 
-class WorkflowHost:
+class WorkflowHost(WorkflowVisibility):
     """Registers workflows, starts them, publishes events and, once started, executes them.
 
     A host that was never started is a client: it can do everything but execute, while started hosts
@@ -301,36 +301,14 @@ class WorkflowHost:
             raise LiteFlowError(f"{type(self.persistence).__name__} does not store schedules")
         return self.persistence
 
-    def list_workflows(
-        self,
-        status: WorkflowStatus | str | None = None,
-        definition_id: str | None = None,
-        reference: str | None = None,
-        created_from: datetime | None = None,
-        created_to: datetime | None = None,
-        skip: int = 0,
-        take: int = 100,
-    ) -> list[WorkflowInstance]:
-        """Instances matching every filter given, newest ``create_time`` first (``created_from <=
-        create_time < created_to``; ``status`` a WorkflowStatus or its name), read from the provider's
-        indexes; ``skip`` / ``take`` page through them. Data is rebuilt as for ``get_workflow_instance``."""
-        query = WorkflowQuery.of(status, definition_id, reference, created_from, created_to)
-        check_page(skip, take)
+    def find_workflows(self, query: WorkflowQuery, skip: int, take: int) -> list[WorkflowInstance]:
+        """``list_workflows``: read from the provider's indexes; data is rebuilt as for ``get_workflow_instance``."""
         instances = self.persistence.list_workflows(**query.as_kwargs(), skip=skip, take=take)
         for instance in instances:
             self.runtime.rebuild_data(instance, self.registry.find(instance.workflow_definition_id, instance.version))
         return instances
 
-    def count_workflows(
-        self,
-        status: WorkflowStatus | str | None = None,
-        definition_id: str | None = None,
-        reference: str | None = None,
-        created_from: datetime | None = None,
-        created_to: datetime | None = None,
-    ) -> int:
-        """How many instances ``list_workflows`` with these filters finds (without paging)."""
-        query = WorkflowQuery.of(status, definition_id, reference, created_from, created_to)
+    def count_matching(self, query: WorkflowQuery) -> int:
         return self.persistence.count_workflows(**query.as_kwargs())
 
     def purge_workflows(self, status: WorkflowStatus, older_than: datetime) -> int:

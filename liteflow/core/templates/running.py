@@ -16,7 +16,6 @@ import inspect
 import queue as queues
 import threading
 import traceback
-import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from liteflow.core.broker import BrokerEvent
 from liteflow.core.log import logger
 from liteflow.core.templates.holders import HolderTask
 from liteflow.core.templates.inbox import Deduplicator
+from liteflow.core.templates.per_host import PerHost
 
 log = logger("templates")
 
@@ -98,16 +98,12 @@ class RunningTasks:
         return len(runs)
 
 
-_running: weakref.WeakKeyDictionary[Any, RunningTasks] = weakref.WeakKeyDictionary()
-_running_mutex = threading.Lock()
+_running: PerHost[RunningTasks] = PerHost(lambda host: RunningTasks())
 
 
 def running_of(host: Any) -> RunningTasks:
-    with _running_mutex:
-        runs = _running.get(host)
-        if runs is None:
-            runs = _running[host] = RunningTasks()
-        return runs
+    """The tasks ``host`` is running."""
+    return _running.of(host)
 
 
 Backlog = Callable[[], list[BrokerEvent]]

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from liteflow.core.errors import DefinitionError, WorkflowNotRegisteredError
 from liteflow.core.templates.hooks import follow, terminate_and_cancel
 from liteflow.core.templates.inbox import TopicKeeper
+from liteflow.core.templates.per_host import PerHost
 from liteflow.core.templates.policies import RunningInstances, apply_policy
 from liteflow.core.templates.tasks import initial_data
 
@@ -120,16 +121,17 @@ class TemplateTriggers:
         return sum(1 for instance in running if terminate_and_cancel(host, instance.id))
 
 
-_hosts: weakref.WeakKeyDictionary[Any, TemplateTriggers] = weakref.WeakKeyDictionary()
-_hosts_mutex = threading.Lock()
+def _triggers(host: Any) -> TemplateTriggers:
+    """A host's first template: its triggers, the hooks that cancel tasks, the broker's topic keeper."""
+    triggers = TemplateTriggers(host)
+    follow(host)
+    host.broker.keeper = TopicKeeper(host.persistence, triggers.task_topics)
+    return triggers
+
+
+_hosts: PerHost[TemplateTriggers] = PerHost(_triggers)
 
 
 def templates_of(host: Any) -> TemplateTriggers:
     """The templates loaded into ``host`` (made on first use)."""
-    with _hosts_mutex:
-        triggers = _hosts.get(host)
-        if triggers is None:
-            triggers = _hosts[host] = TemplateTriggers(host)
-            follow(host)
-            host.broker.keeper = TopicKeeper(host.persistence, triggers.task_topics)
-        return triggers
+    return _hosts.of(host)

@@ -70,7 +70,7 @@ def drive(host: Any, expected: int, completions: Completions, timeout: float) ->
     """Run queued workflows in this thread with the host's consumer until ``expected`` completed."""
     from liteflow.core.services.workflow_consumer import WorkflowConsumer
 
-    consumer = WorkflowConsumer(host)
+    consumer = WorkflowConsumer(host.runtime)
     deadline = time.monotonic() + timeout
     while completions.count() < expected and time.monotonic() < deadline:
         workflow_id = host.queue.dequeue_work(QueueType.WORKFLOW, 0.05)

@@ -278,5 +278,18 @@ def test_a_client_host_does_everything_but_execute_without_a_thread_of_its_own()
     assert client.terminate_workflow(workflow_id)
     assert client.get_workflow_instance(workflow_id).status is WorkflowStatus.TERMINATED
     assert not client.is_running and client.processing_ids() == set()
-    assert _host_threads() == before
+    assert not _host_threads() - before
     client.close()
+
+
+def test_options_set_before_start_are_the_ones_the_workers_run_with() -> None:
+    """``liteflow worker --concurrency N`` sets ``host.options`` before ``start()``."""
+    host = configure_workflow_host()
+    host.options = host.options.model_copy(update={"max_concurrent_workflows": 7})
+    host.start()
+    try:
+        names = {t.name for t in _host_threads()}
+        assert {f"liteflow-workflow-{i}" for i in range(7)} <= names
+        assert "liteflow-workflow-7" not in names
+    finally:
+        host.stop()

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import inspect
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from liteflow.core.builder.step_builder import BlockFn, StepBuilder, StepSpec
+from liteflow.core.builder.step_builder import (
+    BlockFn,
+    ContainerBuilder,
+    DecideBuilder,
+    ParallelBuilder,
+    ScheduleBuilder,
+    StepBuilder,
+    StepSpec,
+)
 from liteflow.core.builder.values import begin
 from liteflow.core.definition import WorkflowDefinition, WorkflowStep, function_body
 from liteflow.core.definition_checks import check_steps
@@ -14,9 +22,6 @@ from liteflow.core.primitives.containers import Foreach, If, Saga, Sequence, Whi
 from liteflow.core.primitives.outcomes import When
 from liteflow.core.primitives.timers import Recur, Schedule
 from liteflow.core.step import StepBody
-
-if TYPE_CHECKING:
-    from liteflow.core.builder.step_builder import ContainerBuilder, DecideBuilder, ParallelBuilder, ScheduleBuilder
 
 
 class WorkflowBuilder:

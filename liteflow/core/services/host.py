@@ -3,7 +3,9 @@
 ``WorkflowHost`` is a facade: registration, start, publish, read, control, schedules and lifecycle, each
 delegated to the :class:`~liteflow.core.services.runtime.Runtime` it assembles (providers, registry,
 executor, lifecycle, middleware and the collaborators the workers report to) and, once started, to its
-:class:`~liteflow.core.services.workers.Workers`. Nothing it assembles calls back into it.
+:class:`~liteflow.core.services.workers.Workers`. The engine's services never call back into it; only
+steps see it, as ``context.host`` (user code, and ``sub_workflow`` starting a child through
+``start_instance``), and the template hooks, which are lifecycle callbacks of this host.
 """
 
 from __future__ import annotations
@@ -57,16 +59,8 @@ class WorkflowHost(WorkflowVisibility):
         self.lifecycle_hub = lifecycle_hub
         #: the engine: what the workers run with (steps see this host as ``context.host``)
         runtime = self.runtime = Runtime(self.id, persistence, queue, lock, options, lifecycle_hub, step_host=self)
-        self.persistence = persistence
-        self.queue = queue
-        self.lock = lock
-        self.options = options
         self.lifecycle = runtime.lifecycle
-        self.load_for_run = runtime.load_for_run
-        self.revision_of = runtime.revision_of
         self.registry = runtime.registry
-        self.scheduler = runtime.scheduler
-        self.concurrency = runtime.concurrency
         self.executor = runtime.executor
         #: tukio's broker: handlers on topics; with a lifecycle hub, dispatches reach every host.
         self.broker = Broker(self.id, lifecycle_hub, runtime.async_runner.loop)
@@ -76,6 +70,28 @@ class WorkflowHost(WorkflowVisibility):
         self._running = False
         self._mutex = threading.Lock()
         tracing.instrument(self)  # spans for every step when OpenTelemetry is installed and configured
+
+    # -- the engine's providers and options, as the runtime holds them ---------------------------------
+    @property
+    def persistence(self) -> PersistenceProvider:
+        return self.runtime.persistence
+
+    @property
+    def queue(self) -> QueueProvider:
+        return self.runtime.queue
+
+    @property
+    def lock(self) -> LockProvider:
+        return self.runtime.lock
+
+    @property
+    def options(self) -> HostOptions:
+        """The host's options; set new ones before ``start()`` (the workers read them when they start)."""
+        return self.runtime.options
+
+    @options.setter
+    def options(self, options: HostOptions) -> None:
+        self.runtime.options = options
 
     # -- definitions -----------------------------------------------------------------------------------
     def register_workflow(self, workflow: Any) -> WorkflowDefinition:

@@ -33,6 +33,9 @@ _INTERRUPTED_JOIN = 2.0
 
 
 class Workers:
+    """The threads of a started host: workflow and event workers on the queue, the poller, and the
+    schedule and retention runners; the slots that bound how many workflows run at once."""
+
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         options = runtime.options

@@ -25,7 +25,14 @@ from liteflow.core.engine.result_processor import (
 from liteflow.core.engine.settings import EngineSettings
 from liteflow.core.lifecycle import StepStarted
 from liteflow.core.log import logger
-from liteflow.core.models import ExecutionPointer, PointerStatus, WorkflowInstance, WorkflowStatus, utcnow
+from liteflow.core.models import (
+    ExecutionPointer,
+    PointerStatus,
+    WorkflowInstance,
+    WorkflowStatus,
+    fields_of,
+    utcnow,
+)
 from liteflow.core.step import ExecutionResult, StepBody, StepExecutionContext
 
 log = logger("executor")
@@ -102,11 +109,12 @@ class WorkflowExecutor:
         emit: bool,
     ) -> None:
         step = definition.steps[pointer.step_id]
-        if pointer.start_time is None:
-            pointer.start_time = now
+        fields = fields_of(pointer)
+        if fields["start_time"] is None:
+            fields["start_time"] = now
             if emit:
                 out.events.append(StepStarted.of(instance, execution_pointer_id=pointer.id, step_id=step.id))
-        pointer.status = PointerStatus.RUNNING
+        fields["status"] = PointerStatus.RUNNING
         out.steps_run += 1
         out.ran.append(pointer.id)
         if _debug_logger.isEnabledFor(logging.DEBUG):

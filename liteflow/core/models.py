@@ -95,6 +95,11 @@ class PointerStatus(str, Enum):
     CANCELLED = "Cancelled"
 
 
+#: The stored models validate no assignment, so on its hot path the engine writes a field as
+#: ``pointer.__dict__["status"] = s``: what ``pointer.status = s`` stores, without pydantic's ``__setattr__``
+#: (two Python calls per field). The one thing that skips, adding the name to the model's "fields set",
+#: matters only to ``exclude_unset`` dumps, which nothing here makes (and the pointers and instances the
+#: engine and the memory store build count every field as set already).
 class _Persisted(BaseModel):
     model_config = ConfigDict(extra="ignore", arbitrary_types_allowed=True)
 
@@ -126,15 +131,6 @@ class ExecutionPointer(_Persisted):
 
 
 _set_attribute = object.__setattr__
-
-
-def fields_of(model: BaseModel) -> dict[str, Any]:
-    """The model's field values, to set fields on the engine's hot path: ``fields_of(p)["status"] = s``
-    stores what ``p.status = s`` stores (these models validate no assignment), without pydantic's
-    ``__setattr__``, two Python calls per field written. The one thing it skips, adding the name to the
-    model's "fields set", matters only to ``exclude_unset`` dumps, which nothing here makes (and the
-    pointers and instances the engine and the memory store build count every field as set already)."""
-    return model.__dict__
 
 
 def new_pointer(**fields: Any) -> ExecutionPointer:

@@ -30,7 +30,6 @@ from liteflow.core.models import (
     PointerStatus,
     WorkflowInstance,
     WorkflowStatus,
-    fields_of,
     utcnow,
 )
 from liteflow.core.step import ExecutionResult, StepBody, StepExecutionContext
@@ -109,7 +108,7 @@ class WorkflowExecutor:
         emit: bool,
     ) -> None:
         step = definition.steps[pointer.step_id]
-        fields = fields_of(pointer)
+        fields = pointer.__dict__  # no validation to skip: see models._Persisted
         if fields["start_time"] is None:
             fields["start_time"] = now
             if emit:
@@ -151,9 +150,11 @@ class WorkflowExecutor:
         self.guarded.append((guard, middleware))
 
     def run_step(self, body: StepBody, context: StepExecutionContext) -> ExecutionResult:
-        call: Callable[[], Any] | None = None
-        if self.middleware or self.guarded:
-            call = self._chain(body, context)
+        wrappers = self.middleware
+        for guard, middleware in reversed(self.guarded):  # the first registered outermost
+            if guard():
+                wrappers = [middleware, *wrappers]
+        call = self._chain(body, context, wrappers) if wrappers else None
         thread = threading.get_ident()
         self.running[thread] = context
         try:
@@ -172,17 +173,16 @@ class WorkflowExecutor:
             value = self.run_coroutine(value)
         return value
 
-    def _chain(self, body: StepBody, context: StepExecutionContext) -> Callable[[], Any] | None:
-        """The step inside its middleware (None: no middleware applies now)."""
-        wrappers = [m for guard, m in self.guarded if guard()]
-        if not wrappers and not self.middleware:
-            return None
+    def _chain(
+        self, body: StepBody, context: StepExecutionContext, wrappers: list[StepMiddleware]
+    ) -> Callable[[], Any]:
+        """The step inside ``wrappers``, the first outermost."""
 
         def invoke() -> Any:
             return self._invoke(body, context)
 
         call: Callable[[], Any] = invoke
-        for middleware in reversed([*wrappers, *self.middleware]):
+        for middleware in reversed(wrappers):
             call = _wrap(middleware, context, body, call)
         return call
 

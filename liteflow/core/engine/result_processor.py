@@ -15,7 +15,6 @@ from liteflow.core.models import (
     PointerStatus,
     WorkflowInstance,
     WorkflowStatus,
-    fields_of,
     to_millis,
 )
 from liteflow.core.step import ExecutionResult
@@ -30,7 +29,7 @@ def complete_pointer(
     now: datetime,
 ) -> None:
     """End the pointer and start the steps that follow it for this outcome."""
-    fields = fields_of(pointer)
+    fields = pointer.__dict__  # no validation to skip: see models._Persisted
     fields["active"] = False
     fields["end_time"] = now
     fields["status"] = PointerStatus.COMPLETE
@@ -66,7 +65,7 @@ def process_result(
     out: PassResult,
     emit: bool,
 ) -> None:
-    fields = fields_of(pointer)
+    fields = pointer.__dict__  # no validation to skip: see models._Persisted
     fields["persistence_data"] = result.persistence_data
     if result.proceed or result.outcome_value is not None:
         fields["outcome"] = result.outcome_value
@@ -151,8 +150,8 @@ def determine_next_execution(instance: WorkflowInstance, now: datetime, out: Pas
         if next_at is None or p.sleep_until < next_at:
             next_at = p.sleep_until
     if next_at is not None:
-        fields_of(instance)["next_execution"] = to_millis(next_at)
+        instance.__dict__["next_execution"] = to_millis(next_at)
     elif unfinished:
-        fields_of(instance)["next_execution"] = None
+        instance.__dict__["next_execution"] = None
     else:
         complete_workflow(instance, now, out)

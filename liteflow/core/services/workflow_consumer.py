@@ -183,7 +183,7 @@ class WorkflowConsumer:
                 return False
             was_runnable = instance.status
             result = host.executor.execute(instance, definition)
-            if ends_child(instance, was_runnable):
+            if instance.parent_workflow_id is not None and ends_child(instance, was_runnable):
                 prepare_announcement(host, instance)  # before the end is stored, never after only
             try:
                 saved = self.save(instance, result)

@@ -38,12 +38,23 @@ class VisibilityIndex:
     def add(
         self, workflow_id: str, create_time: datetime, status: WorkflowStatus, definition_id: str, reference: str | None
     ) -> None:
+        value = WorkflowStatus(status).value
+        entry = (create_time, workflow_id)
         with self._lock:
-            self._remove(workflow_id)
-            meta: Meta = (create_time, WorkflowStatus(status).value, definition_id, reference)
-            self._meta[workflow_id] = meta
-            entry = (create_time, workflow_id)
-            for entries in self._lists(meta):
+            if workflow_id in self._meta:
+                self._remove(workflow_id)
+            self._meta[workflow_id] = (create_time, value, definition_id, reference)
+            # the lists of _lists(), without the generator (one add per instance started)
+            insort(self._all, entry)
+            insort(self._by_status[value], entry)
+            entries = self._by_definition.get(definition_id)
+            if entries is None:
+                entries = self._by_definition[definition_id] = []
+            insort(entries, entry)
+            if reference is not None:
+                entries = self._by_reference.get(reference)
+                if entries is None:
+                    entries = self._by_reference[reference] = []
                 insort(entries, entry)
 
     def set_status(self, workflow_id: str, status: WorkflowStatus) -> None:

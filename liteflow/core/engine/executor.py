@@ -25,13 +25,7 @@ from liteflow.core.engine.result_processor import (
 from liteflow.core.engine.settings import EngineSettings
 from liteflow.core.lifecycle import StepStarted
 from liteflow.core.log import logger
-from liteflow.core.models import (
-    ExecutionPointer,
-    PointerStatus,
-    WorkflowInstance,
-    WorkflowStatus,
-    utcnow,
-)
+from liteflow.core.models import ExecutionPointer, PointerStatus, WorkflowInstance, WorkflowStatus, utcnow
 from liteflow.core.step import ExecutionResult, StepBody, StepExecutionContext
 
 log = logger("executor")

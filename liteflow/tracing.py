@@ -1,7 +1,9 @@
 """OpenTelemetry traces: every step run is a span, and a workflow's steps share the trace it was started in.
 
-Used automatically by every host when ``opentelemetry-api`` is installed (extra ``otel``); it costs a
-type check per step while no tracer provider is set, and nothing at all when the package is absent.
+Used automatically by every host when ``opentelemetry-api`` is installed (extra ``otel``). The span
+middleware wraps a step only while a tracer provider is set (asked before each step, so a provider set
+after the host was built is used from the next step on); until then a step costs one look at the API's
+global and runs with no middleware around it, and nothing at all is added when the package is absent.
 
 * A step run is a span named ``liteflow.step`` with the attributes ``liteflow.workflow_id``,
   ``liteflow.definition_id``, ``liteflow.step_id``, ``liteflow.step_name`` and ``liteflow.retry_count``;
@@ -35,11 +37,12 @@ def available() -> bool:
 
 
 def instrument(host: Any) -> bool:
-    """Add the span middleware and the trace-context recorder to ``host``; False without the API."""
+    """Add the span middleware (used while a tracer provider is set) and the trace-context recorder to
+    ``host``; False without the API."""
     if trace is None:
         return False
     host.add_workflow_middleware("pre", remember_trace_context)
-    host.add_step_middleware(step_span)
+    host.executor.add_middleware_while(_tracing, step_span)
     return True
 
 
@@ -71,9 +74,7 @@ def remember_trace_context(instance: WorkflowInstance) -> None:
 
 
 def step_span(context: StepExecutionContext, body: StepBody, next_: Callable[[], Any]) -> Any:
-    """Run the step inside a ``liteflow.step`` span (step middleware)."""
-    if not _tracing():
-        return next_()
+    """Run the step inside a ``liteflow.step`` span (step middleware, used while :func:`_tracing`)."""
     instance = context.workflow
     carrier = instance.trace_context
     parent = propagate.extract(carrier) if carrier else None

@@ -95,6 +95,11 @@ class PointerStatus(str, Enum):
     CANCELLED = "Cancelled"
 
 
+#: The stored models validate no assignment, so on its hot path the engine writes a field as
+#: ``pointer.__dict__["status"] = s``: what ``pointer.status = s`` stores, without pydantic's ``__setattr__``
+#: (two Python calls per field). The one thing that skips, adding the name to the model's "fields set",
+#: matters only to ``exclude_unset`` dumps, which nothing here makes (and the pointers and instances the
+#: engine and the memory store build count every field as set already).
 class _Persisted(BaseModel):
     model_config = ConfigDict(extra="ignore", arbitrary_types_allowed=True)
 
@@ -131,7 +136,7 @@ _set_attribute = object.__setattr__
 def new_pointer(**fields: Any) -> ExecutionPointer:
     """A new pointer from the engine's own values, which are valid already: it skips validation, which
     costs more than the rest of making a pointer (the executor makes one per step)."""
-    values = dict(_POINTER_DEFAULTS)
+    values = dict(POINTER_DEFAULTS)
     values["id"] = new_id()
     values["children"] = []
     values["scope"] = []
@@ -155,7 +160,7 @@ POINTER_FIELDS_SET: set[str] = set(ExecutionPointer.model_fields)
 
 #: Every field in declaration order (so a new pointer's values serialise in the same order as a validated
 #: one's), with its default; those made by a factory (id, children, scope) are filled in by new_pointer.
-_POINTER_DEFAULTS: dict[str, Any] = {
+POINTER_DEFAULTS: dict[str, Any] = {
     name: None if field.default_factory is not None else field.default
     for name, field in ExecutionPointer.model_fields.items()
 }

@@ -47,6 +47,10 @@ def _utc(value: datetime) -> datetime:
     return converted
 
 
+def _status_changed(stored: WorkflowInstance | FrozenInstance, status: WorkflowStatus) -> bool:
+    return type(stored) is tuple or stored.status is not status
+
+
 def _discard(index: dict[Any, set[str]], key: Any, item: str) -> None:
     """Take ``item`` out of the set at ``index[key]``, and the set out of ``index`` once it is empty."""
     items = index.get(key)
@@ -99,13 +103,15 @@ class MemoryPersistenceProvider(InProcessHealth, MemorySchedules, MemoryWaitList
             if instance.id in self._instances:
                 raise WorkflowAlreadyExistsError(instance.id)
             self._instances[instance.id] = stored
-            self._visibility.add(
-                instance.id,
-                _utc(instance.create_time),
-                instance.status,
-                instance.workflow_definition_id,
-                instance.reference,
-            )
+        # indexed after the stripe is free (nothing else writes an instance before it is queued): a thread
+        # waiting for the index's lock never holds up the writers of the other ids of its stripe
+        self._visibility.add(
+            instance.id,
+            _utc(instance.create_time),
+            instance.status,
+            instance.workflow_definition_id,
+            instance.reference,
+        )
         instance.revision = 1
         stored_as(instance, stored)
         return instance.id
@@ -117,22 +123,32 @@ class MemoryPersistenceProvider(InProcessHealth, MemorySchedules, MemoryWaitList
         ended_subscriptions: Sequence[str] = (),
         control_applied: str | None = None,
     ) -> None:
+        """The compare-and-set write. The copy to store is made before the stripe's lock is taken, from
+        the stored copy read without it; under the lock that copy must still be the one stored (else the
+        checks are made again, and the copy again, under the lock). Worker threads switch while holding a
+        lock, so the less done under it, the less another thread waits for it."""
         workflow_id = instance.id
-        with self._stripe(workflow_id):
-            current = self._instances.get(workflow_id)
-            if current is None:
-                raise WorkflowNotFoundError(workflow_id)
-            expected = instance.revision
-            if (current[REVISION] if type(current) is tuple else current.revision) != expected:
-                raise ConcurrencyError(workflow_id, expected)
+        expected = instance.revision
+        current = self._check(workflow_id, expected, control_applied)
+        revision = expected + 1
+        stored = encode_instance(instance, current, revision)  # SerializationError: nothing stored
+        status = stored.status
+        ended = status is WorkflowStatus.COMPLETE or status is WorkflowStatus.TERMINATED
+        kept = freeze(stored) if ended else stored
+        moved = _status_changed(current, status)  # the index only follows the status
+        with self._stripes[hash(workflow_id) % _STRIPES]:  # self._stripe(workflow_id), one call less
+            if self._instances.get(workflow_id) is not current:  # written meanwhile (a lapsed lock)
+                current = self._check(workflow_id, expected, control_applied)
+                stored = encode_instance(instance, current, revision)
+                kept = freeze(stored) if ended else stored
+                moved = _status_changed(current, status)
             pending = self._controls.get(workflow_id) if self._controls else None
-            if pending is not None and pending != control_applied:
-                raise ControlRequested(workflow_id, expected, pending)
-            revision = expected + 1
-            stored = encode_instance(instance, current, revision)  # SerializationError: nothing stored
             if pending is not None:
+                if pending != control_applied:
+                    raise ControlRequested(workflow_id, expected, pending)
                 del self._controls[workflow_id]
-            self._visibility.set_status(workflow_id, stored.status)
+            if moved:
+                self._visibility.set_status(workflow_id, status)
             if subscriptions or ended_subscriptions:
                 with self._mutex:
                     for subscription in subscriptions:
@@ -140,10 +156,20 @@ class MemoryPersistenceProvider(InProcessHealth, MemorySchedules, MemoryWaitList
                     for subscription_id in ended_subscriptions:
                         self._drop_subscription(subscription_id)
             instance.__dict__["revision"] = revision  # a plain int field: no need for pydantic's setattr
-            status = stored.status
-            ended = status is WorkflowStatus.COMPLETE or status is WorkflowStatus.TERMINATED
-            self._instances[workflow_id] = freeze(stored) if ended else stored
-            stored_as(instance, stored)
+            self._instances[workflow_id] = kept
+        stored_as(instance, stored)
+
+    def _check(self, workflow_id: str, expected: int, control_applied: str | None) -> WorkflowInstance | FrozenInstance:
+        """The stored copy a write at ``expected`` replaces; the errors of the compare-and-set."""
+        current = self._instances.get(workflow_id)
+        if current is None:
+            raise WorkflowNotFoundError(workflow_id)
+        if (current[REVISION] if type(current) is tuple else current.revision) != expected:
+            raise ConcurrencyError(workflow_id, expected)
+        pending = self._controls.get(workflow_id) if self._controls else None
+        if pending is not None and pending != control_applied:
+            raise ControlRequested(workflow_id, expected, pending)
+        return current
 
     def _read(self, workflow_id: str, share_ended: bool = False) -> WorkflowInstance:
         control = self._controls.get(workflow_id) if self._controls else None

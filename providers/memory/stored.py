@@ -83,15 +83,15 @@ def encode_instance(instance: WorkflowInstance, current: Any, revision: int) -> 
     private = instance.__pydantic_private__
     base = None if private is None else private.get(_BASE)
     if base is not None and base is current and len(source) >= len(current.execution_pointers):
-        pointers = list(current.execution_pointers)
-        known = len(pointers)
+        pointers = current.execution_pointers.copy()
         opened = []
-        for i in [*current.__pydantic_private__[_OPEN], *range(known, len(source))]:
+        for i in current.__pydantic_private__[_OPEN]:
+            pointer = pointers[i] = store_pointer(source[i])
+            if pointer.end_time is None:
+                opened.append(i)
+        for i in range(len(pointers), len(source)):
             pointer = store_pointer(source[i])
-            if i < known:
-                pointers[i] = pointer
-            else:
-                pointers.append(pointer)
+            pointers.append(pointer)
             if pointer.end_time is None:
                 opened.append(i)
     else:

@@ -82,3 +82,33 @@ def test_hosts_run_without_the_api_installed() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "COMPLETE"
+
+
+def test_spans_start_once_a_provider_is_set_after_the_host_was_built() -> None:
+    # in a fresh process: the host is built (and runs a workflow) before any tracer provider is set
+    code = (
+        "from opentelemetry import trace\n"
+        "from opentelemetry.sdk.trace import TracerProvider\n"
+        "from opentelemetry.sdk.trace.export import SimpleSpanProcessor\n"
+        "from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter\n"
+        "from liteflow.core import configure_workflow_host, Workflow\n"
+        "class W(Workflow):\n"
+        "    def build(self, b): b.start_with(lambda c: None).name('first').then(lambda c: None).name('second')\n"
+        "host = configure_workflow_host(); host.register_workflow(W())\n"
+        "exporter = InMemorySpanExporter()\n"
+        "with host:\n"
+        "    before = host.wait_for_workflow(host.start_workflow('W'))\n"
+        "    provider = TracerProvider(); provider.add_span_processor(SimpleSpanProcessor(exporter))\n"
+        "    trace.set_tracer_provider(provider)\n"
+        "    with trace.get_tracer('test').start_as_current_span('client') as client:\n"
+        "        wid = host.start_workflow('W')\n"
+        "    after = host.wait_for_workflow(wid)\n"
+        "steps = [s for s in exporter.get_finished_spans() if s.name == 'liteflow.step']\n"
+        "assert before.trace_context is None and after.trace_context, (before.trace_context, after.trace_context)\n"
+        "assert {s.attributes['liteflow.workflow_id'] for s in steps} == {wid}, steps\n"
+        "assert all(s.context.trace_id == client.get_span_context().trace_id for s in steps)\n"
+        "print(sorted(s.attributes['liteflow.step_name'] for s in steps))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['first', 'second']"

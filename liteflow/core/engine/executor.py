@@ -50,6 +50,9 @@ class WorkflowExecutor:
         self.settings = settings
         self.run_coroutine = run_coroutine
         self.middleware = middleware if middleware is not None else []
+        #: ``(guard, middleware)`` pairs: middleware that wraps a step only while ``guard()`` is true (spans
+        #: while a tracer provider is set), outside the others; see :meth:`add_middleware_while`
+        self.guarded: list[tuple[Callable[[], bool], StepMiddleware]] = []
         self.host = host
         self.wants_step_events = wants_step_events
         #: the step each thread is running now (thread ident -> its context), for a stopping host to name
@@ -99,11 +102,12 @@ class WorkflowExecutor:
         emit: bool,
     ) -> None:
         step = definition.steps[pointer.step_id]
-        if pointer.start_time is None:
-            pointer.start_time = now
+        fields = pointer.__dict__  # no validation to skip: see models._Persisted
+        if fields["start_time"] is None:
+            fields["start_time"] = now
             if emit:
                 out.events.append(StepStarted.of(instance, execution_pointer_id=pointer.id, step_id=step.id))
-        pointer.status = PointerStatus.RUNNING
+        fields["status"] = PointerStatus.RUNNING
         out.steps_run += 1
         out.ran.append(pointer.id)
         if _debug_logger.isEnabledFor(logging.DEBUG):
@@ -124,27 +128,47 @@ class WorkflowExecutor:
             return
         process_result(instance, definition, pointer, step, result, now, out, emit)
 
-    def run_step(self, body: StepBody, context: StepExecutionContext) -> ExecutionResult:
-        def invoke() -> Any:
-            value = body.run(context)
-            if inspect.isawaitable(value):
-                value = self.run_coroutine(value)
-            return value
+    def add_middleware_while(self, guard: Callable[[], bool], middleware: StepMiddleware) -> None:
+        """Wrap every step in ``middleware`` while ``guard()`` holds (asked before each step; it must be
+        cheap). Steps run without it otherwise: no chain is built around a step that needs none."""
+        self.guarded.append((guard, middleware))
 
-        call: Callable[[], Any] = invoke
-        for middleware in reversed(self.middleware):
-            call = _wrap(middleware, context, body, call)
+    def run_step(self, body: StepBody, context: StepExecutionContext) -> ExecutionResult:
+        wrappers = self.middleware
+        for guard, middleware in reversed(self.guarded):  # the first registered outermost
+            if guard():
+                wrappers = [middleware, *wrappers]
+        call = self._chain(body, context, wrappers) if wrappers else None
         thread = threading.get_ident()
         self.running[thread] = context
         try:
-            result = call()
+            result = self._invoke(body, context) if call is None else call()
         finally:
             del self.running[thread]
         if result is None:
             return ExecutionResult.next()
-        if not isinstance(result, ExecutionResult):
+        if type(result) is not ExecutionResult and not isinstance(result, ExecutionResult):
             raise TypeError(f"step returned {type(result).__name__}, expected an ExecutionResult or None")
         return result
+
+    def _invoke(self, body: StepBody, context: StepExecutionContext) -> Any:
+        value = body.run(context)
+        if value is not None and type(value) is not ExecutionResult and inspect.isawaitable(value):
+            value = self.run_coroutine(value)
+        return value
+
+    def _chain(
+        self, body: StepBody, context: StepExecutionContext, wrappers: list[StepMiddleware]
+    ) -> Callable[[], Any]:
+        """The step inside ``wrappers``, the first outermost."""
+
+        def invoke() -> Any:
+            return self._invoke(body, context)
+
+        call: Callable[[], Any] = invoke
+        for middleware in reversed(wrappers):
+            call = _wrap(middleware, context, body, call)
+        return call
 
     def process_cancellations(
         self, instance: WorkflowInstance, definition: WorkflowDefinition, now: datetime, out: PassResult

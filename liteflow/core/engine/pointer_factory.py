@@ -6,7 +6,14 @@ from datetime import datetime
 from typing import Any
 
 from liteflow.core.definition import WorkflowDefinition
-from liteflow.core.models import ExecutionPointer, PointerStatus, new_pointer
+from liteflow.core.models import (
+    POINTER_DEFAULTS,
+    ExecutionPointer,
+    PointerStatus,
+    new_id,
+    new_pointer,
+    pointer_from_values,
+)
 
 
 def _pointer(definition: WorkflowDefinition, step_id: int, now: datetime, **fields: Any) -> ExecutionPointer:
@@ -27,14 +34,20 @@ def genesis_pointer(definition: WorkflowDefinition, now: datetime) -> ExecutionP
 def next_pointer(
     definition: WorkflowDefinition, previous: ExecutionPointer, step_id: int, now: datetime
 ) -> ExecutionPointer:
-    return _pointer(
-        definition,
-        step_id,
-        now,
-        predecessor_id=previous.id,
-        context_item=previous.context_item,
-        scope=list(previous.scope),
-    )
+    """The pointer of the step that follows ``previous`` (one per step run: built in one go, as ``_pointer``
+    would build it)."""
+    values = dict(POINTER_DEFAULTS)
+    values["id"] = new_id()
+    values["step_id"] = step_id
+    values["step_name"] = definition.steps[step_id].name
+    values["status"] = PointerStatus.PENDING
+    values["active"] = True
+    values["create_time"] = now
+    values["predecessor_id"] = previous.id
+    values["context_item"] = previous.context_item
+    values["children"] = []
+    values["scope"] = list(previous.scope)
+    return pointer_from_values(values)
 
 
 def child_pointer(

@@ -15,7 +15,9 @@ def open_pointers(instance: WorkflowInstance) -> list[ExecutionPointer]:
     what was appended since: the cost of a pass does not grow with the number of finished pointers.
     """
     pointers = instance.execution_pointers
-    private = engine_state(instance)
+    private = instance.__pydantic_private__
+    if private is None:
+        private = engine_state(instance)
     index = private.get("_open_index")
     if index is not None and index[0] is pointers:
         _, seen, previous = index

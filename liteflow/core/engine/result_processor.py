@@ -29,14 +29,16 @@ def complete_pointer(
     now: datetime,
 ) -> None:
     """End the pointer and start the steps that follow it for this outcome."""
-    pointer.active = False
-    pointer.end_time = now
-    pointer.status = PointerStatus.COMPLETE
-    pointer.sleep_until = None
+    fields = pointer.__dict__  # no validation to skip: see models._Persisted
+    fields["active"] = False
+    fields["end_time"] = now
+    fields["status"] = PointerStatus.COMPLETE
+    fields["sleep_until"] = None
     for outcome in step.outcomes:
         if outcome.matches(outcome_value):
             instance.execution_pointers.append(next_pointer(definition, pointer, outcome.next_step, now))
-    if step.id in compensation_steps(definition):
+    compensating = definition.extra.get("compensation_steps")  # compensation_steps(), without the call
+    if step.id in (compensation_steps(definition) if compensating is None else compensating):
         # compensations run one after another: the next one waits, inactive, for this one
         for waiting in open_pointers(instance):
             pending = not waiting.active and waiting.start_time is None and waiting.end_time is None
@@ -63,14 +65,15 @@ def process_result(
     out: PassResult,
     emit: bool,
 ) -> None:
-    pointer.persistence_data = result.persistence_data
+    fields = pointer.__dict__  # no validation to skip: see models._Persisted
+    fields["persistence_data"] = result.persistence_data
     if result.proceed or result.outcome_value is not None:
-        pointer.outcome = result.outcome_value
+        fields["outcome"] = result.outcome_value
     if result.sleep_for is not None:
-        pointer.sleep_until = now + result.sleep_for
-        pointer.status = PointerStatus.SLEEPING
+        fields["sleep_until"] = now + result.sleep_for
+        fields["status"] = PointerStatus.SLEEPING
     else:
-        pointer.sleep_until = None
+        fields["sleep_until"] = None
     if result.event_name is not None:
         pointer.event_name = result.event_name
         pointer.event_key = result.event_key
@@ -147,8 +150,8 @@ def determine_next_execution(instance: WorkflowInstance, now: datetime, out: Pas
         if next_at is None or p.sleep_until < next_at:
             next_at = p.sleep_until
     if next_at is not None:
-        instance.next_execution = to_millis(next_at)
+        instance.__dict__["next_execution"] = to_millis(next_at)
     elif unfinished:
-        instance.next_execution = None
+        instance.__dict__["next_execution"] = None
     else:
         complete_workflow(instance, now, out)

@@ -28,18 +28,27 @@ _MOST_WAIT = 0.5
 def through_outage(runtime: Runtime, action: str, call: Callable[[], T], workflow_id: str) -> T:
     """``call()``, tried again on ProviderError for up to ``runtime.options.persist_retry_timeout`` seconds;
     then (or once the host is stopping: the step runs again later) the last error is raised."""
-    deadline: float | None = None
+    try:
+        return call()
+    except ProviderError as exc:
+        return ride_out(runtime, action, call, workflow_id, exc)
+
+
+def ride_out(runtime: Runtime, action: str, call: Callable[[], T], workflow_id: str, error: ProviderError) -> T:
+    """:func:`through_outage` once the first ``call()`` has failed with ``error``: a caller on the hot path
+    makes the first attempt itself (a plain call in a ``try``) and builds ``call`` only when it failed."""
+    now = time.monotonic()
+    deadline = now + runtime.options.persist_retry_timeout
+    log.warning("store.unreachable", action=action, workflow_id=workflow_id, error=str(error))
     wait = _FIRST_WAIT
     while True:
+        if now >= deadline or runtime.stopping:
+            log.error("store.gave_up", action=action, workflow_id=workflow_id, error=str(error))
+            raise error
+        runtime.stop_event.wait(min(wait, deadline - now))
+        wait = min(wait * 2, _MOST_WAIT)
         try:
             return call()
         except ProviderError as exc:
+            error = exc
             now = time.monotonic()
-            if deadline is None:
-                deadline = now + runtime.options.persist_retry_timeout
-                log.warning("store.unreachable", action=action, workflow_id=workflow_id, error=str(exc))
-            if now >= deadline or runtime.stopping:
-                log.error("store.gave_up", action=action, workflow_id=workflow_id, error=str(exc))
-                raise
-            runtime.stop_event.wait(min(wait, deadline - now))
-            wait = min(wait * 2, _MOST_WAIT)

@@ -9,14 +9,20 @@ from liteflow.core.engine.events import deliver, oldest_event_for, waiting_point
 from liteflow.core.engine.limits import deadline_of
 from liteflow.core.engine.outcome import PassResult
 from liteflow.core.engine.unstorable import fail_unstorable
-from liteflow.core.errors import ConcurrencyError, ControlRequested, SerializationError, WorkflowNotFoundError
+from liteflow.core.errors import (
+    ConcurrencyError,
+    ControlRequested,
+    ProviderError,
+    SerializationError,
+    WorkflowNotFoundError,
+)
 from liteflow.core.interfaces import QueueType
 from liteflow.core.log import logger
 from liteflow.core.models import EventSubscription, WorkflowInstance, WorkflowStatus, to_millis, utcnow
 from liteflow.core.primitives.sub_workflow import ends_child, prepare_announcement, settled_announcement
 from liteflow.core.services import control
 from liteflow.core.services.missing_definitions import MissingDefinitions
-from liteflow.core.services.outage import through_outage
+from liteflow.core.services.outage import ride_out, through_outage
 from liteflow.core.services.runtime import Runtime
 
 log = logger("workflow_consumer")
@@ -26,14 +32,19 @@ def persist(
     runtime: Runtime, instance: WorkflowInstance, result: PassResult, control_applied: str | None = None
 ) -> None:
     """Store a pass (compare-and-set), riding out a store outage (see ``services.outage``)."""
-    through_outage(
-        runtime,
-        "persist_workflow",
-        lambda: runtime.persistence.persist_workflow(
-            instance, result.subscriptions, result.ended_subscriptions, control_applied
-        ),
-        instance.id,
-    )
+    persistence = runtime.persistence
+    try:
+        persistence.persist_workflow(instance, result.subscriptions, result.ended_subscriptions, control_applied)
+    except ProviderError as exc:
+        ride_out(
+            runtime,
+            "persist_workflow",
+            lambda: persistence.persist_workflow(
+                instance, result.subscriptions, result.ended_subscriptions, control_applied
+            ),
+            instance.id,
+            exc,
+        )
 
 
 def due(instance: WorkflowInstance, now_ms: int) -> bool:
@@ -171,7 +182,7 @@ class WorkflowConsumer:
                 return False
             was_runnable = instance.status
             result = runtime.executor.execute(instance, definition)
-            if ends_child(instance, was_runnable):
+            if instance.parent_workflow_id is not None and ends_child(instance, was_runnable):
                 prepare_announcement(runtime, instance)  # before the end is stored, never after only
             try:
                 saved = self.save(instance, result)

@@ -20,10 +20,13 @@ from liteflow.core import WorkflowHost
 
 
 def _plain(host: WorkflowHost) -> None:
-    # every host adds the tracing middleware when the API is installed: take it out for "plain"
+    # every host adds the tracing middleware (guarded: asked before each step whether a tracer provider is
+    # set) when the API is installed: take it out for "plain"
     from liteflow import tracing
 
     host._step_middleware[:] = [m for m in host._step_middleware if m is not tracing.step_span]
+    guarded = host.executor.guarded
+    guarded[:] = [(guard, middleware) for guard, middleware in guarded if middleware is not tracing.step_span]
 
 
 def _metrics(host: WorkflowHost) -> None:

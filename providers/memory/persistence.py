@@ -99,19 +99,16 @@ class MemoryPersistenceProvider(InProcessHealth, MemorySchedules, MemoryWaitList
 
     def create_workflow(self, instance: WorkflowInstance) -> str:
         stored = encode_instance(instance, None, 1)  # raises SerializationError before anything is stored
+        created = _utc(instance.create_time)
         with self._stripe(instance.id):
             if instance.id in self._instances:
                 raise WorkflowAlreadyExistsError(instance.id)
             self._instances[instance.id] = stored
-        # indexed after the stripe is free (nothing else writes an instance before it is queued): a thread
-        # waiting for the index's lock never holds up the writers of the other ids of its stripe
-        self._visibility.add(
-            instance.id,
-            _utc(instance.create_time),
-            instance.status,
-            instance.workflow_definition_id,
-            instance.reference,
-        )
+            # indexed under the stripe: once stored, the poller may queue it and a worker persist it, and
+            # a persist indexes only a change of status, so the entry must exist before anyone can write
+            self._visibility.add(
+                instance.id, created, instance.status, instance.workflow_definition_id, instance.reference
+            )
         instance.revision = 1
         stored_as(instance, stored)
         return instance.id

@@ -165,3 +165,39 @@ def test_only_changed_pointers_are_stored_again() -> None:
     assert not isinstance(before, tuple) and not isinstance(after, tuple)
     assert after.execution_pointers[0] is before.execution_pointers[0]
     assert after.execution_pointers[2] is not before.execution_pointers[2]
+
+
+def test_a_write_that_comes_while_an_instance_is_being_created_is_indexed_with_its_status() -> None:
+    """The poller may queue a new instance as soon as it is stored and a worker persist it: the index
+    entry must be in place by then, since a persist indexes only a change of status."""
+    store = MemoryPersistenceProvider()
+    index = store._visibility
+    real_add = index.add
+    indexing, go_on = threading.Event(), threading.Event()
+
+    def slow_add(*args: object, **kwargs: object) -> None:
+        indexing.set()
+        go_on.wait(5)
+        real_add(*args, **kwargs)  # type: ignore[arg-type]
+
+    index.add = slow_add  # type: ignore[method-assign]
+    instance = WorkflowInstance(workflow_definition_id="W", version=1)
+    creator = threading.Thread(target=store.create_workflow, args=(instance,))
+    creator.start()
+    assert indexing.wait(5)
+
+    def complete() -> None:
+        run = store.get_workflow_instance(instance.id)
+        run.status = WorkflowStatus.COMPLETE
+        run.complete_time = utcnow()
+        store.persist_workflow(run)
+
+    worker = threading.Thread(target=complete)
+    worker.start()
+    worker.join(0.5)  # it waits for the creator to finish; before the fix it wrote at once
+    go_on.set()
+    creator.join(5)
+    worker.join(5)
+    assert store.get_workflow_instance(instance.id).status is WorkflowStatus.COMPLETE
+    assert store.count_workflows(status=WorkflowStatus.COMPLETE) == 1
+    assert store.count_workflows(status=WorkflowStatus.RUNNABLE) == 0

@@ -110,14 +110,14 @@ def _navigate(driver: Any, element: Any) -> None:
 
 
 def _until(condition: object, what: str, timeout: float = 10) -> None:
-    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.common.exceptions import WebDriverException
 
     deadline = time.monotonic() + timeout
     while True:
         try:
             if condition():  # type: ignore[operator]
                 return
-        except StaleElementReferenceException:  # the page reloaded under the element: look again
+        except WebDriverException:  # stale, "does not belong to the document", not there yet: a page loading
             pass
         assert time.monotonic() < deadline, what
         time.sleep(0.05)

@@ -1,0 +1,37 @@
+"""What every side's workloads share: sizes, the percentile, and the result line they print."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+
+CHAINS = 200
+CHAIN_STEPS = 10
+WARM_RUNS = 3
+W1_RUNS = 10
+WAITERS = 50
+SPACING = 0.05
+DEADLINE = 120.0
+
+
+def p50(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def emit(system: str, results: dict[str, float]) -> None:
+    """One JSON line on stdout: what the runner reads."""
+    sys.stdout.write(json.dumps({"system": system, **results}) + "\n")
+    sys.stdout.flush()
+
+
+def wait_until(done: object, what: str, deadline: float = DEADLINE) -> None:
+    """Block until ``done()`` is true; the peers have no call that blocks until N are waiting."""
+    assert callable(done)
+    end = time.monotonic() + deadline
+    while not done():
+        if time.monotonic() > end:
+            raise TimeoutError(f"timed out waiting for {what}")
+        time.sleep(0.01)

@@ -1,0 +1,102 @@
+"""The four workloads on LiteFlow: one host in this process on Redis (database 11), default options."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import redis
+
+from benchmarks.peers import common
+from liteflow.core import (
+    ExecutionResult,
+    PointerStatus,
+    StepBody,
+    StepExecutionContext,
+    Workflow,
+    WorkflowBuilder,
+    configure_workflow_host,
+)
+
+URL = "redis://127.0.0.1:6379/11"
+_marks: dict[str, float] = {}
+_marked = threading.Condition()
+
+
+class Noop(StepBody):
+    def run(self, context: StepExecutionContext) -> ExecutionResult | None:
+        return None
+
+
+class Mark(StepBody):
+    def run(self, context: StepExecutionContext) -> ExecutionResult | None:
+        with _marked:
+            _marks[context.workflow.id] = time.perf_counter()
+            _marked.notify_all()
+        return None
+
+
+class Chain(Workflow):
+    def build(self, builder: WorkflowBuilder) -> Any:
+        step = builder.start_with(Noop)
+        for _ in range(common.CHAIN_STEPS - 1):
+            step = step.then(Noop)
+
+
+class Waiter(Workflow):
+    def build(self, builder: WorkflowBuilder) -> Any:
+        builder.start_with(Noop).wait_for("go", lambda data, context: data["key"]).then(Mark)
+
+
+def _chains(host: Any, count: int) -> float:
+    began = time.perf_counter()
+    ids = [host.start_workflow("Chain", 1, {"n": i}) for i in range(count)]
+    for wid in ids:
+        host.wait_for_workflow(wid, timeout=common.DEADLINE)
+    return time.perf_counter() - began
+
+
+def _events(host: Any, spacing: float) -> float:
+    keys = [f"k{i}-{time.monotonic_ns()}" for i in range(common.WAITERS)]
+    ids = {key: host.start_workflow("Waiter", 1, {"key": key}) for key in keys}
+
+    def all_waiting() -> bool:
+        return all(
+            any(p.status == PointerStatus.WAITING_FOR_EVENT for p in host.get_workflow_instance(wid).execution_pointers)
+            for wid in ids.values()
+        )
+
+    common.wait_until(all_waiting, "the waiters to park")
+    published: dict[str, float] = {}
+    for key in keys:
+        published[ids[key]] = time.perf_counter()
+        host.publish_event("go", key, None)
+        if spacing:
+            time.sleep(spacing)
+    with _marked:
+        if not _marked.wait_for(lambda: all(wid in _marks for wid in published), timeout=common.DEADLINE):
+            raise TimeoutError("events were not all handled")
+    return common.p50([(_marks[wid] - at) * 1000 for wid, at in published.items()])
+
+
+def main() -> None:
+    redis.Redis.from_url(URL).flushdb()
+    host = configure_workflow_host(persistence=URL)
+    host.register_workflow(Chain())
+    host.register_workflow(Waiter())
+    host.start()
+    try:
+        for _ in range(common.WARM_RUNS):
+            _chains(host, 1)
+        w1 = common.p50([_chains(host, 1) * 1000 for _ in range(common.W1_RUNS)])
+        w = common.CHAINS * common.CHAIN_STEPS / _chains(host, common.CHAINS)
+        e = _events(host, common.SPACING)
+        burst = _events(host, 0.0)
+    finally:
+        host.stop()
+    common.emit("liteflow", {"W": w, "W1": w1, "E": e, "Eb": burst})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,5 +1,6 @@
-"""Redis plumbing shared by the three Redis providers: one place for URL-or-client handling, key
-prefixing, Lua script registration, blocking-call clients and driver-error wrapping.
+"""Redis plumbing shared by the three Redis providers: one place for URL-or-client handling (one server
+or a Redis Cluster), key prefixing, Lua script registration, blocking-call clients and driver-error
+wrapping.
 
 Clients this module makes use ``decode_responses=False`` (replies are bytes); a client passed in may
 decode or not, so replies are read through :func:`text`, which accepts both.
@@ -12,22 +13,35 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Union
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
 from redis.backoff import NoBackoff
 from redis.client import NEVER_DECODE
+from redis.cluster import ClusterNode, RedisCluster
 from redis.commands.core import Script
 from redis.exceptions import NoScriptError
 from redis.retry import Retry
 
 from liteflow.core.errors import ProviderError
 from liteflow.core.log import logger
+from liteflow.core.services.urls import redis_cluster_seeds, scheme_of
 from liteflow.providers.drivers import redact_url
 
 log = logger("redis")
 
-#: A Redis URL (``redis://host:port/db``, ``rediss://...``, ``unix://...``) or a ready ``redis.Redis``.
-RedisSource = Union[str, "redis.Redis"]
+#: A Redis URL (``redis://host:port/db``, ``rediss://...``, ``unix://...``), a Redis Cluster URL
+#: (``redis+cluster://host:port,host:port``, ``rediss+cluster://...``), a ready ``redis.Redis`` or a ready
+#: ``redis.cluster.RedisCluster``.
+RedisSource = Union[str, "redis.Redis", "RedisCluster"]
+
+#: A client of either kind.
+RedisClient = Union["redis.Redis", "RedisCluster"]
+
+_CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
+
+#: URL query options LiteFlow reads itself (taken out before the URL reaches redis-py).
+_OWN_OPTIONS = ("shards",)
 
 #: Options for the clients made from a URL (query-string options in the URL take precedence). Every read
 #: has a timeout (redis-py 5 and 6 have none by default): a half-open connection (a server or a link gone
@@ -71,9 +85,15 @@ def _driver_default_socket_timeout() -> float | None:
     return float(DEFAULT_SOCKET_TIMEOUT)
 
 
-def socket_timeout(client: redis.Redis) -> float | None:
+def _connection_kwargs(client: RedisClient) -> dict[str, Any]:
+    if isinstance(client, RedisCluster):
+        return dict(client.nodes_manager.connection_kwargs)
+    return dict(getattr(client.connection_pool, "connection_kwargs", {}))
+
+
+def socket_timeout(client: RedisClient) -> float | None:
     """The socket timeout ``client``'s connections use (None: they wait for ever)."""
-    kwargs = getattr(client.connection_pool, "connection_kwargs", {})
+    kwargs = _connection_kwargs(client)
     if "socket_timeout" in kwargs:
         value = kwargs["socket_timeout"]
         return None if value is None else float(value)
@@ -144,6 +164,26 @@ class _Connections:
             self._idle.pop().disconnect()
 
 
+def split_own_options(url: str) -> tuple[str, dict[str, str]]:
+    """``url`` without the query options LiteFlow reads itself (``shards``), and those options."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url, {}
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    own = {name: value for name, value in pairs if name in _OWN_OPTIONS}
+    if not own:
+        return url, {}
+    rest = urlencode([(name, value) for name, value in pairs if name not in _OWN_OPTIONS])
+    return urlunsplit(parts._replace(query=rest)), own
+
+
+def _client_from_url(url: str, options: dict[str, Any]) -> RedisClient:
+    if scheme_of(url) not in _CLUSTER_SCHEMES:
+        return redis.Redis.from_url(url, **options)
+    single, seeds = redis_cluster_seeds(url)
+    return RedisCluster(url=single, startup_nodes=[ClusterNode(host, port) for host, port in seeds[1:]], **options)
+
+
 class RedisConnection:
     """A Redis client for one provider object, plus the key prefix every key it names starts with.
 
@@ -154,31 +194,40 @@ class RedisConnection:
     * a URL gets a client with its own connection pool (a 5 s socket timeout unless the URL says
       otherwise), and (on first use) a second pool for blocking commands, whose socket timeout is the
       longest block (10 s) plus a margin; a client passed in is used as it is, for both;
+    * a cluster URL or a ``RedisCluster`` client is a cluster: every command and script names keys of
+      one hash slot (the providers' key layout sees to it), and redis-py's cluster client routes it to
+      the slot's master, following MOVED/ASK redirections and refreshing its slot map after a failover;
     * :meth:`execute` and :meth:`run_script` send a command on a connection of the hot path (see
       :class:`_Connections`) when the client has a plain connection pool, else through the client;
-      both answer with the raw reply (no redis-py reply callbacks);
+      the plain path answers with the raw reply (no redis-py reply callbacks);
     * :meth:`close` closes only what this object opened, never a client passed in.
     """
 
     def __init__(self, url_or_client: RedisSource, prefix: str = "liteflow:") -> None:
         self.prefix = prefix
         self._url: str | None = None
+        #: LiteFlow's own URL options (``shards``), as given
+        self.options: dict[str, str] = {}
         if isinstance(url_or_client, str):
-            self._url = url_or_client
-            self.client: redis.Redis = redis.Redis.from_url(url_or_client, **_CLIENT_OPTIONS)
-        elif isinstance(url_or_client, redis.Redis):
+            self._url, self.options = split_own_options(url_or_client)
+            self.client: RedisClient = _client_from_url(self._url, _CLIENT_OPTIONS)
+        elif isinstance(url_or_client, (redis.Redis, RedisCluster)):
             self.client = url_or_client
         else:
             kind = type(url_or_client).__name__
-            raise TypeError(f"expected a Redis URL or a redis.Redis client, got {kind}")
-        self._blocking: redis.Redis | None = None
+            raise TypeError(f"expected a Redis URL, a redis.Redis or a redis.cluster.RedisCluster client, got {kind}")
+        #: True on a Redis Cluster: every multi-key command must name keys of one slot
+        self.cluster = isinstance(self.client, RedisCluster)
+        self._blocking: RedisClient | None = None
         self._blocking_limit: float | None = None
         self._blocking_name: str | None = None
         self._mutex = threading.Lock()
-        pool = self.client.connection_pool
-        plain = type(pool) is redis.ConnectionPool
-        utf8 = str(pool.connection_kwargs.get("encoding", "utf-8")).lower().replace("-", "") == "utf8"
-        self._fast = _Connections(pool) if plain and utf8 else None
+        self._fast: _Connections | None = None
+        if isinstance(self.client, redis.Redis):
+            pool = self.client.connection_pool
+            plain = type(pool) is redis.ConnectionPool
+            utf8 = str(pool.connection_kwargs.get("encoding", "utf-8")).lower().replace("-", "") == "utf8"
+            self._fast = _Connections(pool) if plain and utf8 else None
         self.closed = False
 
     @property
@@ -194,6 +243,9 @@ class RedisConnection:
         """Where the server is, without a password: the URL given, or the address of a client passed in."""
         if self._url is not None:
             return redact_url(self._url)
+        if isinstance(self.client, RedisCluster):
+            nodes = ",".join(node.name for node in self.client.get_primaries())
+            return f"redis+cluster://{nodes}"
         pool = self.client.connection_pool
         kwargs = getattr(pool, "connection_kwargs", {})
         if "path" in kwargs:
@@ -206,9 +258,9 @@ class RedisConnection:
     def ping(self, timeout: float) -> None:
         """PING the server on a connection of its own, made (and given up) within ``timeout`` seconds
         and tried once; ProviderError naming the server if it does not answer."""
-        pool = self.client.connection_pool
+        pool = getattr(self.client, "connection_pool", None)
         try:
-            if type(pool) is redis.ConnectionPool:
+            if pool is not None and type(pool) is redis.ConnectionPool:
                 options = {
                     **pool.connection_kwargs,
                     "socket_connect_timeout": timeout,
@@ -241,10 +293,34 @@ class RedisConnection:
         try:
             return self.execute("EVALSHA", script.sha, len(keys), *keys, *args)
         except NoScriptError:
-            self.execute("SCRIPT", "LOAD", script.script)
+            self.load_script(script)
             return self.execute("EVALSHA", script.sha, len(keys), *keys, *args)
 
-    def blocking(self) -> tuple[redis.Redis, float | None]:
+    def load_script(self, script: Script) -> None:
+        """SCRIPT LOAD ``script`` (on every master of a cluster)."""
+        if self._fast is not None:
+            self._fast.execute("SCRIPT", "LOAD", script.script)
+        else:
+            self.client.script_load(script.script)
+
+    def run_scripts(self, script: Script, calls: Sequence[tuple[Sequence[Any], Sequence[Any]]]) -> list[Any]:
+        """EVALSHA ``script`` once per (keys, args) in ``calls``, in one pipeline (on a cluster, one round
+        trip per master involved); the replies in order. Loads the script first where it is unknown."""
+        for attempt in (1, 2):
+            pipe = self.client.pipeline(transaction=False)
+            for keys, args in calls:
+                pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+            replies = pipe.execute(raise_on_error=False)
+            if attempt == 1 and any(isinstance(reply, NoScriptError) for reply in replies):
+                self.load_script(script)
+                continue
+            for reply in replies:
+                if isinstance(reply, Exception):
+                    raise reply
+            return list(replies)
+        raise AssertionError("unreachable")
+
+    def blocking(self) -> tuple[RedisClient, float | None]:
         """The client for blocking commands, and the longest block it can wait (None: no limit).
 
         For a URL that is a client of its own whose socket timeout is :data:`LONGEST_BLOCK` plus a margin
@@ -261,7 +337,7 @@ class RedisConnection:
                         "socket_timeout": LONGEST_BLOCK + _BLOCKING_MARGIN,
                         "client_name": self._blocking_name,
                     }
-                    self._blocking = redis.Redis.from_url(self._url, **options)
+                    self._blocking = _client_from_url(self._url, options)
                 else:
                     self._blocking = self.client
                 limit = socket_timeout(self._blocking)
@@ -277,9 +353,16 @@ class RedisConnection:
         name = self._blocking_name
         if name is None:
             return
-        for entry in self.client.client_list():
-            if entry.get("name") == name:
-                self.client.client_unblock(int(entry["id"]))
+        servers: list[redis.Redis]
+        if isinstance(self.client, RedisCluster):
+            client = self.client
+            servers = [client.get_redis_connection(node) for node in client.get_primaries()]
+        else:
+            servers = [self.client]
+        for server in servers:
+            for entry in server.client_list():
+                if entry.get("name") == name:
+                    server.client_unblock(int(entry["id"]))
 
     def close(self) -> None:
         """Close the clients this object made; leave a client passed in open."""
@@ -294,7 +377,8 @@ class RedisConnection:
             if client is not None:
                 try:
                     client.close()
-                    client.connection_pool.disconnect()
+                    if isinstance(client, redis.Redis):
+                        client.connection_pool.disconnect()
                 except redis.RedisError as exc:  # closing is best effort
                     log.debug("redis.close_failed", error=str(exc))
 

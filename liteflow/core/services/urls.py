@@ -4,6 +4,8 @@
 ``memory://``                  the in-process providers
 ``redis://host:6379/0``        Redis (``rediss://`` for TLS; user and password in the URL); ``prefix``
                                applies to every Redis provider
+``redis+cluster://h:p,h:p``    Redis Cluster: seed nodes (the rest are discovered), ``rediss+cluster://``
+                               for TLS; user, password and ``?options`` as for ``redis://``
 ``mongodb://...``              MongoDB persistence (also ``mongodb+srv://``); the database is the URL's
                                path, ``liteflow`` when it has none. MongoDB has no queue or lock
 ``sqlite:///path/to/file.db``  SQLite (``liteflow.providers.sqlite``); as in SQLAlchemy, three slashes
@@ -27,6 +29,8 @@ _SCHEMES: dict[str, tuple[str, ...]] = {
     "memory": ("persistence", "queue", "lock"),
     "redis": ("persistence", "queue", "lock"),
     "rediss": ("persistence", "queue", "lock"),
+    "redis+cluster": ("persistence", "queue", "lock"),
+    "rediss+cluster": ("persistence", "queue", "lock"),
     "mongodb": ("persistence",),
     "mongodb+srv": ("persistence",),
     "sqlite": ("persistence", "queue", "lock"),
@@ -41,10 +45,8 @@ def redact(url: str) -> str:
     if parts.password is None:
         return url
     user = parts.username or ""
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    hosts = parts.netloc.rpartition("@")[2]  # host:port, or a cluster's host:port,host:port...
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{hosts}"))
 
 
 def scheme_of(url: str) -> str:
@@ -79,6 +81,43 @@ def mongo_database(url: str) -> str:
     return unquote(urlsplit(url).path.lstrip("/")) or DEFAULT_MONGO_DATABASE
 
 
+#: The Redis schemes: one server, or a cluster named by its seed nodes.
+REDIS_SCHEMES = ("redis", "rediss", "redis+cluster", "rediss+cluster")
+
+
+def redis_cluster_seeds(url: str) -> tuple[str, list[tuple[str, int]]]:
+    """A ``redis+cluster://[user:password@]host:port[,host:port...][/?options]`` URL as a ``redis://`` URL
+    of its first seed (with the user, password, TLS and options, for redis-py's ``from_url`` parsing) and
+    every seed node's (host, port). A seed without a port is on 6379; a database other than 0 is refused
+    (a cluster has only database 0)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("redis+cluster", "rediss+cluster"):
+        raise ValueError(f"not a Redis Cluster URL: {redact(url)!r}")
+    credentials, _, hosts = parts.netloc.rpartition("@")
+    seeds: list[tuple[str, int]] = []
+    for seed in hosts.split(","):
+        seed = seed.strip()
+        if not seed:
+            continue
+        host, colon, port = seed.rpartition(":") if not seed.endswith("]") else (seed, "", "")
+        if not colon:
+            host, port = seed, "6379"
+        try:
+            seeds.append((host.strip("[]"), int(port)))
+        except ValueError:
+            raise ValueError(f"bad seed node {seed!r} in {redact(url)!r}: host:port expected") from None
+    if not seeds:
+        raise ValueError(f"a Redis Cluster URL names at least one seed node host:port, got {redact(url)!r}")
+    if parts.path.strip("/") not in ("", "0"):
+        raise ValueError(f"a Redis Cluster has only database 0, got {redact(url)!r}")
+    first, first_port = seeds[0]
+    netloc = f"{credentials}@" if credentials else ""
+    netloc += f"[{first}]:{first_port}" if ":" in first else f"{first}:{first_port}"
+    single = urlunsplit(("rediss" if scheme == "rediss+cluster" else "redis", netloc, "", parts.query, ""))
+    return single, seeds
+
+
 def _sqlite(name: str) -> Any:
     try:
         import liteflow.providers.sqlite as module
@@ -107,7 +146,7 @@ def persistence_from_url(url: str, prefix: str | None = None) -> Any:
     scheme = _check(url, "persistence")
     if scheme == "memory":
         return _memory("MemoryPersistenceProvider")()
-    if scheme in ("redis", "rediss"):
+    if scheme in REDIS_SCHEMES:
         return _redis("RedisPersistenceProvider")(url, **_redis_prefix(prefix))
     if scheme == "sqlite":
         return _sqlite("SqlitePersistenceProvider")(sqlite_path(url))

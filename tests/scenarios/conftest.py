@@ -1,10 +1,12 @@
 """Fixtures the scenario tests share (their helpers are in support.py).
 
-Every test that takes the ``host`` fixture runs four times (five on a Redis Cluster, see CLUSTER_MODULES): on the memory providers, on the Redis
+Every test that takes the ``host`` fixture runs four times: on the memory providers, on the Redis
 providers, on MongoDB persistence (mongomock unless LITEFLOW_TEST_MONGO_URL is set) and on the SQLite
-providers (a file in the test's tmp_path). On the last three, a persistence check runs after every
-store: what the database now holds must read back as exactly the instance the host has (they write
-only the pointers that changed, so one they failed to write is caught where it happens).
+providers (a file in the test's tmp_path); the modules in CLUSTER_MODULES run a fifth time on the Redis
+providers over a Redis Cluster (LITEFLOW_TEST_REDIS_CLUSTER_URL). On the stored ones, a persistence
+check runs after every store: what the database now holds must read back as exactly the instance the
+host has (they write only the pointers that changed, so one they failed to write is caught where it
+happens).
 """
 
 from __future__ import annotations

@@ -50,10 +50,10 @@ def redis_url() -> str:
 def _cluster_client() -> object:
     from redis.cluster import RedisCluster
 
-    from liteflow.providers.redis.connection import _client_from_url
+    from liteflow.providers.redis.connection import client_from_url
 
     assert REDIS_CLUSTER_URL is not None
-    client = _client_from_url(REDIS_CLUSTER_URL, {"socket_connect_timeout": 2})
+    client = client_from_url(REDIS_CLUSTER_URL, {"socket_connect_timeout": 2})
     assert isinstance(client, RedisCluster)
     return client
 

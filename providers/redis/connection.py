@@ -177,7 +177,9 @@ def split_own_options(url: str) -> tuple[str, dict[str, str]]:
     return urlunsplit(parts._replace(query=rest)), own
 
 
-def _client_from_url(url: str, options: dict[str, Any]) -> RedisClient:
+def client_from_url(url: str, options: dict[str, Any]) -> RedisClient:
+    """A ``redis.Redis`` for a ``redis://`` (``rediss://``, ``unix://``) URL, a ``RedisCluster`` for a
+    ``redis+cluster://`` (``rediss+cluster://``) one, made with ``options``."""
     if scheme_of(url) not in _CLUSTER_SCHEMES:
         return redis.Redis.from_url(url, **options)
     single, seeds = redis_cluster_seeds(url)
@@ -210,7 +212,7 @@ class RedisConnection:
         self.options: dict[str, str] = {}
         if isinstance(url_or_client, str):
             self._url, self.options = split_own_options(url_or_client)
-            self.client: RedisClient = _client_from_url(self._url, _CLIENT_OPTIONS)
+            self.client: RedisClient = client_from_url(self._url, _CLIENT_OPTIONS)
         elif isinstance(url_or_client, (redis.Redis, RedisCluster)):
             self.client = url_or_client
         else:
@@ -337,7 +339,7 @@ class RedisConnection:
                         "socket_timeout": LONGEST_BLOCK + _BLOCKING_MARGIN,
                         "client_name": self._blocking_name,
                     }
-                    self._blocking = _client_from_url(self._url, options)
+                    self._blocking = client_from_url(self._url, options)
                 else:
                     self._blocking = self.client
                 limit = socket_timeout(self._blocking)

@@ -46,9 +46,9 @@ def own_cluster(redis_cluster_url: str, tmp_path: Path) -> Iterator[tuple[str, P
 
 
 def _cluster_client(url: str) -> Any:
-    from liteflow.providers.redis.connection import _client_from_url
+    from liteflow.providers.redis.connection import client_from_url
 
-    return _client_from_url(url, {"socket_connect_timeout": 1.0, "socket_timeout": 2.0})
+    return client_from_url(url, {"socket_connect_timeout": 1.0, "socket_timeout": 2.0})
 
 
 def test_a_killed_master_is_replaced_by_its_replica_and_every_workflow_completes(

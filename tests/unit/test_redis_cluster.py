@@ -93,9 +93,9 @@ class Waits(Workflow):
 def cluster_client(redis_cluster_url: str) -> Iterator[Any]:
     from redis.cluster import RedisCluster
 
-    from liteflow.providers.redis.connection import _client_from_url
+    from liteflow.providers.redis.connection import client_from_url
 
-    client = _client_from_url(redis_cluster_url, {"decode_responses": True})
+    client = client_from_url(redis_cluster_url, {"decode_responses": True})
     assert isinstance(client, RedisCluster)
     yield client
     client.close()

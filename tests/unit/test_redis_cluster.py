@@ -176,3 +176,22 @@ def test_events_and_purges_across_shards(redis_cluster_url: str, redis_cluster_c
         assert [e.id for e in store.get_events("e", "k", t0, t0 + timedelta(minutes=1))] == [e.id for e in events[30:]]
     finally:
         store.close()
+
+
+@pytest.mark.redis_cluster
+def test_configure_workflow_host_takes_a_redis_cluster_client(cluster_client: Any, redis_cluster_cleanup: str) -> None:
+    from liteflow.providers.redis import RedisLockProvider, RedisPersistenceProvider, RedisQueueProvider
+
+    host = configure_workflow_host(persistence=cluster_client, prefix=redis_cluster_cleanup, poll_interval=0.2)
+    assert isinstance(host.persistence, RedisPersistenceProvider)
+    assert isinstance(host.queue, RedisQueueProvider)
+    assert isinstance(host.lock, RedisLockProvider)
+    assert host.persistence.client is cluster_client and host.queue._conn.client is cluster_client
+    host.register_workflow(Waits())
+    with host:
+        workflow_id = host.start_workflow("Waits", data={"key": "c"})
+        host.publish_event("go", "c", 1)
+        assert host.wait_for_workflow(workflow_id, timeout=30).status is WorkflowStatus.COMPLETE
+    for provider in (host.persistence, host.queue, host.lock):
+        provider.close()
+    assert cluster_client.ping()  # left open: the caller's

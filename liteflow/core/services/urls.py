@@ -19,6 +19,7 @@ URL needs them, so a driver that is not installed costs nothing until it is aske
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -132,6 +133,9 @@ def _redis(name: str) -> Any:
     return getattr(module, name)
 
 
+_REDIS_PROVIDERS = ("RedisPersistenceProvider", "RedisQueueProvider", "RedisLockProvider")
+
+
 def _memory(name: str) -> Any:
     import liteflow.providers.memory as module
 
@@ -173,10 +177,41 @@ def lock_from_url(url: str, prefix: str | None = None) -> Any:
     return _redis("RedisLockProvider")(url, **_redis_prefix(prefix))
 
 
+def is_redis_client(value: Any) -> bool:
+    """True for a ``redis.Redis`` or ``redis.cluster.RedisCluster`` client (without importing redis: a
+    process that made one has imported it)."""
+    module = sys.modules.get("redis")
+    cluster = sys.modules.get("redis.cluster")
+    kinds = tuple(
+        kind for kind in (getattr(module, "Redis", None), getattr(cluster, "RedisCluster", None)) if kind is not None
+    )
+    return bool(kinds) and isinstance(value, kinds)
+
+
+_KINDS = ("persistence", "queue", "lock")
+
+
+def _provider(value: Any, kind: str, prefix: str | None) -> Any:
+    """The provider for one of ``configure_workflow_host``'s arguments: made from a URL or a Redis client,
+    else the value itself."""
+    if isinstance(value, str):
+        make: Callable[[str, str | None], Any] = {
+            "persistence": persistence_from_url,
+            "queue": queue_from_url,
+            "lock": lock_from_url,
+        }[kind]
+        return make(value, prefix)
+    if is_redis_client(value):
+        return _redis(_REDIS_PROVIDERS[_KINDS.index(kind)])(value, **_redis_prefix(prefix))
+    return value
+
+
 def resolve_providers(persistence: Any, queue: Any, lock: Any, prefix: str | None = None) -> tuple[Any, Any, Any]:
     """The providers for what ``configure_workflow_host`` was given: URLs become providers; a queue or lock
     not given follows a persistence URL (same Redis or SQLite store; memory, with a warning, for MongoDB).
-    What is still None is left for the caller's defaults. Every URL is checked before anything is built."""
+    What is still None is left for the caller's defaults. A ``redis.Redis`` or ``RedisCluster`` client is
+    taken like a Redis URL (the providers use it, and leave it open). Every URL is checked before
+    anything is built."""
     for url, kind in ((persistence, "persistence"), (queue, "queue"), (lock, "lock")):
         if isinstance(url, str):
             _check(url, kind)
@@ -193,14 +228,16 @@ def resolve_providers(persistence: Any, queue: Any, lock: Any, prefix: str | Non
         elif scheme != "memory":
             queue = persistence if queue is None else queue
             lock = persistence if lock is None else lock
+    elif is_redis_client(persistence):
+        queue = persistence if queue is None else queue
+        lock = persistence if lock is None else lock
     built: list[Any] = []
-    makers: tuple[Callable[[str, str | None], Any], ...] = (persistence_from_url, queue_from_url, lock_from_url)
     try:
-        for value, make in zip((persistence, queue, lock), makers, strict=True):
-            built.append(make(value, prefix) if isinstance(value, str) else value)
+        for value, kind in zip((persistence, queue, lock), _KINDS, strict=True):
+            built.append(_provider(value, kind, prefix))
     except BaseException:
         for made, given in zip(built, (persistence, queue, lock), strict=False):
-            if isinstance(given, str) and made is not None:
+            if (isinstance(given, str) or is_redis_client(given)) and made is not None:
                 made.close()
         raise
     return built[0], built[1], built[2]

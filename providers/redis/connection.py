@@ -159,10 +159,50 @@ class _Connections:
             else:
                 self._idle.append(connection)
 
+    def execute_pipeline(self, commands: Sequence[Sequence[Any]]) -> list[Any]:
+        """Several commands in one write, their replies in order (an error reply in its place, as the
+        exception). Sent once more on a fresh connection if the connection broke: for commands that may
+        be sent twice (reads, idempotent writes)."""
+        try:
+            connection = self._idle.pop()
+        except IndexError:
+            connection = self._pool.connection_class(**self._pool.connection_kwargs)
+        try:
+            packed = [pack_command(args) for args in commands]
+            try:
+                return self._exchange(connection, packed)
+            except (redis.ConnectionError, redis.TimeoutError):
+                connection.disconnect()
+                return self._exchange(connection, packed)
+        except BaseException:
+            connection.disconnect()
+            raise
+        finally:
+            if self.closed:
+                connection.disconnect()
+            else:
+                self._idle.append(connection)
+
+    @staticmethod
+    def _exchange(connection: redis.connection.AbstractConnection, packed: list[bytes]) -> list[Any]:
+        connection.send_packed_command(packed)
+        replies: list[Any] = []
+        for _ in packed:
+            try:
+                replies.append(connection.read_response())
+            except redis.ResponseError as exc:  # the whole reply was read: the next one follows
+                replies.append(exc)
+        return replies
+
     def close(self) -> None:
         self.closed = True
         while self._idle:
             self._idle.pop().disconnect()
+
+
+def _key_of(args: Sequence[Any]) -> Any:
+    """The key a command is routed by: EVALSHA's first key, else the first argument."""
+    return args[3] if args[0] == "EVALSHA" else args[1]
 
 
 #: What sends a command of the cluster fast path to redis-py's cluster client instead: a slot that moved
@@ -195,21 +235,46 @@ class _ClusterRoutes:
         self._masters: dict[str, _Connections] = {}
         self.closed = False
 
+    def _master(self, key: Any) -> tuple[str, _Connections]:
+        node = self._client.nodes_manager.get_node_from_slot(key_slot(key if isinstance(key, bytes) else key.encode()))
+        connections = self._masters.get(node.name)
+        if connections is None:
+            server = node.redis_connection
+            if server is None:
+                raise SlotNotCoveredError(f"no connection to {node.name} yet")
+            connections = self._masters.setdefault(node.name, _Connections(server.connection_pool))
+        return node.name, connections
+
     def execute(self, key: Any, *args: Any) -> Any:
         try:
-            node = self._client.nodes_manager.get_node_from_slot(
-                key_slot(key if isinstance(key, bytes) else key.encode())
-            )
-            connections = self._masters.get(node.name)
-            if connections is None:
-                server = node.redis_connection
-                if server is None:
-                    raise SlotNotCoveredError(f"no connection to {node.name} yet")
-                connections = self._masters.setdefault(node.name, _Connections(server.connection_pool))
-            return connections.execute(*args)
+            return self._master(key)[1].execute(*args)
         except _REROUTE as exc:
             log.debug("redis.cluster_rerouted", error=str(exc), error_type=type(exc).__name__)
             return self._client.execute_command(*args, **{NEVER_DECODE: True})
+
+    def execute_many(self, commands: Sequence[Sequence[Any]]) -> list[Any]:
+        """Commands grouped by master, one write per master; the replies in order. A redirection or a
+        master away anywhere sends the whole batch through redis-py's cluster pipeline instead (the
+        commands sent here may be sent twice)."""
+        try:
+            groups: dict[str, tuple[_Connections, list[int]]] = {}
+            for position, args in enumerate(commands):
+                name, connections = self._master(_key_of(args))
+                groups.setdefault(name, (connections, []))[1].append(position)
+            replies: list[Any] = [None] * len(commands)
+            for connections, positions in groups.values():
+                answers = connections.execute_pipeline([commands[i] for i in positions])
+                for i, answer in zip(positions, answers, strict=True):
+                    if isinstance(answer, _REROUTE):
+                        raise answer
+                    replies[i] = answer
+            return replies
+        except _REROUTE as exc:
+            log.debug("redis.cluster_rerouted", error=str(exc), error_type=type(exc).__name__)
+            pipe = self._client.pipeline(transaction=False)
+            for args in commands:
+                pipe.execute_command(*args)
+            return list(pipe.execute(raise_on_error=False))
 
     def close(self) -> None:
         self.closed = True
@@ -346,8 +411,21 @@ class RedisConnection:
         if self._fast is not None:
             return self._fast.execute(*args)
         if self._routes is not None:
-            return self._routes.execute(args[3] if args[0] == "EVALSHA" else args[1], *args)
+            return self._routes.execute(_key_of(args), *args)
         return self.client.execute_command(*args, **{NEVER_DECODE: True})
+
+    def execute_many(self, commands: Sequence[Sequence[Any]]) -> list[Any]:
+        """Several commands naming keys, pipelined (one round trip; on a cluster, one per master
+        involved); the raw replies in order, an error reply in its place as the exception. Only for
+        commands that may be sent twice (a broken connection sends them again)."""
+        if self._fast is not None:
+            return self._fast.execute_pipeline(commands)
+        if self._routes is not None:
+            return self._routes.execute_many(commands)
+        pipe = self.client.pipeline(transaction=False)
+        for args in commands:
+            pipe.execute_command(*args)
+        return list(pipe.execute(raise_on_error=False))
 
     def run_script(self, script: Script, keys: Sequence[Any], args: Sequence[Any]) -> Any:
         """EVALSHA ``script``; loaded first if the server does not know it (first use, SCRIPT FLUSH)."""
@@ -367,11 +445,9 @@ class RedisConnection:
     def run_scripts(self, script: Script, calls: Sequence[tuple[Sequence[Any], Sequence[Any]]]) -> list[Any]:
         """EVALSHA ``script`` once per (keys, args) in ``calls``, in one pipeline (on a cluster, one round
         trip per master involved); the replies in order. Loads the script first where it is unknown."""
+        commands = [("EVALSHA", script.sha, len(keys), *keys, *args) for keys, args in calls]
         for attempt in (1, 2):
-            pipe = self.client.pipeline(transaction=False)
-            for keys, args in calls:
-                pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
-            replies = pipe.execute(raise_on_error=False)
+            replies = self.execute_many(commands)
             if attempt == 1 and any(isinstance(reply, NoScriptError) for reply in replies):
                 self.load_script(script)
                 continue

@@ -202,10 +202,20 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists)
 
     def _each_shard(self, command: Any) -> list[Any]:
         """``command(keys)`` (a command's arguments) for every shard, sent in one pipeline; the replies."""
-        pipe = self._conn.client.pipeline(transaction=False)
-        for keys in self._keys:
-            pipe.execute_command(*command(keys))
-        return list(pipe.execute())
+        replies = self._conn.execute_many([command(keys) for keys in self._keys])
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return replies
+
+    def _fetch_across_shards(self, groups: Sequence[tuple[str, ...]], bounds: list[Any]) -> list[Any]:
+        """FETCH_INDEXED over every shard's key group: one script call on one server (where any keys may
+        go together), one per shard in one pipeline on a cluster; the {documents, flags} replies."""
+        args = [*bounds, len(groups[0])]
+        if not self._conn.cluster:
+            keys = [key for group in groups for key in group]
+            return [self._conn.run_script(self._fetch_indexed, keys, args)]
+        return self._conn.run_scripts(self._fetch_indexed, [(list(group), args) for group in groups])
 
     def _due(self, index: Any, until: int) -> list[str]:
         """The ids scored up to ``until`` in every shard's ``index(keys)``, lowest score first (equal
@@ -344,10 +354,12 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists)
         if not workflow_ids:
             return []
         with provider_errors("get_workflow_instances"):
-            pipe = self._conn.client.pipeline(transaction=False)
-            for workflow_id in workflow_ids:
-                pipe.hgetall(self._shard(workflow_id).instance + workflow_id)
-            replies = pipe.execute()
+            replies = self._conn.execute_many(
+                [("HGETALL", self._shard(workflow_id).instance + workflow_id) for workflow_id in workflow_ids]
+            )
+            for reply in replies:
+                if isinstance(reply, Exception):
+                    raise reply
         return [i for i in map(_instance_from_hash, replies) if i is not None]
 
     def get_runnable_instances(self, as_at: datetime) -> list[str]:
@@ -463,12 +475,12 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists)
     def get_subscriptions(self, event_name: str, event_key: str, as_of: datetime) -> list[EventSubscription]:
         """Read from every shard (a subscription is in its instance's shard) in one pipeline; oldest
         first (equal times: by id)."""
-        name_key, until = _name_key(event_name, event_key), micros(as_of)
-        calls = [([shard.sub_index + name_key, shard.sub], ["-inf", until]) for shard in self._keys]
+        name_key = _name_key(event_name, event_key)
+        groups = [(shard.sub_index + name_key, shard.sub) for shard in self._keys]
         with provider_errors("get_subscriptions"):
-            replies = self._conn.run_scripts(self._fetch_indexed, calls)
+            replies = self._fetch_across_shards(groups, ["-inf", micros(as_of)])
         found = [EventSubscription.model_validate_json(doc) for docs, _ in replies for doc in docs]
-        if len(replies) > 1:
+        if self._shards.count > 1:  # merged from several shards
             found.sort(key=lambda s: (micros(s.subscribe_as_of), s.id))
         return found
 
@@ -531,16 +543,16 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists)
     def get_events(self, event_name: str, event_key: str, since: datetime, until: datetime) -> list[Event]:
         """Read from every shard (an event is in the shard of its id) in one pipeline; oldest first
         (equal times: by id)."""
-        name_key, low, high = _name_key(event_name, event_key), micros(since), micros(until)
-        calls = [([s.event_index + name_key, s.event, s.unprocessed], [low, high]) for s in self._keys]
+        name_key = _name_key(event_name, event_key)
+        groups = [(s.event_index + name_key, s.event, s.unprocessed) for s in self._keys]
         with provider_errors("get_events"):
-            replies = self._conn.run_scripts(self._fetch_indexed, calls)
+            replies = self._fetch_across_shards(groups, [micros(since), micros(until)])
         events = [
             self._load_event(doc, processed=not flag)
             for docs, flags in replies
             for doc, flag in zip(docs, flags, strict=True)
         ]
-        if len(replies) > 1:
+        if self._shards.count > 1:  # merged from several shards
             events.sort(key=lambda e: (micros(e.event_time), e.id))
         return events
 

@@ -169,18 +169,23 @@ SAVE_SUBSCRIPTIONS = _UPSERT_SUBSCRIPTIONS + "\nupsert_subscriptions(1, 2, 3, 1)
 #: KEYS: 1 ``sub`` hash, 2 ``sub:where`` hash; ARGV: 1 subscription id.
 TERMINATE_SUBSCRIPTION = _TERMINATE_SUBSCRIPTIONS + "\nterminate_subscriptions(1, 2, 1, 1)\nreturn 1\n"
 
-#: Documents of the ids in index KEYS[1] scored within [ARGV[1], ARGV[2]], oldest first, read from the
-#: hash KEYS[2]. With KEYS[3] (a zset) also returns, per document, whether its id is in KEYS[3].
-#: Returns {documents, flags}.
+#: Documents of the ids in indexes scored within [ARGV[1], ARGV[2]], read from hashes beside them: KEYS
+#: come in groups of ARGV[3] (2 or 3) keys, one group per shard: the index (a zset), the hash, and with 3
+#: a zset whose members are flagged (1 if the id is in it, else 0). Every shard's keys in one call on one
+#: server; one call per shard on a cluster (a call names keys of one slot). Oldest first within a group;
+#: the caller merges groups. Returns {documents, flags}.
 FETCH_INDEXED = """
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[2])
+local size = tonumber(ARGV[3])
 local docs, flags = {}, {}
-for _, id in ipairs(ids) do
-  local doc = redis.call('HGET', KEYS[2], id)
-  if doc then
-    docs[#docs + 1] = doc
-    if KEYS[3] then
-      flags[#flags + 1] = redis.call('ZSCORE', KEYS[3], id) and 1 or 0
+for first = 1, #KEYS, size do
+  local ids = redis.call('ZRANGEBYSCORE', KEYS[first], ARGV[1], ARGV[2])
+  for _, id in ipairs(ids) do
+    local doc = redis.call('HGET', KEYS[first + 1], id)
+    if doc then
+      docs[#docs + 1] = doc
+      if size == 3 then
+        flags[#flags + 1] = redis.call('ZSCORE', KEYS[first + 2], id) and 1 or 0
+      end
     end
   end
 end

@@ -14,7 +14,7 @@ from redis.crc import key_slot
 from liteflow.core import StepBody, Workflow, WorkflowBuilder, WorkflowStatus, configure_workflow_host
 from liteflow.core.models import Event, WorkflowInstance
 from liteflow.core.services.urls import redact, redis_cluster_seeds
-from liteflow.providers.redis.connection import split_own_options
+from liteflow.providers.redis.connection import split_own_options, text
 from liteflow.providers.redis.shards import DEFAULT_SHARDS, Shards, tagged
 
 
@@ -195,3 +195,29 @@ def test_configure_workflow_host_takes_a_redis_cluster_client(cluster_client: An
     for provider in (host.persistence, host.queue, host.lock):
         provider.close()
     assert cluster_client.ping()  # left open: the caller's
+
+
+@pytest.mark.redis_cluster
+def test_the_fast_path_follows_a_moved_slot(cluster_client: Any, redis_cluster_cleanup: str) -> None:
+    """A slot map gone stale (as after a failover or a resharding): the command sent to the wrong master
+    is answered MOVED, sent again through redis-py's cluster client, which updates the map; the next
+    command goes straight to the right master."""
+    from liteflow.providers.redis.connection import RedisConnection
+
+    conn = RedisConnection(cluster_client, prefix=redis_cluster_cleanup)
+    key = tagged(redis_cluster_cleanup, "moved") + "k"
+    other = tagged(redis_cluster_cleanup, "moved") + "j"
+    conn.execute("SET", key, "v")
+    conn.execute("SET", other, "w")
+    manager = cluster_client.nodes_manager
+    slot = key_slot(key.encode())
+    right = manager.slots_cache[slot][0]
+    wrong = next(node for node in cluster_client.get_primaries() if node.name != right.name)
+    for stale in (lambda: conn.execute("GET", key), lambda: conn.execute_many([("GET", key), ("GET", other)])):
+        manager.slots_cache[slot] = [wrong]
+        answer = stale()
+        assert (text(answer) if not isinstance(answer, list) else [text(a) for a in answer]) in ("v", ["v", "w"])
+        assert manager.slots_cache[slot][0].name == right.name  # the map was put right
+    errors = conn.execute_many([("GET", key), ("HGET", key, "f")])  # a wrong-type reply stays in its place
+    assert text(errors[0]) == "v" and isinstance(errors[1], Exception)
+    conn.close()

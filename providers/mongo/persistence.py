@@ -133,8 +133,6 @@ def _visibility_filter(query: WorkflowQuery) -> dict[str, Any]:
     if created:
         found["create_time"] = created
     return found
-
-
 #: Instances deleted per round trip by purge_workflows.
 _PURGE_BATCH = 500
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Union
@@ -205,6 +206,12 @@ def _key_of(args: Sequence[Any]) -> Any:
     return args[3] if args[0] == "EVALSHA" else args[1]
 
 
+#: How long a write on a cluster waits for a replica's acknowledgement (WAIT), in seconds.
+REPLICA_WAIT = 0.1
+
+#: How long a master whose replica did not acknowledge in time is written without waiting, in seconds.
+UNREPLICATED_FOR = 5.0
+
 #: What sends a command of the cluster fast path to redis-py's cluster client instead: a slot that moved
 #: (MOVED; ASK while it is migrating), a master away or being replaced, a slot map not yet known.
 _REROUTE = (
@@ -233,6 +240,9 @@ class _ClusterRoutes:
     def __init__(self, client: RedisCluster) -> None:
         self._client = client
         self._masters: dict[str, _Connections] = {}
+        #: masters found without a replica answering WAIT, and until when (monotonic) they are written
+        #: without waiting
+        self._unreplicated: dict[str, float] = {}
         self.closed = False
 
     def _master(self, key: Any) -> tuple[str, _Connections]:
@@ -248,6 +258,28 @@ class _ClusterRoutes:
     def execute(self, key: Any, *args: Any) -> Any:
         try:
             return self._master(key)[1].execute(*args)
+        except _REROUTE as exc:
+            log.debug("redis.cluster_rerouted", error=str(exc), error_type=type(exc).__name__)
+            return self._client.execute_command(*args, **{NEVER_DECODE: True})
+
+    def execute_replicated(self, key: Any, *args: Any) -> Any:
+        """A write acknowledged once a replica of its master has it too: the command and ``WAIT 1`` sent
+        together on one connection (one round trip plus the replica's acknowledgement). A master whose
+        replica does not acknowledge within :data:`REPLICA_WAIT` (none, or one too slow) is written
+        without waiting for the next :data:`UNREPLICATED_FOR` seconds, then tried again."""
+        try:
+            name, connections = self._master(key)
+            if time.monotonic() < self._unreplicated.get(name, 0.0):
+                return connections.execute(*args)
+            reply, acknowledged = connections.execute_pipeline([args, ("WAIT", 1, round(REPLICA_WAIT * 1000))])
+            if isinstance(reply, _REROUTE):
+                raise reply
+            if isinstance(reply, Exception):
+                raise reply
+            if not isinstance(acknowledged, int) or acknowledged < 1:
+                self._unreplicated[name] = time.monotonic() + UNREPLICATED_FOR
+                log.info("redis.cluster_unreplicated", master=name, written_without_waiting_for=UNREPLICATED_FOR)
+            return reply
         except _REROUTE as exc:
             log.debug("redis.cluster_rerouted", error=str(exc), error_type=type(exc).__name__)
             return self._client.execute_command(*args, **{NEVER_DECODE: True})
@@ -427,13 +459,25 @@ class RedisConnection:
             pipe.execute_command(*args)
         return list(pipe.execute(raise_on_error=False))
 
-    def run_script(self, script: Script, keys: Sequence[Any], args: Sequence[Any]) -> Any:
-        """EVALSHA ``script``; loaded first if the server does not know it (first use, SCRIPT FLUSH)."""
+    def run_script(self, script: Script, keys: Sequence[Any], args: Sequence[Any], replicated: bool = False) -> Any:
+        """EVALSHA ``script``; loaded first if the server does not know it (first use, SCRIPT FLUSH).
+
+        ``replicated`` (on a cluster, through the fast path): answered once a replica of the master has
+        the write too (see :meth:`_ClusterRoutes.execute_replicated`). A write another slot's write
+        depends on asks for it: masters fail over independently, so without it a replica could be
+        promoted without a write that another master's (kept) write follows from."""
+        send = self.execute
+        if replicated and self._routes is not None:
+            routes = self._routes
+
+            def send(*command: Any) -> Any:
+                return routes.execute_replicated(_key_of(command), *command)
+
         try:
-            return self.execute("EVALSHA", script.sha, len(keys), *keys, *args)
+            return send("EVALSHA", script.sha, len(keys), *keys, *args)
         except NoScriptError:
             self.load_script(script)
-            return self.execute("EVALSHA", script.sha, len(keys), *keys, *args)
+            return send("EVALSHA", script.sha, len(keys), *keys, *args)
 
     def load_script(self, script: Script) -> None:
         """SCRIPT LOAD ``script`` (on every master of a cluster)."""

@@ -299,7 +299,7 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists)
         self._add_subscriptions(shard, subscriptions, keys, args)
         args[8] = self._write_token(instance, args)
         with provider_errors("persist_workflow"):
-            outcome = self._conn.run_script(self._save_instance, keys, args)
+            outcome = self._conn.run_script(self._save_instance, keys, args, replicated=True)
         if outcome == 1:
             mark_stored(instance, written)
             return
@@ -501,7 +501,7 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists)
         ]
         args = [event.id, dumps(dump_event(event)), micros(event.event_time), "1" if event.is_processed else "0"]
         with provider_errors("create_event"):
-            self._conn.run_script(self._create_event, keys, args)
+            self._conn.run_script(self._create_event, keys, args, replicated=True)
         return event.id
 
     def purge_events(self, older_than: datetime, limit: int | None = None) -> int:

@@ -2,13 +2,14 @@
 and every workflow completes.
 
 The test starts a cluster of its own (``scripts/redis-cluster.sh`` on ports 7100-7105, node timeout
-1000 ms), so the shared test cluster is left alone. Replication is asynchronous: what the killed master
-acknowledged but had not yet sent to its replica is lost (a step's stored progress, a queued id, a lock).
-The test waits for replication (WAIT) of what it set up -- the workflows and their events -- and then
-kills the master that holds the workflow queue mid-run; what the workers write afterwards is what may
-be lost, and the hosts recover from it: a lost progress write means a conflict and a step run again (so
-steps are counted at least once, not exactly once), a lost queued id is queued again by the runnable
-poller, a lost lock is taken again.
+1000 ms), so the shared test cluster is left alone. Replication is asynchronous; on a cluster a persist
+and a published event are answered only once a replica has them (WAIT), so the writes that other
+slots' writes follow from (an event is marked processed after the workflows it woke were stored) survive
+the failover; what may still be lost is the rest of the killed master's last writes (a queued id, a
+lock, a processed mark). The test waits for replication of what it set up, kills the master that holds
+the workflow queue mid-run, and checks that every workflow completes: a step may run again (steps are
+counted at least once, not exactly once), a lost queued id is queued again by the runnable poller, a
+lost lock is taken again, a lost processed mark delivers an event again (its workflow has consumed it).
 """
 
 from __future__ import annotations

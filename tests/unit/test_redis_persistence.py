@@ -399,9 +399,9 @@ def test_a_persist_sent_again_after_its_answer_was_lost_succeeds_once(store: Red
     loaded = store.get_workflow_instance(instance.id)
     real = store._conn.run_script
 
-    def answer_lost_then_sent_again(script: Any, keys: Any, args: Any) -> Any:
-        real(script, keys, args)  # ran on the server; its answer never arrived
-        return real(script, keys, args)
+    def answer_lost_then_sent_again(script: Any, keys: Any, args: Any, **options: Any) -> Any:
+        real(script, keys, args, **options)  # ran on the server; its answer never arrived
+        return real(script, keys, args, **options)
 
     store._conn.run_script = answer_lost_then_sent_again  # type: ignore[method-assign]
     store.persist_workflow(loaded)

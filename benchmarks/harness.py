@@ -53,11 +53,13 @@ def sqlite_host(path: str, **options: Any) -> WorkflowHost:
 def redis_answers(url: str) -> str | None:
     """None if a Redis server answers PING at ``url``; else why not."""
     try:
-        import redis
+        import redis  # noqa: F401 (is the driver installed?)
     except ImportError:
         return "the redis package is not installed (pip install 'liteflow-workflows[redis]')"
+    from liteflow.providers.redis.connection import client_from_url
+
     try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
+        client = client_from_url(url, {"socket_connect_timeout": 1, "socket_timeout": 2})
         try:
             client.ping()
         finally:
@@ -68,23 +70,38 @@ def redis_answers(url: str) -> str | None:
 
 
 def delete_keys(url: str, prefix: str) -> int:
-    """Delete every key starting with ``prefix`` (and nothing else); how many there were."""
-    import redis
+    """Delete every key starting with ``prefix`` (and nothing else; on a cluster, on every master); how
+    many there were."""
+    from redis.cluster import RedisCluster
 
-    client = redis.Redis.from_url(url, socket_connect_timeout=2)
+    from liteflow.providers.redis.connection import client_from_url
+
+    client = client_from_url(url, {"socket_connect_timeout": 2})
     deleted = 0
     try:
-        batch: list[bytes] = []
-        for key in client.scan_iter(match=prefix + "*", count=1000):
-            batch.append(key)
-            if len(batch) >= 1000:
-                deleted += client.delete(*batch)
-                batch = []
-        if batch:
-            deleted += client.delete(*batch)
+        servers: list[Any] = [client]
+        if isinstance(client, RedisCluster):
+            servers = [client.get_redis_connection(node) for node in client.get_primaries()]
+        for server in servers:
+            batch: list[bytes] = []
+            for key in server.scan_iter(match=prefix + "*", count=1000):
+                batch.append(key)
+                if len(batch) >= 100:
+                    deleted += _delete(server, batch)
+                    batch = []
+            if batch:
+                deleted += _delete(server, batch)
     finally:
         client.close()
     return deleted
+
+
+def _delete(server: Any, keys: list[bytes]) -> int:
+    """DEL ``keys`` (one command per key in a pipeline: on a cluster node, keys of several slots)."""
+    pipe = server.pipeline(transaction=False)
+    for key in keys:
+        pipe.delete(key)
+    return sum(int(n) for n in pipe.execute())
 
 
 class Run:

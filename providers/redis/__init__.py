@@ -1,6 +1,7 @@
-"""Redis providers: persistence, work queues and distributed locks on one Redis server.
+"""Redis providers: persistence, work queues and distributed locks on one Redis server or a Redis Cluster.
 
-Each takes a Redis URL (it then opens and closes its own connection pool) or a ``redis.Redis`` client
+Each takes a Redis URL (it then opens and closes its own connection pool), a Redis Cluster URL
+(``redis+cluster://host:7000,host:7001``), or a ``redis.Redis`` / ``redis.cluster.RedisCluster`` client
 (used as it is, never closed here), and a key ``prefix`` that every key it touches starts with::
 
     from liteflow.providers.redis import RedisLockProvider, RedisPersistenceProvider, RedisQueueProvider

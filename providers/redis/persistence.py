@@ -1,6 +1,7 @@
 """Redis persistence: instances, subscriptions, events and errors as JSON documents with sorted-set indexes.
 
-The key layout is drawn in :mod:`liteflow.providers.redis.scripts`.
+The key layout is drawn in :mod:`liteflow.providers.redis.scripts`; how instances and events are spread
+over shards (hash slots) in :mod:`liteflow.providers.redis.shards`.
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ import secrets
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
-
-import redis
 
 from liteflow.core.changes import changed_pointers, mark_loaded, mark_stored
 from liteflow.core.control_state import mark_control
@@ -36,8 +35,9 @@ from liteflow.core.visibility import WorkflowQuery, WorkflowVisibility
 
 from . import scripts
 from .codec import dumps, micros, millis
-from .connection import ConnectionHealth, RedisConnection, RedisSource, provider_errors, text
+from .connection import ConnectionHealth, RedisClient, RedisConnection, RedisSource, provider_errors, text
 from .schedules import RedisSchedules, RedisWaitLists
+from .shards import DEFAULT_SHARDS, Shards
 
 log = logger("redis")
 
@@ -85,13 +85,62 @@ def _instance_from_hash(reply: Any) -> WorkflowInstance | None:
     return instance
 
 
+def _pairs(reply: Any) -> Any:
+    """(member, score) pairs of a WITHSCORES reply: flat (RESP2) or already paired."""
+    if not reply or not isinstance(reply[0], (list, tuple)):
+        return zip(reply[::2], reply[1::2], strict=True)
+    return reply
+
+
 def _name_key(event_name: str, event_key: str) -> str:
     """An unambiguous key suffix for (name, key): the name's byte length, the name, then the key."""
     return f"{len(event_name.encode())}:{event_name}:{event_key}"
 
 
+class _ShardKeys:
+    """The keys of one shard (every one starts with the shard's hash-tagged ``base``)."""
+
+    def __init__(self, base: str) -> None:
+        self.instance = base + "wf:"
+        self.errors = base + "errors:"
+        self.runnable = base + "idx:runnable"
+        self.status = {status: f"{base}idx:status:{status.value}" for status in STATUS_SLOTS}
+        self.created = base + "idx:created"
+        self.created_status = {status: f"{base}idx:created:{status.value}" for status in STATUS_SLOTS}
+        self.definition = base + "idx:def:"
+        self.reference = base + "idx:ref:"
+        self.sub = base + "sub"
+        self.sub_where = base + "sub:where"
+        self.sub_index = base + "idx:sub:"
+        self.event = base + "event"
+        self.events = base + "idx:events"
+        self.event_index = base + "idx:event:"
+        self.unprocessed = base + "idx:unprocessed"
+        #: SAVE_INSTANCE's KEYS 2..13
+        self.save = (
+            self.runnable,
+            *self.status.values(),
+            self.sub,
+            self.sub_where,
+            self.created,
+            *self.created_status.values(),
+        )
+
+
+def _shard_count(conn: RedisConnection, shards: int | None) -> int:
+    if shards is not None:
+        return shards
+    given = conn.options.get("shards")
+    if given is None:
+        return DEFAULT_SHARDS
+    try:
+        return int(given)
+    except ValueError:
+        raise ValueError(f"the shards option must be a whole number, got {given!r}") from None
+
+
 class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists, WorkflowVisibility):
-    """Persistence in Redis, safe for any number of hosts sharing one server.
+    """Persistence in Redis, safe for any number of hosts sharing one server or one Redis Cluster.
 
     Guarantees:
 
@@ -104,38 +153,24 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists,
     * queries read sorted-set indexes, never scan: runnable instances by ``next_execution``,
       subscriptions and events by (name, key) and time (oldest first), unprocessed events by time,
       instances by status for purging;
+    * instances and events are spread over ``shards`` shards by id (default 16; the ``shards`` URL
+      option, or the argument): an instance's hash, error list, subscriptions and index entries are in
+      its shard, so each script names keys of one hash slot (as a Redis Cluster needs). A read across
+      instances (the runnable poller, visibility, an event's subscriptions) reads every shard in one
+      pipeline and merges. Every host of a store must use the same ``shards``;
     * every key starts with ``prefix``; redis-py errors surface as :class:`ProviderError`.
     """
 
     stores_json = True
 
-    def __init__(self, url_or_client: RedisSource, prefix: str = "liteflow:") -> None:
+    def __init__(self, url_or_client: RedisSource, prefix: str = "liteflow:", shards: int | None = None) -> None:
         self._conn = RedisConnection(url_or_client, prefix)
-        key = self._conn.key
-        self._k_instance = key("wf:")
-        self._k_errors = key("errors:")
-        self._k_runnable = key("idx:runnable")
-        self._k_status = {status: key("idx:status:", status.value) for status in STATUS_SLOTS}
-        self._k_created = key("idx:created")
-        self._k_created_status = {status: key("idx:created:", status.value) for status in STATUS_SLOTS}
-        self._k_definition = key("idx:def:")
-        self._k_reference = key("idx:ref:")
-        self._k_sub = key("sub")
-        self._k_sub_where = key("sub:where")
-        self._k_sub_index = key("idx:sub:")
-        self._k_event = key("event")
-        self._k_events = key("idx:events")
-        self._k_event_index = key("idx:event:")
-        self._k_unprocessed = key("idx:unprocessed")
-        #: SAVE_INSTANCE's KEYS 2..13, the same for every instance
-        self._save_keys = (
-            self._k_runnable,
-            *self._k_status.values(),
-            self._k_sub,
-            self._k_sub_where,
-            self._k_created,
-            *self._k_created_status.values(),
-        )
+        try:
+            self._shards = Shards(prefix, _shard_count(self._conn, shards))
+        except ValueError:
+            self._conn.close()
+            raise
+        self._keys = tuple(_ShardKeys(base) for base in self._shards.bases)
         self._save_instance = self._conn.script(scripts.SAVE_INSTANCE)
         # write tokens: this provider's random prefix and a counter (no os.urandom per write: it releases
         # the interpreter lock, and taking it back costs a busy host more than the rest of the call)
@@ -150,11 +185,45 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists,
         self._list = self._conn.script(scripts.LIST_INSTANCES)
         self._create_event = self._conn.script(scripts.CREATE_EVENT)
         self._get_event = self._conn.script(scripts.GET_EVENT)
+        self._purge_events = self._conn.script(scripts.PURGE_EVENTS)
 
     @property
-    def client(self) -> redis.Redis:
+    def client(self) -> RedisClient:
         """The redis-py client this provider uses."""
         return self._conn.client
+
+    @property
+    def shards(self) -> int:
+        """How many shards instances and events are spread over."""
+        return self._shards.count
+
+    def _shard(self, item_id: str) -> _ShardKeys:
+        return self._keys[self._shards.of(item_id)]
+
+    def _each_shard(self, command: Any) -> list[Any]:
+        """``command(keys)`` (a command's arguments) for every shard, sent in one pipeline; the replies."""
+        replies = self._conn.execute_many([command(keys) for keys in self._keys])
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return replies
+
+    def _fetch_across_shards(self, groups: Sequence[tuple[str, ...]], bounds: list[Any]) -> list[Any]:
+        """FETCH_INDEXED over every shard's key group: one script call on one server (where any keys may
+        go together), one per shard in one pipeline on a cluster; the {documents, flags} replies."""
+        args = [*bounds, len(groups[0])]
+        if not self._conn.cluster:
+            keys = [key for group in groups for key in group]
+            return [self._conn.run_script(self._fetch_indexed, keys, args)]
+        return self._conn.run_scripts(self._fetch_indexed, [(list(group), args) for group in groups])
+
+    def _due(self, index: Any, until: int) -> list[str]:
+        """The ids scored up to ``until`` in every shard's ``index(keys)``, lowest score first (equal
+        scores: by id), in one pipeline."""
+        replies = self._each_shard(lambda keys: ("ZRANGEBYSCORE", index(keys), "-inf", until, "WITHSCORES"))
+        found = [(float(score), _as_bytes(i)) for reply in replies for i, score in _pairs(reply)]
+        found.sort()
+        return [i.decode() for _, i in found]
 
     # -- instances -------------------------------------------------------------------------------------
     def create_workflow(self, instance: WorkflowInstance) -> str:
@@ -175,7 +244,7 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists,
     def request_control(self, workflow_id: str, expected: str | None, requests: str) -> bool:
         with provider_errors("request_control"):
             outcome = self._conn.run_script(
-                self._request_control, [self._k_instance + workflow_id], [expected or "", requests]
+                self._request_control, [self._shard(workflow_id).instance + workflow_id], [expected or "", requests]
             )
         if outcome == -1:
             raise WorkflowNotFoundError(workflow_id)
@@ -199,11 +268,12 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists,
             instance.revision = current
         status = WorkflowStatus(instance.status)
         runnable = status is WorkflowStatus.RUNNABLE and instance.next_execution is not None
+        shard = self._shard(instance.id)
         keys = [
-            self._k_instance + instance.id,
-            *self._save_keys,
-            self._k_definition + instance.workflow_definition_id,
-            self._k_reference + (instance.reference or ""),
+            shard.instance + instance.id,
+            *shard.save,
+            shard.definition + instance.workflow_definition_id,
+            shard.reference + (instance.reference or ""),
         ]
         args: list[Any] = [
             "" if expected is None else expected,
@@ -226,10 +296,10 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists,
             args += (position, document)
         args.append(len(ended))
         args.extend(ended)
-        self._add_subscriptions(subscriptions, keys, args)
+        self._add_subscriptions(shard, subscriptions, keys, args)
         args[8] = self._write_token(instance, args)
         with provider_errors("persist_workflow"):
-            outcome = self._conn.run_script(self._save_instance, keys, args)
+            outcome = self._conn.run_script(self._save_instance, keys, args, replicated=True)
         if outcome == 1:
             mark_stored(instance, written)
             return
@@ -256,14 +326,17 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists,
         state[_WRITE_TOKEN] = (write, token)
         return token
 
-    def _add_subscriptions(self, subscriptions: Sequence[EventSubscription], keys: list[str], args: list[Any]) -> None:
+    @staticmethod
+    def _add_subscriptions(
+        shard: _ShardKeys, subscriptions: Sequence[EventSubscription], keys: list[str], args: list[Any]
+    ) -> None:
         for subscription in subscriptions:
-            keys.append(self._k_sub_index + _name_key(subscription.event_name, subscription.event_key))
+            keys.append(shard.sub_index + _name_key(subscription.event_name, subscription.event_key))
             args += (subscription.id, subscription.model_dump_json(), micros(subscription.subscribe_as_of))
 
     def get_workflow_instance(self, workflow_id: str) -> WorkflowInstance:
         with provider_errors("get_workflow_instance"):
-            reply = self._conn.execute("HGETALL", self._k_instance + workflow_id)
+            reply = self._conn.execute("HGETALL", self._shard(workflow_id).instance + workflow_id)
         instance = _instance_from_hash(reply)
         if instance is None:
             raise WorkflowNotFoundError(workflow_id)
@@ -273,7 +346,7 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists,
         """The stored instance's revision (None if there is none): lets a host reuse an instance it still
         holds in memory instead of loading it again."""
         with provider_errors("get_revision"):
-            raw, control = self._conn.execute("HMGET", self._k_instance + workflow_id, "rev", "ctl")
+            raw, control = self._conn.execute("HMGET", self._shard(workflow_id).instance + workflow_id, "rev", "ctl")
         # a pending control request: None, so the host loads the instance, which carries it
         return None if raw is None or control is not None else int(raw)
 
@@ -281,145 +354,188 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists,
         if not workflow_ids:
             return []
         with provider_errors("get_workflow_instances"):
-            pipe = self._conn.client.pipeline(transaction=False)
-            for workflow_id in workflow_ids:
-                pipe.hgetall(self._k_instance + workflow_id)
-            replies = pipe.execute()
+            replies = self._conn.execute_many(
+                [("HGETALL", self._shard(workflow_id).instance + workflow_id) for workflow_id in workflow_ids]
+            )
+            for reply in replies:
+                if isinstance(reply, Exception):
+                    raise reply
         return [i for i in map(_instance_from_hash, replies) if i is not None]
 
     def get_runnable_instances(self, as_at: datetime) -> list[str]:
         with provider_errors("get_runnable_instances"):
-            ids = self._conn.client.zrangebyscore(self._k_runnable, "-inf", millis(as_at))
-        return [text(i) for i in ids]
+            return self._due(lambda keys: keys.runnable, millis(as_at))
 
     def purge_workflows(self, status: WorkflowStatus, older_than: datetime) -> int:
         """Deletes the instances (with their index entries, error lists and subscriptions) in ``status`` whose
         ``complete_time`` (or ``create_time``) is before ``older_than``, in atomic batches."""
         status = WorkflowStatus(status)
-        keys = [
-            self._k_status[status],
-            self._k_runnable,
-            self._k_sub,
-            self._k_sub_where,
-            self._k_created,
-            self._k_created_status[status],
-        ]
-        args: list[Any] = [
-            f"({micros(older_than)}",
-            _PURGE_BATCH,
-            self._k_instance,
-            self._k_errors,
-            self._k_definition,
-            self._k_reference,
-        ]
         total = 0
-        with provider_errors("purge_workflows"):
-            while True:
-                deleted = int(self._conn.run_script(self._purge, keys, args))
-                total += deleted
-                if deleted < _PURGE_BATCH:
-                    break
+        for shard in self._keys:
+            keys = [
+                shard.status[status],
+                shard.runnable,
+                shard.sub,
+                shard.sub_where,
+                shard.created,
+                shard.created_status[status],
+            ]
+            args: list[Any] = [
+                f"({micros(older_than)}",
+                _PURGE_BATCH,
+                shard.instance,
+                shard.errors,
+                shard.definition,
+                shard.reference,
+            ]
+            with provider_errors("purge_workflows"):
+                while True:
+                    deleted = int(self._conn.run_script(self._purge, keys, args))
+                    total += deleted
+                    if deleted < _PURGE_BATCH:
+                        break
         log.info("purge.done", status=WorkflowStatus(status).value, deleted=total)
         return total
 
     def find_workflows(self, query: WorkflowQuery, skip: int, take: int) -> list[WorkflowInstance]:
         """Read from the create-time indexes (see ``scripts.LIST_INSTANCES``), then loaded in one pipeline."""
         with provider_errors("list_workflows"):
-            ids = self._conn.run_script(self._list, *self._list_args(query, skip, take))
-        return self.get_workflow_instances([text(i) for i in ids])
+            ids = self._list_ids(query, skip, take)
+        return self.get_workflow_instances(ids)
 
     def count_matching(self, query: WorkflowQuery) -> int:
         with provider_errors("count_workflows"):
-            return int(self._conn.run_script(self._list, *self._list_args(query, 0, -1)))
+            return self._count(query)
 
-    def _list_args(self, query: WorkflowQuery, skip: int, take: int) -> tuple[list[str], list[Any]]:
+    def _list_ids(self, query: WorkflowQuery, skip: int, take: int) -> list[str]:
+        """The ids of page (skip, take) of ``query``, newest first (equal create times: the larger id
+        first), merged from every shard: each shard's first ``skip + take`` with their scores, in one
+        pipeline, then sorted together."""
+        if take == 0:
+            return []
+        if len(self._keys) == 1:
+            keys, args = self._list_args(self._keys[0], query, skip, take)
+            return [text(i) for i in self._conn.run_script(self._list, keys, args)]
+        calls = [self._list_args(shard, query, 0, skip + take, scores=True) for shard in self._keys]
+        found: list[tuple[float, bytes]] = []
+        for reply in self._conn.run_scripts(self._list, calls):
+            found += ((float(score), _as_bytes(i)) for i, score in zip(reply[::2], reply[1::2], strict=True))
+        found.sort(reverse=True)
+        return [i.decode() for _, i in found[skip : skip + take]]
+
+    def _count(self, query: WorkflowQuery) -> int:
+        """How many instances match ``query``: the sum of every shard's count, in one pipeline."""
+        calls = [self._list_args(shard, query, 0, -1) for shard in self._keys]
+        return sum(int(n) for n in self._conn.run_scripts(self._list, calls))
+
+    @staticmethod
+    def _list_args(
+        shard: _ShardKeys, query: WorkflowQuery, skip: int, take: int, scores: bool = False
+    ) -> tuple[list[str], list[Any]]:
         keys = []
         if query.status is not None:
-            keys.append(self._k_created_status[query.status])
+            keys.append(shard.created_status[query.status])
         if query.definition_id is not None:
-            keys.append(self._k_definition + query.definition_id)
+            keys.append(shard.definition + query.definition_id)
         if query.reference is not None:
-            keys.append(self._k_reference + query.reference)
+            keys.append(shard.reference + query.reference)
         low = "-inf" if query.created_from is None else micros(query.created_from)
         high = "+inf" if query.created_to is None else f"({micros(query.created_to)}"
-        return keys or [self._k_created], [low, high, skip, take]
+        return keys or [shard.created], [low, high, skip, take, "1" if scores else ""]
 
     # -- subscriptions ---------------------------------------------------------------------------------
     def create_event_subscription(self, subscription: EventSubscription) -> str:
-        keys = [self._k_sub, self._k_sub_where]
+        shard = self._shard(subscription.workflow_id)
+        keys = [shard.sub, shard.sub_where]
         args: list[Any] = []
-        self._add_subscriptions([subscription], keys, args)
+        self._add_subscriptions(shard, [subscription], keys, args)
         with provider_errors("create_event_subscription"):
             self._conn.run_script(self._save_subscriptions, keys, args)
         return subscription.id
 
     def get_subscriptions(self, event_name: str, event_key: str, as_of: datetime) -> list[EventSubscription]:
-        index = self._k_sub_index + _name_key(event_name, event_key)
+        """Read from every shard (a subscription is in its instance's shard) in one pipeline; oldest
+        first (equal times: by id)."""
+        name_key = _name_key(event_name, event_key)
+        groups = [(shard.sub_index + name_key, shard.sub) for shard in self._keys]
         with provider_errors("get_subscriptions"):
-            docs, _ = self._conn.run_script(self._fetch_indexed, [index, self._k_sub], ["-inf", micros(as_of)])
-        return [EventSubscription.model_validate_json(doc) for doc in docs]
+            replies = self._fetch_across_shards(groups, ["-inf", micros(as_of)])
+        found = [EventSubscription.model_validate_json(doc) for docs, _ in replies for doc in docs]
+        if self._shards.count > 1:  # merged from several shards
+            found.sort(key=lambda s: (micros(s.subscribe_as_of), s.id))
+        return found
 
     def terminate_subscription(self, subscription_id: str) -> None:
+        """A subscription id does not name its instance: every shard is told, in one pipeline."""
+        calls = [([shard.sub, shard.sub_where], [subscription_id]) for shard in self._keys]
         with provider_errors("terminate_subscription"):
-            self._conn.run_script(self._terminate_subscription, [self._k_sub, self._k_sub_where], [subscription_id])
+            self._conn.run_scripts(self._terminate_subscription, calls)
 
     # -- events ----------------------------------------------------------------------------------------
     def create_event(self, event: Event) -> str:
+        shard = self._shard(event.id)
         keys = [
-            self._k_event,
-            self._k_events,
-            self._k_event_index + _name_key(event.event_name, event.event_key),
-            self._k_unprocessed,
+            shard.event,
+            shard.events,
+            shard.event_index + _name_key(event.event_name, event.event_key),
+            shard.unprocessed,
         ]
         args = [event.id, dumps(dump_event(event)), micros(event.event_time), "1" if event.is_processed else "0"]
         with provider_errors("create_event"):
-            self._conn.run_script(self._create_event, keys, args)
+            self._conn.run_script(self._create_event, keys, args, replicated=True)
         return event.id
 
     def purge_events(self, older_than: datetime, limit: int | None = None) -> int:
-        """Processed events before ``older_than`` go, with their index entries, in batches of 500; with
-        ``limit``, only (at most) that many of the oldest events before then are looked at."""
-        purged = 0
+        """Processed events before ``older_than`` go, with their index entries, in batches of 500 (one
+        atomic script per batch and shard); with ``limit``, only (at most) that many of the oldest events
+        before then are looked at."""
+        before = f"({micros(older_than)}"
+        paging = () if limit is None else ("LIMIT", 0, limit)
         with provider_errors("purge_events"):
-            client = self._conn.client
-            # exclusive bound: "(" + score
-            start, num = (None, None) if limit is None else (0, limit)
-            found = client.zrangebyscore(self._k_events, "-inf", f"({micros(older_than)}", start=start, num=num)
-            ids = [text(i) for i in found]
-            for start in range(0, len(ids), 500):
-                batch = ids[start : start + 500]
-                pipe = client.pipeline(transaction=False)
-                for event_id in batch:
-                    pipe.hget(self._k_event, event_id)
-                    pipe.zscore(self._k_unprocessed, event_id)
-                found = pipe.execute()
-                pipe = client.pipeline(transaction=True)
-                for event_id, raw, unprocessed in zip(batch, found[::2], found[1::2], strict=True):
-                    if raw is None or unprocessed is not None:
-                        continue
-                    event = self._load_event(raw, processed=True)
-                    pipe.hdel(self._k_event, event_id)
-                    pipe.zrem(self._k_events, event_id)
-                    pipe.zrem(self._k_event_index + _name_key(event.event_name, event.event_key), event_id)
-                    purged += 1
-                pipe.execute()
+            replies = self._each_shard(
+                lambda keys: ("ZRANGEBYSCORE", keys.events, "-inf", before, "WITHSCORES", *paging)
+            )
+            found: list[tuple[float, str, int]] = []
+            for n, reply in enumerate(replies):
+                found += ((float(score), text(i), n) for i, score in _pairs(reply))
+            if limit is not None:
+                found = sorted(found)[:limit]
+            per_shard: dict[int, list[str]] = {}
+            for _, event_id, n in found:
+                per_shard.setdefault(n, []).append(event_id)
+            purged = 0
+            for n, ids in per_shard.items():
+                shard = self._keys[n]
+                for start in range(0, len(ids), 500):
+                    batch = ids[start : start + 500]
+                    keys = [shard.event, shard.events, shard.unprocessed]
+                    purged += int(self._conn.run_script(self._purge_events, keys, [shard.event_index, *batch]))
         return purged
 
     def get_event(self, event_id: str) -> Event:
         """Raises KeyError for an unknown id."""
+        shard = self._shard(event_id)
         with provider_errors("get_event"):
-            raw, unprocessed = self._conn.run_script(self._get_event, [self._k_event, self._k_unprocessed], [event_id])
+            raw, unprocessed = self._conn.run_script(self._get_event, [shard.event, shard.unprocessed], [event_id])
         if raw is None:
             raise KeyError(event_id)
         return self._load_event(raw, processed=not unprocessed)
 
     def get_events(self, event_name: str, event_key: str, since: datetime, until: datetime) -> list[Event]:
-        index = self._k_event_index + _name_key(event_name, event_key)
+        """Read from every shard (an event is in the shard of its id) in one pipeline; oldest first
+        (equal times: by id)."""
+        name_key = _name_key(event_name, event_key)
+        groups = [(s.event_index + name_key, s.event, s.unprocessed) for s in self._keys]
         with provider_errors("get_events"):
-            docs, flags = self._conn.run_script(
-                self._fetch_indexed, [index, self._k_event, self._k_unprocessed], [micros(since), micros(until)]
-            )
-        return [self._load_event(doc, processed=not flag) for doc, flag in zip(docs, flags, strict=True)]
+            replies = self._fetch_across_shards(groups, [micros(since), micros(until)])
+        events = [
+            self._load_event(doc, processed=not flag)
+            for docs, flags in replies
+            for doc, flag in zip(docs, flags, strict=True)
+        ]
+        if self._shards.count > 1:  # merged from several shards
+            events.sort(key=lambda e: (micros(e.event_time), e.id))
+        return events
 
     @staticmethod
     def _load_event(raw: bytes | str, processed: bool) -> Event:
@@ -429,30 +545,33 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists,
 
     def get_runnable_events(self, as_at: datetime) -> list[str]:
         with provider_errors("get_runnable_events"):
-            ids = self._conn.client.zrangebyscore(self._k_unprocessed, "-inf", micros(as_at))
-        return [text(i) for i in ids]
+            return self._due(lambda keys: keys.unprocessed, micros(as_at))
 
     def mark_event_processed(self, event_id: str) -> None:
         with provider_errors("mark_event_processed"):
-            self._conn.execute("ZREM", self._k_unprocessed, event_id)
+            self._conn.execute("ZREM", self._shard(event_id).unprocessed, event_id)
 
     def mark_event_unprocessed(self, event_id: str) -> None:
+        shard = self._shard(event_id)
         with provider_errors("mark_event_unprocessed"):
-            self._conn.run_script(self._mark_unprocessed, [self._k_events, self._k_unprocessed], [event_id])
+            self._conn.run_script(self._mark_unprocessed, [shard.events, shard.unprocessed], [event_id])
 
     # -- errors ----------------------------------------------------------------------------------------
     def persist_errors(self, errors: Sequence[ExecutionError]) -> None:
         if not errors:
             return
-        with provider_errors("persist_errors"):
-            pipe = self._conn.client.pipeline(transaction=True)
-            for error in errors:
-                pipe.rpush(self._k_errors + error.workflow_id, error.model_dump_json())
+        per_workflow: dict[str, list[str]] = {}
+        for error in errors:
+            per_workflow.setdefault(error.workflow_id, []).append(error.model_dump_json())
+        with provider_errors("persist_errors"):  # one RPUSH per workflow: each workflow's errors at once
+            pipe = self._conn.client.pipeline(transaction=False)
+            for workflow_id, docs in per_workflow.items():
+                pipe.rpush(self._shard(workflow_id).errors + workflow_id, *docs)
             pipe.execute()
 
     def get_errors(self, workflow_id: str) -> list[ExecutionError]:
         with provider_errors("get_errors"):
-            raws = self._conn.client.lrange(self._k_errors + workflow_id, 0, -1)
+            raws = self._conn.client.lrange(self._shard(workflow_id).errors + workflow_id, 0, -1)
         return [ExecutionError.model_validate_json(raw) for raw in raws]
 
     def close(self) -> None:

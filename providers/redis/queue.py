@@ -11,6 +11,7 @@ from liteflow.core.log import logger
 
 from . import scripts
 from .connection import ConnectionHealth, RedisConnection, RedisSource, provider_errors, text
+from .shards import tagged
 
 log = logger("redis")
 
@@ -19,7 +20,7 @@ _BATCH = 1000
 
 
 class RedisQueueProvider(ConnectionHealth):
-    """One queue per :class:`QueueType`, shared by every host on the server.
+    """One queue per :class:`QueueType`, shared by every host on the server (or the cluster).
 
     Guarantees:
 
@@ -32,6 +33,12 @@ class RedisQueueProvider(ConnectionHealth):
       moment an id is queued by anyone; it never polls or sleeps. ``timeout <= 0`` does not block.
       A client passed in keeps its own socket timeout, so its blocks are capped just below it (it
       returns None sooner); a URL gets a second connection pool without a socket timeout for blocks;
+    * each queue and its sequence counter share a hash tag of their own (``P{Pqueue:<type>}``): one
+      slot per queue type on a cluster. A queue is one sorted set, not one per shard: FIFO across hosts
+      and "never queued twice" need one order, and a pop from it is one blocking command on one key
+      (per-shard queues would need a doorbell list beside them, the same single key again, plus two
+      commands per item). The queue's commands are O(log n) and small; the documents and scripts,
+      the bulk of the work, spread by shard (see the persistence provider);
     * ``queue_work_many`` (:class:`~liteflow.core.interfaces.BatchQueueProvider`) queues a thousand ids
       per script call, skipping those already queued on the server;
     * an id popped by a process that then dies is lost from the queue, not from the workflow: the
@@ -41,17 +48,19 @@ class RedisQueueProvider(ConnectionHealth):
 
     def __init__(self, url_or_client: RedisSource, prefix: str = "liteflow:") -> None:
         self._conn = RedisConnection(url_or_client, prefix)
-        self._keys = {queue: self._conn.key("queue:", queue.value) for queue in QueueType}
-        self._sequence = self._conn.key("queue:seq")
+        self._keys = {queue: tagged(prefix, "queue:" + queue.value) for queue in QueueType}
+        self._sequences = {queue: key + "seq" for queue, key in self._keys.items()}
         self._push = self._conn.script(scripts.QUEUE_PUSH)
 
     def queue_work(self, item_id: str, queue: QueueType) -> None:
+        queue = QueueType(queue)
         with provider_errors("queue_work"):
-            self._conn.run_script(self._push, [self._keys[QueueType(queue)], self._sequence], [item_id])
+            self._conn.run_script(self._push, [self._keys[queue], self._sequences[queue]], [item_id])
 
     def queue_work_many(self, item_ids: Sequence[str], queue: QueueType) -> int:
         """Queue each id not already queued, in order, one script call per thousand ids; how many were added."""
-        keys = [self._keys[QueueType(queue)], self._sequence]
+        queue = QueueType(queue)
+        keys = [self._keys[queue], self._sequences[queue]]
         added = 0
         with provider_errors("queue_work_many"):
             for start in range(0, len(item_ids), _BATCH):

@@ -1,5 +1,6 @@
-"""Schedules in Redis: ``P schedule`` (hash: id -> the schedule's JSON) and ``P schedule:next`` (hash:
-id -> its next due time in epoch milliseconds, the value ``claim_schedule`` compares and sets)."""
+"""Schedules in Redis: ``P{Pschedules}schedule`` (hash: id -> the schedule's JSON) and
+``P{Pschedules}schedule:next`` (hash: id -> its next due time in epoch milliseconds, the value
+``claim_schedule`` compares and sets); one hash tag, so one slot on a cluster."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from liteflow.core.models import to_millis
 from liteflow.core.schedules import Schedule
 
 from .connection import RedisConnection, provider_errors, text
+from .shards import tagged
 
 SAVE_SCHEDULE = """
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
@@ -36,7 +38,8 @@ class RedisSchedules:
     _conn: RedisConnection
 
     def _schedule_keys(self) -> tuple[str, str]:
-        return self._conn.key("schedule"), self._conn.key("schedule:next")
+        base = tagged(self._conn.prefix, "schedules")
+        return base + "schedule", base + "schedule:next"
 
     def save_schedule(self, schedule: Schedule) -> None:
         script = self._conn.script(SAVE_SCHEDULE)
@@ -91,7 +94,8 @@ class RedisWaitLists:
             reply = self._conn.execute("ZRANGE", self._conn.key("wait:", key), 0, 0, "WITHSCORES")
         if not reply:
             return None
-        member, score = reply[0] if isinstance(reply[0], list) else reply  # RESP3 pairs, or RESP2 flat
+        # RESP3 pairs (or redis-py's pairs, through a cluster client), or RESP2 flat
+        member, score = reply[0] if isinstance(reply[0], (list, tuple)) else reply
         return text(member), float(text(score))
 
     def remove_waiter(self, key: str, workflow_id: str) -> None:

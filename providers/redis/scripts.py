@@ -1,33 +1,37 @@
 """The Lua scripts the Redis providers run (each one atomic on the server, one round trip).
 
-Key layout, below the provider's prefix ``P``::
+Key layout. ``P`` is the provider's prefix; ``S`` is an instance's (or event's) shard prefix
+``P{P<n>}`` (``n`` = CRC-32 of the id modulo the shard count, see :mod:`.shards`), so that every key a
+script names is in the hash slot of one shard::
 
-    P wf:<id>                 hash: doc (the instance's JSON without its pointers), rev (revision),
+    S wf:<id>                 hash: doc (the instance's JSON without its pointers), rev (revision),
                               status (slot 1..4 in STATUS_SLOTS), n (number of pointers), wtok (the
                               last write's token), ctl (pending control requests, if any), def and
                               ref (definition id and reference, for the indexes), and per pointer
                               <position> (0..n-1): its JSON
-    P idx:runnable            zset: RUNNABLE instances with a next_execution, scored by it (ms)
-    P idx:status:<Status>     zset: instances by status, scored by complete_time or create_time (us)
-    P idx:created             zset: every instance, scored by create_time (us)
-    P idx:created:<Status>    zset: instances by status, scored by create_time (us)
-    P idx:def:<definition>    zset: instances of a definition, scored by create_time (us)
-    P idx:ref:<reference>     zset: instances with a reference, scored by create_time (us)
-    P sub                     hash: subscription id -> JSON
-    P sub:where               hash: subscription id -> the index key it is in
-    P idx:sub:<n>:<name>:<key>    zset: subscriptions of (name, key), scored by subscribe_as_of (us)
-    P event                   hash: event id -> JSON
-    P idx:events              zset: every event, scored by event_time (us)
-    P idx:event:<n>:<name>:<key>  zset: events of (name, key), scored by event_time (us)
-    P idx:unprocessed         zset: unprocessed events, scored by event_time (us)
-    P errors:<workflow id>    list: JSON execution errors
-    P queue:<type>            zset: queued ids, scored by P queue:seq (FIFO)
+    S errors:<workflow id>    list: JSON execution errors
+    S idx:runnable            zset: the shard's RUNNABLE instances with a next_execution, scored by it (ms)
+    S idx:status:<Status>     zset: instances by status, scored by complete_time or create_time (us)
+    S idx:created             zset: every instance of the shard, scored by create_time (us)
+    S idx:created:<Status>    zset: instances by status, scored by create_time (us)
+    S idx:def:<definition>    zset: instances of a definition, scored by create_time (us)
+    S idx:ref:<reference>     zset: instances with a reference, scored by create_time (us)
+    S sub                     hash: subscription id -> JSON (in the shard of its instance)
+    S sub:where               hash: subscription id -> the index key it is in
+    S idx:sub:<n>:<name>:<key>    zset: subscriptions of (name, key), scored by subscribe_as_of (us)
+    S event                   hash: event id -> JSON (in the shard of the event's id)
+    S idx:events              zset: the shard's events, scored by event_time (us)
+    S idx:event:<n>:<name>:<key>  zset: events of (name, key), scored by event_time (us)
+    S idx:unprocessed         zset: unprocessed events, scored by event_time (us)
+    P{Pqueue:<type>}          zset: queued ids, scored by ``P{Pqueue:<type>}seq`` (FIFO)
+    P{Pschedules}schedule     hash: schedule id -> JSON (with ``...schedule:next``, see .schedules)
+    P wait:<key>              zset: a concurrency limit's waiting line
     P lock:<resource>         string: the owner's token, with a PX lease
 
 ``<n>`` is the byte length of the event name, so ``("a:b", "c")`` and ``("a", "b:c")`` never share a key.
-Scripts touch a few keys they read from storage (a subscription's former index, purged instances) as
-well as the ones passed in KEYS: run on one Redis server, or on a cluster with a prefix holding a hash
-tag (``"{liteflow}:"``) so that every key lives in one slot.
+Scripts touch a few keys they read from storage (a subscription's former index, purged instances and
+their definition/reference indexes, a purged event's (name, key) index) as well as the ones passed in
+KEYS; those are always keys of the same shard, so of the same slot.
 """
 
 from __future__ import annotations
@@ -165,18 +169,23 @@ SAVE_SUBSCRIPTIONS = _UPSERT_SUBSCRIPTIONS + "\nupsert_subscriptions(1, 2, 3, 1)
 #: KEYS: 1 ``sub`` hash, 2 ``sub:where`` hash; ARGV: 1 subscription id.
 TERMINATE_SUBSCRIPTION = _TERMINATE_SUBSCRIPTIONS + "\nterminate_subscriptions(1, 2, 1, 1)\nreturn 1\n"
 
-#: Documents of the ids in index KEYS[1] scored within [ARGV[1], ARGV[2]], oldest first, read from the
-#: hash KEYS[2]. With KEYS[3] (a zset) also returns, per document, whether its id is in KEYS[3].
-#: Returns {documents, flags}.
+#: Documents of the ids in indexes scored within [ARGV[1], ARGV[2]], read from hashes beside them: KEYS
+#: come in groups of ARGV[3] (2 or 3) keys, one group per shard: the index (a zset), the hash, and with 3
+#: a zset whose members are flagged (1 if the id is in it, else 0). Every shard's keys in one call on one
+#: server; one call per shard on a cluster (a call names keys of one slot). Oldest first within a group;
+#: the caller merges groups. Returns {documents, flags}.
 FETCH_INDEXED = """
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[2])
+local size = tonumber(ARGV[3])
 local docs, flags = {}, {}
-for _, id in ipairs(ids) do
-  local doc = redis.call('HGET', KEYS[2], id)
-  if doc then
-    docs[#docs + 1] = doc
-    if KEYS[3] then
-      flags[#flags + 1] = redis.call('ZSCORE', KEYS[3], id) and 1 or 0
+for first = 1, #KEYS, size do
+  local ids = redis.call('ZRANGEBYSCORE', KEYS[first], ARGV[1], ARGV[2])
+  for _, id in ipairs(ids) do
+    local doc = redis.call('HGET', KEYS[first + 1], id)
+    if doc then
+      docs[#docs + 1] = doc
+      if size == 3 then
+        flags[#flags + 1] = redis.call('ZSCORE', KEYS[first + 2], id) and 1 or 0
+      end
     end
   end
 end
@@ -249,12 +258,14 @@ return #ids
 
 #: Instances in every index KEYS[1..k] (each scored by create_time, us) with a score within
 #: [ARGV[1], ARGV[2]) ('-inf' / '+inf' when open; ARGV[2] given as '(<us>'), newest first (equal scores:
-#: the larger id first). ARGV[3] skip, ARGV[4] take, or -1 to count them instead. One index alone is read
-#: by rank (O(log N) plus the page); with several, the smallest one within the bounds is walked newest
-#: first and each id checked in the others (ZSCORE), until the page is full.
-#: Returns the ids, or the count.
+#: the larger id first). ARGV[3] skip, ARGV[4] take, or -1 to count them instead; ARGV[5] '1' to answer
+#: (id, score) pairs (flat) instead of ids, for a merge across shards. One index alone is read by rank
+#: (O(log N) plus the page); with several, the smallest one within the bounds is walked newest first and
+#: each id checked in the others (ZSCORE), until the page is full.
+#: Returns the ids (or pairs), or the count.
 LIST_INSTANCES = """
 local low, high, skip, take = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local scored = ARGV[5] == '1'
 local upper = '+inf'
 if high ~= '+inf' then upper = string.sub(high, 2) end  -- '(<us>': the scores at or above it come first
 local best, best_n = 1, -1
@@ -269,13 +280,18 @@ if upper ~= '+inf' then first = redis.call('ZCOUNT', KEYS[best], upper, '+inf') 
 if #KEYS == 1 then
   if skip >= best_n then return {} end
   local stop = math.min(skip + take, best_n) - 1
+  if scored then
+    return redis.call('ZREVRANGE', KEYS[best], first + skip, first + stop, 'WITHSCORES')
+  end
   return redis.call('ZREVRANGE', KEYS[best], first + skip, first + stop)
 end
 local found, matched, done = {}, 0, 0
 while done < best_n do
-  local ids = redis.call('ZREVRANGE', KEYS[best], first + done, first + math.min(done + 500, best_n) - 1)
-  if #ids == 0 then break end
-  for _, id in ipairs(ids) do
+  local page = redis.call('ZREVRANGE', KEYS[best], first + done, first + math.min(done + 500, best_n) - 1,
+    'WITHSCORES')
+  if #page == 0 then break end
+  for j = 1, #page, 2 do
+    local id = page[j]
     local everywhere = true
     for i = 1, #KEYS do
       if i ~= best and not redis.call('ZSCORE', KEYS[i], id) then everywhere = false break end
@@ -284,14 +300,38 @@ while done < best_n do
       matched = matched + 1
       if take >= 0 and matched > skip then
         found[#found + 1] = id
-        if #found >= take then return found end
+        if scored then found[#found + 1] = page[j + 1] end
+        if #found >= (scored and 2 * take or take) then return found end
       end
     end
   end
-  done = done + #ids
+  done = done + #page / 2
 end
 if take < 0 then return matched end
 return found
+"""
+
+#: KEYS: 1 ``event`` hash, 2 ``idx:events``, 3 ``idx:unprocessed``; ARGV: 1 the key prefix of the
+#: shard's (name, key) event indexes, 2.. event ids. Deletes each processed one (not in the unprocessed
+#: index) with its index entries (its (name, key) index read from its document), atomically. Returns how
+#: many it deleted.
+PURGE_EVENTS = """
+local purged = 0
+for i = 2, #ARGV do
+  local id = ARGV[i]
+  local doc = redis.call('HGET', KEYS[1], id)
+  if doc and not redis.call('ZSCORE', KEYS[3], id) then
+    local event = cjson.decode(doc)
+    local name, key = event['event_name'], event['event_key']
+    if type(name) == 'string' and type(key) == 'string' then
+      redis.call('ZREM', ARGV[1] .. #name .. ':' .. name .. ':' .. key, id)
+    end
+    redis.call('HDEL', KEYS[1], id)
+    redis.call('ZREM', KEYS[2], id)
+    purged = purged + 1
+  end
+end
+return purged
 """
 
 #: KEYS: 1 queue zset, 2 sequence counter; ARGV: the ids, in order. Queues each id at the back unless

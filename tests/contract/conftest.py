@@ -90,6 +90,12 @@ def _redis_persistence(request: pytest.FixtureRequest) -> Any:
     return _redis("RedisPersistenceProvider")(url, prefix=prefix)
 
 
+@persistence_provider("redis-cluster", pytest.mark.redis_cluster)
+def _redis_cluster_persistence(request: pytest.FixtureRequest) -> Any:
+    url, prefix = request.getfixturevalue("redis_cluster_url"), request.getfixturevalue("redis_cluster_cleanup")
+    return _redis("RedisPersistenceProvider")(url, prefix=prefix)
+
+
 @persistence_provider("sqlite")
 def _sqlite_persistence(request: pytest.FixtureRequest) -> Any:
     from liteflow.providers.sqlite import SqlitePersistenceProvider
@@ -108,6 +114,12 @@ def _memory_queue(request: pytest.FixtureRequest) -> Any:
 @queue_provider("redis", pytest.mark.redis)
 def _redis_queue(request: pytest.FixtureRequest) -> Any:
     url, prefix = request.getfixturevalue("redis_url"), request.getfixturevalue("redis_cleanup")
+    return _redis("RedisQueueProvider")(url, prefix=prefix)
+
+
+@queue_provider("redis-cluster", pytest.mark.redis_cluster)
+def _redis_cluster_queue(request: pytest.FixtureRequest) -> Any:
+    url, prefix = request.getfixturevalue("redis_cluster_url"), request.getfixturevalue("redis_cluster_cleanup")
     return _redis("RedisQueueProvider")(url, prefix=prefix)
 
 
@@ -130,6 +142,13 @@ def _memory_locks(request: pytest.FixtureRequest) -> Callable[[float], Any]:
 @lock_provider("redis", pytest.mark.redis)
 def _redis_locks(request: pytest.FixtureRequest) -> Callable[[float], Any]:
     url, prefix = request.getfixturevalue("redis_url"), request.getfixturevalue("redis_cleanup")
+    cls = _redis("RedisLockProvider")
+    return lambda lease: cls(url, prefix=prefix, lease=lease)
+
+
+@lock_provider("redis-cluster", pytest.mark.redis_cluster)
+def _redis_cluster_locks(request: pytest.FixtureRequest) -> Callable[[float], Any]:
+    url, prefix = request.getfixturevalue("redis_cluster_url"), request.getfixturevalue("redis_cluster_cleanup")
     cls = _redis("RedisLockProvider")
     return lambda lease: cls(url, prefix=prefix, lease=lease)
 

@@ -29,10 +29,16 @@ from liteflow.core.serialization import dump_instance
 PERSISTENCE_ABILITIES = {
     "memory": {SupportsRevision, SupportsLoadForRun},
     "redis": {SupportsRevision},
+    "redis-cluster": {SupportsRevision},
     "mongo": {SupportsRevision},
     "sqlite": {SupportsRevision},
 }
-QUEUE_ABILITIES = {"memory": {InterruptibleQueue}, "redis": {InterruptibleQueue}, "sqlite": {InterruptibleQueue}}
+QUEUE_ABILITIES = {
+    "memory": {InterruptibleQueue},
+    "redis": {InterruptibleQueue},
+    "redis-cluster": {InterruptibleQueue},
+    "sqlite": {InterruptibleQueue},
+}
 
 
 def _name(request: pytest.FixtureRequest, fixture: str) -> str:

@@ -1,7 +1,9 @@
 """Workflows shared by the multi-node tests and the worker nodes they start.
 
 Every step records its execution in Redis (``<prefix>ran:<workflow>:<tag>:<item>`` counters and a
-per-node tally), so the test can check that every step of every workflow ran exactly once.
+per-node tally), so the test can check that every step of every workflow ran exactly once. The counters
+are on LITEFLOW_COUNTER_URL (a plain Redis server; default LITEFLOW_REDIS_URL), so that nodes running
+on a Redis Cluster keep their bookkeeping apart from what is under test.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ _client: redis.Redis | None = None
 def counters() -> redis.Redis:
     global _client
     if _client is None:
-        _client = redis.Redis.from_url(os.environ.get("LITEFLOW_REDIS_URL", "redis://127.0.0.1:6379/0"))
+        url = os.environ.get("LITEFLOW_COUNTER_URL") or os.environ.get("LITEFLOW_REDIS_URL", "redis://127.0.0.1:6379/0")
+        _client = redis.Redis.from_url(url)
     return _client
 
 

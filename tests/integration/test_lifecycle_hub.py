@@ -57,10 +57,17 @@ def test_memory_hub_shares_events_between_hosts_once_each() -> None:
     assert all(e.workflow_instance_id == workflow_id for e in seen)
 
 
-@pytest.mark.redis
-def test_redis_hub_delivers_other_hosts_events(redis_url: str, redis_cleanup: str) -> None:
+@pytest.mark.parametrize(
+    "store",
+    [pytest.param("redis", marks=pytest.mark.redis), pytest.param("redis-cluster", marks=pytest.mark.redis_cluster)],
+)
+def test_redis_hub_delivers_other_hosts_events(store: str, request: pytest.FixtureRequest) -> None:
     from liteflow.providers.redis import RedisLockProvider, RedisPersistenceProvider, RedisQueueProvider
     from liteflow.providers.redis.lifecycle import RedisLifecycleHub
+
+    cluster = store == "redis-cluster"
+    redis_url = request.getfixturevalue("redis_cluster_url" if cluster else "redis_url")
+    redis_cleanup = request.getfixturevalue("redis_cluster_cleanup" if cluster else "redis_cleanup")
 
     def host() -> object:
         return configure_workflow_host(

@@ -1,4 +1,5 @@
-"""Several OS processes sharing the real Redis: work is shared, every step runs once, nothing is lost."""
+"""Several OS processes sharing the real Redis (one server, and a Redis Cluster when one is given): work
+is shared, every step runs once, nothing is lost."""
 
 from __future__ import annotations
 
@@ -22,8 +23,12 @@ NODE_SCRIPT = Path(__file__).with_name("cluster_node.py")
 
 
 class Cluster:
-    def __init__(self, redis_url: str, prefix: str) -> None:
+    """Worker nodes on ``redis_url`` (one server or a Redis Cluster); the steps' counters on
+    ``counter_url`` (a plain server)."""
+
+    def __init__(self, redis_url: str, prefix: str, counter_url: str | None = None) -> None:
         self.redis_url = redis_url
+        self.counter_url = counter_url or redis_url
         self.prefix = prefix
         self.nodes: dict[str, subprocess.Popen[str]] = {}
 
@@ -31,6 +36,7 @@ class Cluster:
         env = dict(
             os.environ,
             LITEFLOW_REDIS_URL=self.redis_url,
+            LITEFLOW_COUNTER_URL=self.counter_url,
             LITEFLOW_PREFIX=self.prefix,
             LITEFLOW_NODE=name,
             LITEFLOW_LEASE=str(lease),
@@ -54,9 +60,15 @@ class Cluster:
         stop_nodes(self.nodes.values())
 
 
-@pytest.fixture
-def cluster(redis_url: str, redis_cleanup: str) -> Iterator[Cluster]:
-    cluster = Cluster(redis_url, redis_cleanup)
+@pytest.fixture(params=["redis", pytest.param("redis-cluster", marks=pytest.mark.redis_cluster)])
+def cluster(request: pytest.FixtureRequest, redis_url: str, redis_cleanup: str) -> Iterator[Cluster]:
+    """Nodes on the Redis server, or on the Redis Cluster (their counters stay on the server)."""
+    if request.param == "redis-cluster":
+        store = request.getfixturevalue("redis_cluster_url")
+        request.getfixturevalue("redis_cluster_cleanup")  # the same prefix: its keys there go too
+        cluster = Cluster(store, redis_cleanup, counter_url=redis_url)
+    else:
+        cluster = Cluster(redis_url, redis_cleanup)
     yield cluster
     cluster.stop()
 
@@ -78,7 +90,7 @@ def test_three_nodes_run_150_workflows_each_step_exactly_once(cluster: Cluster) 
 
     import redis
 
-    counters = redis.Redis.from_url(cluster.redis_url)
+    counters = redis.Redis.from_url(cluster.counter_url)
     for i, workflow_id in enumerate(ids):
         instance = client.get_workflow_instance(workflow_id)
         assert instance.status is WorkflowStatus.COMPLETE
@@ -93,7 +105,7 @@ def test_three_nodes_run_150_workflows_each_step_exactly_once(cluster: Cluster) 
 def test_a_killed_node_loses_nothing(cluster: Cluster) -> None:
     import redis
 
-    counters = redis.Redis.from_url(cluster.redis_url)
+    counters = redis.Redis.from_url(cluster.counter_url)
     first = cluster.start_node("doomed", lease=1.5)
     client = cluster.client()
     workflow_id = client.start_workflow("KillWorkflow", None, None)
@@ -117,7 +129,7 @@ def test_a_killed_node_loses_nothing(cluster: Cluster) -> None:
 def test_a_rolling_deploy_old_nodes_leave_new_versions_to_new_nodes(cluster: Cluster, tmp_path: Path) -> None:
     import redis
 
-    counters = redis.Redis.from_url(cluster.redis_url)
+    counters = redis.Redis.from_url(cluster.counter_url)
     poll = "30"  # no poller comes to the rescue within the test
     log_path = tmp_path / "old.log"
     with log_path.open("w") as log:

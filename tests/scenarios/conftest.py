@@ -2,9 +2,11 @@
 
 Every test that takes the ``host`` fixture runs four times: on the memory providers, on the Redis
 providers, on MongoDB persistence (mongomock unless LITEFLOW_TEST_MONGO_URL is set) and on the SQLite
-providers (a file in the test's tmp_path). On the last three, a persistence check runs after every
-store: what the database now holds must read back as exactly the instance the host has (they write
-only the pointers that changed, so one they failed to write is caught where it happens).
+providers (a file in the test's tmp_path); the modules in CLUSTER_MODULES run a fifth time on the Redis
+providers over a Redis Cluster (LITEFLOW_TEST_REDIS_CLUSTER_URL). On the stored ones, a persistence
+check runs after every store: what the database now holds must read back as exactly the instance the
+host has (they write only the pointers that changed, so one they failed to write is caught where it
+happens).
 """
 
 from __future__ import annotations
@@ -74,11 +76,43 @@ class StoreChecker:
             self.mismatches.append(f"{instance.id} revision {instance.revision}")
 
 
-def _redis_host(request: pytest.FixtureRequest, options: dict[str, Any]) -> tuple[WorkflowHost, StoreChecker]:
+#: The scenario modules that also run on a Redis Cluster (``redis-cluster``): a representative subset
+#: (flows, events, errors, schedules, concurrency limits, control requests), not the whole suite twice.
+CLUSTER_MODULES = frozenset(
+    {
+        "test_core_basic",
+        "test_core_events",
+        "test_core_flow",
+        "test_core_errors",
+        "test_schedules",
+        "test_limits",
+        "test_control_races",
+        "test_parity_saga",
+    }
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the ``redis-cluster`` runs of the modules outside :data:`CLUSTER_MODULES`."""
+    kept, dropped = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_cluster = callspec is not None and callspec.params.get("host") == "redis-cluster"
+        module = item.module.__name__.rpartition(".")[2] if item.module is not None else ""
+        (dropped if on_cluster and module not in CLUSTER_MODULES else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+def _redis_host(
+    request: pytest.FixtureRequest, options: dict[str, Any], cluster: bool = False
+) -> tuple[WorkflowHost, StoreChecker]:
     from liteflow.providers.redis import RedisLockProvider, RedisPersistenceProvider, RedisQueueProvider
 
-    redis_url = request.getfixturevalue("redis_url")
-    prefix = request.getfixturevalue("redis_cleanup")  # its keys are deleted after the test
+    redis_url = request.getfixturevalue("redis_cluster_url" if cluster else "redis_url")
+    # its keys are deleted after the test
+    prefix = request.getfixturevalue("redis_cluster_cleanup" if cluster else "redis_cleanup")
     persistence = RedisPersistenceProvider(redis_url, prefix=prefix)
     queue, lock = RedisQueueProvider(redis_url, prefix=prefix), RedisLockProvider(redis_url, prefix=prefix)
     return make_host(persistence, queue, lock, **options), StoreChecker(persistence)
@@ -105,20 +139,26 @@ def _sqlite_host(request: pytest.FixtureRequest, options: dict[str, Any]) -> tup
     )
 
 
-_STORED = {"redis": _redis_host, "mongo": _mongo_host, "sqlite": _sqlite_host}
+def _redis_cluster_host(request: pytest.FixtureRequest, options: dict[str, Any]) -> tuple[WorkflowHost, StoreChecker]:
+    return _redis_host(request, options, cluster=True)
+
+
+_STORED = {"redis": _redis_host, "redis-cluster": _redis_cluster_host, "mongo": _mongo_host, "sqlite": _sqlite_host}
 
 
 @pytest.fixture(
     params=[
         "memory",
         pytest.param("redis", marks=pytest.mark.redis),
+        pytest.param("redis-cluster", marks=pytest.mark.redis_cluster),
         pytest.param("mongo", marks=pytest.mark.mongo),
         "sqlite",
     ]
 )
 def host(request: pytest.FixtureRequest) -> Iterator[WorkflowHost]:
-    """A host (poll 100 ms, retry after 50 ms) on the memory providers, on the Redis ones, on MongoDB
-    persistence or on the SQLite providers, stopped afterwards; a module's
+    """A host (poll 100 ms, retry after 50 ms) on the memory providers, on the Redis ones (one server, and
+    for the modules in :data:`CLUSTER_MODULES` a Redis Cluster), on MongoDB persistence or on the SQLite
+    providers, stopped afterwards; a module's
     ``pytest.mark.host_options(...)`` changes its options, and ``started=True`` starts it."""
     marker = request.node.get_closest_marker("host_options")
     options = dict(marker.kwargs) if marker else {}

@@ -48,8 +48,10 @@ def test_a_redis_url_alone_gives_redis_persistence_queue_and_lock_under_the_pref
         keys = {k.decode() for k in client.scan_iter(match=redis_cleanup + "*")}
     finally:
         client.close()
-    assert redis_cleanup + "wf:" + wid in keys
-    assert redis_cleanup + "queue:seq" in keys  # the queue ran on Redis, under the same prefix
+    from liteflow.providers.redis.shards import Shards, tagged
+
+    assert Shards(redis_cleanup).base(wid) + "wf:" + wid in keys
+    assert tagged(redis_cleanup, "queue:workflow") + "seq" in keys  # the queue ran on Redis, under the same prefix
     for provider in (host.persistence, host.queue, host.lock):
         provider.close()
 

@@ -219,3 +219,16 @@ def test_a_command_on_a_half_open_connection_fails_within_the_socket_timeout(hal
     finally:
         locks.close()
     assert time.monotonic() - started < 5  # the attempt and its resend, 0.5 s each
+
+
+@pytest.mark.redis
+def test_execute_many_answers_in_order_with_an_error_reply_in_its_place(redis_url: str, redis_cleanup: str) -> None:
+    connection = RedisConnection(redis_url, prefix=redis_cleanup)
+    try:
+        key = connection.key("many")
+        connection.execute("SET", key, "v")
+        replies = connection.execute_many([("GET", key), ("HGET", key, "f"), ("STRLEN", key)])
+        assert replies[0] == b"v" and isinstance(replies[1], redis.ResponseError) and replies[2] == 1
+        assert connection.execute("GET", key) == b"v"  # the connection is still in step
+    finally:
+        connection.close()

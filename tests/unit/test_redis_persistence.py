@@ -24,6 +24,7 @@ from liteflow.core.models import (
     utcnow,
 )
 from liteflow.providers.redis import RedisPersistenceProvider
+from liteflow.providers.redis.shards import Shards
 
 pytestmark = pytest.mark.redis
 
@@ -144,7 +145,7 @@ def test_documents_are_json_and_data_stays_json(
     instance = make_instance(data={"name": "ada", "tags": ["x"], "when": T0})
     instance.execution_pointers[0].persistence_data = {"i": 3}
     store.create_workflow(instance)
-    document = json.loads(raw.hget(f"{redis_cleanup}wf:{instance.id}", "doc"))  # type: ignore[arg-type]
+    document = json.loads(raw.hget(f"{Shards(redis_cleanup).base(instance.id)}wf:{instance.id}", "doc"))  # type: ignore[arg-type]
     assert document["id"] == instance.id and document["revision"] == 1
     assert document["data"] == {"name": "ada", "tags": ["x"], "when": T0_TEXT}
     loaded = store.get_workflow_instance(instance.id)
@@ -383,7 +384,7 @@ def test_only_changed_pointers_are_sent_and_the_rest_stays_as_stored(
     instance = make_instance(execution_pointers=[done, ExecutionPointer(step_id=1)])
     store.create_workflow(instance)
     loaded = store.get_workflow_instance(instance.id)
-    key = f"{redis_cleanup}wf:{instance.id}"
+    key = f"{Shards(redis_cleanup).base(instance.id)}wf:{instance.id}"
     raw.hset(key, "0", raw.hget(key, "0").replace(b'"kept"', b'"untouched"'))  # type: ignore[union-attr]
     loaded.execution_pointers[1].outcome = "new"
     store.persist_workflow(loaded)  # pointer 0 ended before the load: not sent again
@@ -398,9 +399,9 @@ def test_a_persist_sent_again_after_its_answer_was_lost_succeeds_once(store: Red
     loaded = store.get_workflow_instance(instance.id)
     real = store._conn.run_script
 
-    def answer_lost_then_sent_again(script: Any, keys: Any, args: Any) -> Any:
-        real(script, keys, args)  # ran on the server; its answer never arrived
-        return real(script, keys, args)
+    def answer_lost_then_sent_again(script: Any, keys: Any, args: Any, **options: Any) -> Any:
+        real(script, keys, args, **options)  # ran on the server; its answer never arrived
+        return real(script, keys, args, **options)
 
     store._conn.run_script = answer_lost_then_sent_again  # type: ignore[method-assign]
     store.persist_workflow(loaded)

@@ -15,6 +15,7 @@ def test_an_instance_stored_by_an_older_version_joins_the_indexes_on_its_next_pe
     import redis
 
     from liteflow.providers.redis import RedisPersistenceProvider
+    from liteflow.providers.redis.shards import Shards
 
     provider = RedisPersistenceProvider(redis_url, prefix=redis_cleanup)
     client = redis.Redis.from_url(redis_url)
@@ -22,9 +23,10 @@ def test_an_instance_stored_by_an_older_version_joins_the_indexes_on_its_next_pe
         old = WorkflowInstance(workflow_definition_id="Old", version=1, reference="r-1")
         provider.create_workflow(old)
         # what an older version left: no ``def`` / ``ref`` fields, no create-time index entries
-        client.hdel(f"{redis_cleanup}wf:{old.id}", "def", "ref")
+        base = Shards(redis_cleanup).base(old.id)
+        client.hdel(f"{base}wf:{old.id}", "def", "ref")
         for key in ("idx:created", "idx:created:Runnable", "idx:def:Old", "idx:ref:r-1"):
-            client.zrem(redis_cleanup + key, old.id)
+            client.zrem(base + key, old.id)
         assert provider.list_workflows() == [] and provider.count_workflows(definition_id="Old") == 0
 
         provider.persist_workflow(old)  # e.g. it ran a step: status unchanged

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
 from liteflow.core.interfaces import LockProvider, PersistenceProvider, QueueProvider
 from liteflow.core.lifecycle_hub import LifecycleHub
@@ -10,11 +10,18 @@ from liteflow.core.services.host import WorkflowHost
 from liteflow.core.services.options import parse_options
 from liteflow.core.services.urls import resolve_providers
 
+if TYPE_CHECKING:
+    from redis import Redis
+    from redis.cluster import RedisCluster
+
+#: A redis-py client, one server or a cluster (the Redis providers are made on it).
+RedisClient = Union["Redis", "RedisCluster"]
+
 
 def configure_workflow_host(
-    persistence: PersistenceProvider | str | None = None,
-    queue: QueueProvider | str | None = None,
-    lock: LockProvider | str | None = None,
+    persistence: PersistenceProvider | str | RedisClient | None = None,
+    queue: QueueProvider | str | RedisClient | None = None,
+    lock: LockProvider | str | RedisClient | None = None,
     lifecycle_hub: LifecycleHub | None = None,
     prefix: str | None = None,
     **options: Any,
@@ -23,8 +30,10 @@ def configure_workflow_host(
     is a TypeError naming it. Options: see :class:`~liteflow.core.services.options.HostOptions`.
 
     ``persistence``, ``queue`` and ``lock`` may be URLs (``redis://``, ``rediss://``, ``mongodb://``,
-    ``mongodb+srv://``, ``sqlite:///``, ``memory://``; see :mod:`liteflow.core.services.urls`); ``prefix``
-    is the key prefix of every Redis provider made from a URL."""
+    ``mongodb+srv://``, ``sqlite:///``, ``memory://``, ``redis+cluster://`` (a Redis Cluster by its seed
+    nodes); see :mod:`liteflow.core.services.urls`) or ``redis.Redis`` / ``redis.cluster.RedisCluster``
+    clients (the Redis providers on that client); ``prefix`` is the key prefix of every Redis provider
+    made from a URL or a client."""
     from liteflow.providers.memory import MemoryLockProvider, MemoryPersistenceProvider, MemoryQueueProvider
 
     parsed = parse_options(options)

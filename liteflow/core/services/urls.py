@@ -4,6 +4,8 @@
 ``memory://``                  the in-process providers
 ``redis://host:6379/0``        Redis (``rediss://`` for TLS; user and password in the URL); ``prefix``
                                applies to every Redis provider
+``redis+cluster://h:p,h:p``    Redis Cluster: seed nodes (the rest are discovered), ``rediss+cluster://``
+                               for TLS; user, password and ``?options`` as for ``redis://``
 ``mongodb://...``              MongoDB persistence (also ``mongodb+srv://``); the database is the URL's
                                path, ``liteflow`` when it has none. MongoDB has no queue or lock
 ``sqlite:///path/to/file.db``  SQLite (``liteflow.providers.sqlite``); as in SQLAlchemy, three slashes
@@ -17,6 +19,7 @@ URL needs them, so a driver that is not installed costs nothing until it is aske
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -27,6 +30,8 @@ _SCHEMES: dict[str, tuple[str, ...]] = {
     "memory": ("persistence", "queue", "lock"),
     "redis": ("persistence", "queue", "lock"),
     "rediss": ("persistence", "queue", "lock"),
+    "redis+cluster": ("persistence", "queue", "lock"),
+    "rediss+cluster": ("persistence", "queue", "lock"),
     "mongodb": ("persistence",),
     "mongodb+srv": ("persistence",),
     "sqlite": ("persistence", "queue", "lock"),
@@ -41,10 +46,8 @@ def redact(url: str) -> str:
     if parts.password is None:
         return url
     user = parts.username or ""
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    hosts = parts.netloc.rpartition("@")[2]  # host:port, or a cluster's host:port,host:port...
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{hosts}"))
 
 
 def scheme_of(url: str) -> str:
@@ -79,6 +82,43 @@ def mongo_database(url: str) -> str:
     return unquote(urlsplit(url).path.lstrip("/")) or DEFAULT_MONGO_DATABASE
 
 
+#: The Redis schemes: one server, or a cluster named by its seed nodes.
+REDIS_SCHEMES = ("redis", "rediss", "redis+cluster", "rediss+cluster")
+
+
+def redis_cluster_seeds(url: str) -> tuple[str, list[tuple[str, int]]]:
+    """A ``redis+cluster://[user:password@]host:port[,host:port...][/?options]`` URL as a ``redis://`` URL
+    of its first seed (with the user, password, TLS and options, for redis-py's ``from_url`` parsing) and
+    every seed node's (host, port). A seed without a port is on 6379; a database other than 0 is refused
+    (a cluster has only database 0)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("redis+cluster", "rediss+cluster"):
+        raise ValueError(f"not a Redis Cluster URL: {redact(url)!r}")
+    credentials, _, hosts = parts.netloc.rpartition("@")
+    seeds: list[tuple[str, int]] = []
+    for seed in hosts.split(","):
+        seed = seed.strip()
+        if not seed:
+            continue
+        host, colon, port = seed.rpartition(":") if not seed.endswith("]") else (seed, "", "")
+        if not colon:
+            host, port = seed, "6379"
+        try:
+            seeds.append((host.strip("[]"), int(port)))
+        except ValueError:
+            raise ValueError(f"bad seed node {seed!r} in {redact(url)!r}: host:port expected") from None
+    if not seeds:
+        raise ValueError(f"a Redis Cluster URL names at least one seed node host:port, got {redact(url)!r}")
+    if parts.path.strip("/") not in ("", "0"):
+        raise ValueError(f"a Redis Cluster has only database 0, got {redact(url)!r}")
+    first, first_port = seeds[0]
+    netloc = f"{credentials}@" if credentials else ""
+    netloc += f"[{first}]:{first_port}" if ":" in first else f"{first}:{first_port}"
+    single = urlunsplit(("rediss" if scheme == "rediss+cluster" else "redis", netloc, "", parts.query, ""))
+    return single, seeds
+
+
 def _sqlite(name: str) -> Any:
     try:
         import liteflow.providers.sqlite as module
@@ -91,6 +131,9 @@ def _redis(name: str) -> Any:
     import liteflow.providers.redis as module
 
     return getattr(module, name)
+
+
+_REDIS_PROVIDERS = ("RedisPersistenceProvider", "RedisQueueProvider", "RedisLockProvider")
 
 
 def _memory(name: str) -> Any:
@@ -107,7 +150,7 @@ def persistence_from_url(url: str, prefix: str | None = None) -> Any:
     scheme = _check(url, "persistence")
     if scheme == "memory":
         return _memory("MemoryPersistenceProvider")()
-    if scheme in ("redis", "rediss"):
+    if scheme in REDIS_SCHEMES:
         return _redis("RedisPersistenceProvider")(url, **_redis_prefix(prefix))
     if scheme == "sqlite":
         return _sqlite("SqlitePersistenceProvider")(sqlite_path(url))
@@ -134,10 +177,41 @@ def lock_from_url(url: str, prefix: str | None = None) -> Any:
     return _redis("RedisLockProvider")(url, **_redis_prefix(prefix))
 
 
+def is_redis_client(value: Any) -> bool:
+    """True for a ``redis.Redis`` or ``redis.cluster.RedisCluster`` client (without importing redis: a
+    process that made one has imported it)."""
+    module = sys.modules.get("redis")
+    cluster = sys.modules.get("redis.cluster")
+    kinds = tuple(
+        kind for kind in (getattr(module, "Redis", None), getattr(cluster, "RedisCluster", None)) if kind is not None
+    )
+    return bool(kinds) and isinstance(value, kinds)
+
+
+_KINDS = ("persistence", "queue", "lock")
+
+
+def _provider(value: Any, kind: str, prefix: str | None) -> Any:
+    """The provider for one of ``configure_workflow_host``'s arguments: made from a URL or a Redis client,
+    else the value itself."""
+    if isinstance(value, str):
+        make: Callable[[str, str | None], Any] = {
+            "persistence": persistence_from_url,
+            "queue": queue_from_url,
+            "lock": lock_from_url,
+        }[kind]
+        return make(value, prefix)
+    if is_redis_client(value):
+        return _redis(_REDIS_PROVIDERS[_KINDS.index(kind)])(value, **_redis_prefix(prefix))
+    return value
+
+
 def resolve_providers(persistence: Any, queue: Any, lock: Any, prefix: str | None = None) -> tuple[Any, Any, Any]:
     """The providers for what ``configure_workflow_host`` was given: URLs become providers; a queue or lock
     not given follows a persistence URL (same Redis or SQLite store; memory, with a warning, for MongoDB).
-    What is still None is left for the caller's defaults. Every URL is checked before anything is built."""
+    What is still None is left for the caller's defaults. A ``redis.Redis`` or ``RedisCluster`` client is
+    taken like a Redis URL (the providers use it, and leave it open). Every URL is checked before
+    anything is built."""
     for url, kind in ((persistence, "persistence"), (queue, "queue"), (lock, "lock")):
         if isinstance(url, str):
             _check(url, kind)
@@ -154,14 +228,16 @@ def resolve_providers(persistence: Any, queue: Any, lock: Any, prefix: str | Non
         elif scheme != "memory":
             queue = persistence if queue is None else queue
             lock = persistence if lock is None else lock
+    elif is_redis_client(persistence):
+        queue = persistence if queue is None else queue
+        lock = persistence if lock is None else lock
     built: list[Any] = []
-    makers: tuple[Callable[[str, str | None], Any], ...] = (persistence_from_url, queue_from_url, lock_from_url)
     try:
-        for value, make in zip((persistence, queue, lock), makers, strict=True):
-            built.append(make(value, prefix) if isinstance(value, str) else value)
+        for value, kind in zip((persistence, queue, lock), _KINDS, strict=True):
+            built.append(_provider(value, kind, prefix))
     except BaseException:
         for made, given in zip(built, (persistence, queue, lock), strict=False):
-            if isinstance(given, str) and made is not None:
+            if (isinstance(given, str) or is_redis_client(given)) and made is not None:
                 made.close()
         raise
     return built[0], built[1], built[2]

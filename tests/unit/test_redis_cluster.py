@@ -1,0 +1,223 @@
+"""Redis Cluster support: cluster URLs, the shard layout, and the providers on a live cluster given as a
+URL or as a ``RedisCluster`` client (the contract and scenario suites run there too)."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from redis.crc import key_slot
+
+from liteflow.core import StepBody, Workflow, WorkflowBuilder, WorkflowStatus, configure_workflow_host
+from liteflow.core.models import Event, WorkflowInstance
+from liteflow.core.services.urls import redact, redis_cluster_seeds
+from liteflow.providers.redis.connection import split_own_options, text
+from liteflow.providers.redis.shards import DEFAULT_SHARDS, Shards, tagged
+
+
+def test_a_cluster_url_names_its_seed_nodes_and_keeps_credentials_and_options() -> None:
+    single, seeds = redis_cluster_seeds("redis+cluster://u:pw@10.0.0.1:7000,10.0.0.2:7001,box/?socket_timeout=3")
+    assert seeds == [("10.0.0.1", 7000), ("10.0.0.2", 7001), ("box", 6379)]
+    assert single == "redis://u:pw@10.0.0.1:7000?socket_timeout=3"
+    assert redis_cluster_seeds("rediss+cluster://[::1]:7000,[::1]")[1] == [("::1", 7000), ("::1", 6379)]
+    assert redis_cluster_seeds("rediss+cluster://h:1")[0] == "rediss://h:1"
+
+
+@pytest.mark.parametrize(
+    "url", ["redis+cluster://", "redis+cluster://h:notaport", "redis+cluster://h:7000/3", "redis://h:7000"]
+)
+def test_a_bad_cluster_url_is_refused(url: str) -> None:
+    with pytest.raises(ValueError):
+        redis_cluster_seeds(url)
+
+
+def test_a_cluster_url_is_redacted_with_every_seed() -> None:
+    assert redact("redis+cluster://u:secret@a:1,b:2/?x=1") == "redis+cluster://u:***@a:1,b:2/?x=1"
+
+
+def test_liteflow_options_are_taken_out_of_the_url() -> None:
+    assert split_own_options("redis://h:1/0?shards=4&socket_timeout=2") == (
+        "redis://h:1/0?socket_timeout=2",
+        {"shards": "4"},
+    )
+    assert split_own_options("redis://h:1/0") == ("redis://h:1/0", {})
+
+
+def test_shards_are_chosen_by_crc32_of_the_id_and_hash_tagged_with_the_prefix() -> None:
+    shards = Shards("app:")
+    assert shards.count == DEFAULT_SHARDS
+    assert shards.of("abc") == zlib.crc32(b"abc") % DEFAULT_SHARDS
+    assert shards.base("abc") == f"app:{{app:{shards.of('abc')}}}"
+    assert key_slot((shards.base("abc") + "wf:abc").encode()) == key_slot(f"app:{shards.of('abc')}".encode())
+    slots = {key_slot(base.encode()) for base in shards.bases}
+    assert len(slots) == DEFAULT_SHARDS  # sixteen slots: spread over any cluster's masters
+    assert tagged("app:", "schedules") == "app:{app:schedules}"
+    for bad in (0, -1, 1025, 2.0, True):
+        with pytest.raises(ValueError):
+            Shards("app:", bad)  # type: ignore[arg-type]
+
+
+def test_the_shards_option_sets_the_persistence_layout(redis_url: str, redis_cleanup: str) -> None:
+    from liteflow.providers.redis import RedisPersistenceProvider
+
+    store = RedisPersistenceProvider(redis_url + "?shards=4", prefix=redis_cleanup)
+    try:
+        assert store.shards == 4
+        instances = [WorkflowInstance(workflow_definition_id="S", version=1) for _ in range(12)]
+        for instance in instances:
+            store.create_workflow(instance)
+        assert store.count_workflows() == 12
+        assert {w.id for w in store.list_workflows(take=100)} == {i.id for i in instances}
+    finally:
+        store.close()
+    with pytest.raises(ValueError, match="shards"):
+        RedisPersistenceProvider(redis_url + "?shards=many", prefix=redis_cleanup)
+
+
+class Hello(StepBody):
+    def run(self, context: object) -> None:
+        return None
+
+
+class Waits(Workflow):
+    def build(self, builder: WorkflowBuilder) -> None:
+        builder.start_with(Hello).wait_for(
+            "go", lambda data, context: data["key"], lambda data, context: context.workflow.create_time
+        ).then(Hello)
+
+
+@pytest.fixture
+def cluster_client(redis_cluster_url: str) -> Iterator[Any]:
+    from redis.cluster import RedisCluster
+
+    from liteflow.providers.redis.connection import client_from_url
+
+    client = client_from_url(redis_cluster_url, {"decode_responses": True})
+    assert isinstance(client, RedisCluster)
+    yield client
+    client.close()
+
+
+@pytest.mark.redis_cluster
+def test_configure_workflow_host_takes_a_cluster_url(redis_cluster_url: str, redis_cluster_cleanup: str) -> None:
+    from liteflow.providers.redis import RedisLockProvider, RedisPersistenceProvider, RedisQueueProvider
+
+    host = configure_workflow_host(persistence=redis_cluster_url, prefix=redis_cluster_cleanup, poll_interval=0.2)
+    assert isinstance(host.persistence, RedisPersistenceProvider)
+    assert isinstance(host.queue, RedisQueueProvider)
+    assert isinstance(host.lock, RedisLockProvider)
+    host.register_workflow(Waits())
+    try:
+        with host:
+            ids = [host.start_workflow("Waits", data={"key": f"k{i}"}) for i in range(20)]
+            for i in range(20):
+                host.publish_event("go", f"k{i}", i)
+            for workflow_id in ids:
+                assert host.wait_for_workflow(workflow_id, timeout=30).status is WorkflowStatus.COMPLETE
+            assert host.count_workflows(status=WorkflowStatus.COMPLETE) == 20
+    finally:
+        for provider in (host.persistence, host.queue, host.lock):
+            provider.close()
+
+
+@pytest.mark.redis_cluster
+def test_providers_take_a_redis_cluster_client_and_spread_over_the_masters(
+    cluster_client: Any, redis_cluster_cleanup: str
+) -> None:
+    from liteflow.providers.redis import RedisLockProvider, RedisPersistenceProvider, RedisQueueProvider
+    from liteflow.providers.redis.lifecycle import RedisLifecycleHub
+
+    prefix = redis_cluster_cleanup
+    store = RedisPersistenceProvider(cluster_client, prefix=prefix)
+    queue, lock = RedisQueueProvider(cluster_client, prefix=prefix), RedisLockProvider(cluster_client, prefix=prefix)
+    hub = RedisLifecycleHub(cluster_client, prefix=prefix)
+    host = configure_workflow_host(store, queue, lock, lifecycle_hub=hub, poll_interval=0.2)
+    host.register_workflow(Waits())
+    with host:
+        ids = [host.start_workflow("Waits", data={"key": "same"}) for _ in range(30)]
+        host.publish_event("go", "same", "x")  # one event, thirty subscriptions over every shard
+        for workflow_id in ids:
+            assert host.wait_for_workflow(workflow_id, timeout=30).status is WorkflowStatus.COMPLETE
+    listed = host.list_workflows(take=10)
+    assert [w.create_time for w in listed] == sorted((w.create_time for w in listed), reverse=True)
+    assert {w.id for w in host.list_workflows(take=100)} == set(ids)
+    holding = {}  # which master holds each instance's hash
+    for node in cluster_client.get_primaries():
+        server = cluster_client.get_redis_connection(node)
+        for key in server.scan_iter(match=prefix + "*wf:*", count=1000):
+            holding[key.rpartition("wf:")[2]] = node.name
+    assert set(holding) == set(ids)
+    assert len(set(holding.values())) == 3, f"instances on {set(holding.values())} only"
+    for provider in (store, queue, lock, hub):
+        provider.close()
+    assert cluster_client.ping()  # a client passed in is left open
+
+
+@pytest.mark.redis_cluster
+def test_events_and_purges_across_shards(redis_cluster_url: str, redis_cluster_cleanup: str) -> None:
+    from liteflow.providers.redis import RedisPersistenceProvider
+
+    store = RedisPersistenceProvider(redis_cluster_url, prefix=redis_cluster_cleanup)
+    t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    try:
+        events = [Event(event_name="e", event_key="k", event_time=t0 + timedelta(seconds=i)) for i in range(40)]
+        for event in reversed(events):
+            store.create_event(event)
+        found = store.get_events("e", "k", t0, t0 + timedelta(minutes=1))
+        assert [e.id for e in found] == [e.id for e in events]  # oldest first, merged from every shard
+        assert store.get_runnable_events(t0 + timedelta(minutes=1)) == [e.id for e in events]
+        for event in events[:30]:
+            store.mark_event_processed(event.id)
+        assert store.purge_events(t0 + timedelta(minutes=1), limit=10) == 10  # the ten oldest
+        assert store.purge_events(t0 + timedelta(minutes=1)) == 20  # the other processed ones
+        assert [e.id for e in store.get_events("e", "k", t0, t0 + timedelta(minutes=1))] == [e.id for e in events[30:]]
+    finally:
+        store.close()
+
+
+@pytest.mark.redis_cluster
+def test_configure_workflow_host_takes_a_redis_cluster_client(cluster_client: Any, redis_cluster_cleanup: str) -> None:
+    from liteflow.providers.redis import RedisLockProvider, RedisPersistenceProvider, RedisQueueProvider
+
+    host = configure_workflow_host(persistence=cluster_client, prefix=redis_cluster_cleanup, poll_interval=0.2)
+    assert isinstance(host.persistence, RedisPersistenceProvider)
+    assert isinstance(host.queue, RedisQueueProvider)
+    assert isinstance(host.lock, RedisLockProvider)
+    assert host.persistence.client is cluster_client and host.queue._conn.client is cluster_client
+    host.register_workflow(Waits())
+    with host:
+        workflow_id = host.start_workflow("Waits", data={"key": "c"})
+        host.publish_event("go", "c", 1)
+        assert host.wait_for_workflow(workflow_id, timeout=30).status is WorkflowStatus.COMPLETE
+    for provider in (host.persistence, host.queue, host.lock):
+        provider.close()
+    assert cluster_client.ping()  # left open: the caller's
+
+
+@pytest.mark.redis_cluster
+def test_the_fast_path_follows_a_moved_slot(cluster_client: Any, redis_cluster_cleanup: str) -> None:
+    """A slot map gone stale (as after a failover or a resharding): the command sent to the wrong master
+    is answered MOVED, sent again through redis-py's cluster client, which updates the map; the next
+    command goes straight to the right master."""
+    from liteflow.providers.redis.connection import RedisConnection
+
+    conn = RedisConnection(cluster_client, prefix=redis_cluster_cleanup)
+    key = tagged(redis_cluster_cleanup, "moved") + "k"
+    other = tagged(redis_cluster_cleanup, "moved") + "j"
+    conn.execute("SET", key, "v")
+    conn.execute("SET", other, "w")
+    manager = cluster_client.nodes_manager
+    slot = key_slot(key.encode())
+    right = manager.slots_cache[slot][0]
+    wrong = next(node for node in cluster_client.get_primaries() if node.name != right.name)
+    for stale in (lambda: conn.execute("GET", key), lambda: conn.execute_many([("GET", key), ("GET", other)])):
+        manager.slots_cache[slot] = [wrong]
+        answer = stale()
+        assert (text(answer) if not isinstance(answer, list) else [text(a) for a in answer]) in ("v", ["v", "w"])
+        assert manager.slots_cache[slot][0].name == right.name  # the map was put right
+    errors = conn.execute_many([("GET", key), ("HGET", key, "f")])  # a wrong-type reply stays in its place
+    assert text(errors[0]) == "v" and isinstance(errors[1], Exception)
+    conn.close()

@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from redis.cluster import RedisCluster
+
 from liteflow.core.lifecycle import LifecycleEvent, lifecycle_event_from_dict
 from liteflow.core.lifecycle_hub import DataListener, HubListener
 from liteflow.core.log import logger
@@ -15,6 +17,10 @@ from liteflow.core.log import logger
 from .connection import ConnectionHealth, RedisConnection, RedisSource, provider_errors
 
 log = logger("redis")
+
+#: The first and the longest wait before a lost subscription is made again (the wait doubles meanwhile).
+_RETRY_FIRST = 0.1
+_RETRY_LONGEST = 2.0
 
 
 class RedisLifecycleHub(ConnectionHealth):
@@ -56,25 +62,40 @@ class RedisLifecycleHub(ConnectionHealth):
         return self._listen(self._data_channel, deliver)
 
     def _listen(self, channel: str, deliver: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
-        """Subscribe (returning once Redis has confirmed it) and deliver each message in a thread."""
-        client, _ = self._conn.blocking()
-        pubsub = client.pubsub()
-        pubsub.subscribe(channel)
-        _confirmed(pubsub)
+        """Subscribe (returning once Redis has confirmed it) and deliver each message in a thread.
+
+        On a listen error (a lost connection, a failed-over cluster node) the pub/sub is closed and a new
+        one subscribes, retried with a growing delay: a pub/sub stays bound to the node it first used,
+        which on a cluster may never come back (its replica took its slots over)."""
+        pubsub: Any = self._subscribed(channel)
         stopped = threading.Event()
 
         def listen() -> None:
-            while not stopped.is_set():
-                try:
-                    message = pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
-                except Exception as exc:
-                    if stopped.is_set():
-                        return
-                    log.warning("redis.lifecycle_listen_failed", error=str(exc))
-                    stopped.wait(1.0)
-                    continue
-                if message is not None:
-                    self._deliver(deliver, message.get("data"))
+            nonlocal pubsub
+            delay = _RETRY_FIRST
+            try:
+                while not stopped.is_set():
+                    try:
+                        if pubsub is None:
+                            pubsub = self._subscribed(channel, refresh=True)
+                            log.info("redis.lifecycle_resubscribed", channel=channel)
+                        message = pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
+                    except Exception as exc:
+                        if stopped.is_set():
+                            return
+                        log.warning("redis.lifecycle_listen_failed", channel=channel, error=str(exc), retry_in=delay)
+                        if pubsub is not None:
+                            _close_quietly(pubsub)
+                            pubsub = None
+                        stopped.wait(delay)
+                        delay = min(delay * 2, _RETRY_LONGEST)
+                        continue
+                    delay = _RETRY_FIRST
+                    if message is not None:
+                        self._deliver(deliver, message.get("data"))
+            finally:
+                if pubsub is not None and stopped.is_set():
+                    _close_quietly(pubsub)
 
         thread = threading.Thread(target=listen, name="liteflow-lifecycle", daemon=True)
         thread.start()
@@ -82,9 +103,26 @@ class RedisLifecycleHub(ConnectionHealth):
         def unsubscribe() -> None:
             stopped.set()
             thread.join(timeout=5)
-            pubsub.close()
+            if pubsub is not None:
+                _close_quietly(pubsub)
 
         return unsubscribe
+
+    def _subscribed(self, channel: str, refresh: bool = False) -> Any:
+        """A new pub/sub subscribed to ``channel``, once Redis has confirmed it. With ``refresh`` on a
+        cluster, the slot map is read again first, so the pub/sub goes to the node that serves the
+        channel's slot now (after a failover, the promoted replica)."""
+        client, _ = self._conn.blocking()
+        if refresh and isinstance(client, RedisCluster):
+            client.nodes_manager.initialize()
+        pubsub = client.pubsub()
+        try:
+            pubsub.subscribe(channel)
+            _confirmed(pubsub)
+        except BaseException:
+            _close_quietly(pubsub)
+            raise
+        return pubsub
 
     @staticmethod
     def _deliver(deliver: Callable[[dict[str, Any]], None], data: Any) -> None:
@@ -105,3 +143,10 @@ def _confirmed(pubsub: Any, within: float = 5.0) -> None:
         if message is not None and message.get("type") == "subscribe":
             return
     log.warning("redis.subscribe_unconfirmed", within=within)
+
+
+def _close_quietly(pubsub: Any) -> None:
+    try:
+        pubsub.close()
+    except Exception as exc:  # closing a broken pub/sub is best effort
+        log.debug("redis.lifecycle_close_failed", error=str(exc))

@@ -19,6 +19,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,16 +35,24 @@ SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "redis-cluster.sh"
 FIRST_PORT = 7100
 
 
+@contextmanager
+def _started_cluster(first_port: int, directory: Path) -> Iterator[str]:
+    """A 3-master cluster with one replica each on ``first_port``.. (its files in ``directory``); its URL.
+    Stopped afterwards."""
+    env = dict(os.environ, REDIS_CLUSTER_PORT=str(first_port), REDIS_CLUSTER_DIR=str(directory))
+    subprocess.run([str(SCRIPT), "start"], env=env, check=True, capture_output=True, timeout=60)
+    try:
+        url = subprocess.run([str(SCRIPT), "url"], env=env, check=True, capture_output=True, text=True).stdout
+        yield url.strip()
+    finally:
+        subprocess.run([str(SCRIPT), "stop"], env=env, check=False, capture_output=True, timeout=60)
+
+
 @pytest.fixture
 def own_cluster(redis_cluster_url: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """A 3-master cluster with one replica each, just for this test; stopped afterwards."""
-    env = dict(os.environ, REDIS_CLUSTER_PORT=str(FIRST_PORT), REDIS_CLUSTER_DIR=str(tmp_path / "cluster"))
-    subprocess.run([str(SCRIPT), "start"], env=env, check=True, capture_output=True, timeout=60)
-    url = subprocess.run([str(SCRIPT), "url"], env=env, check=True, capture_output=True, text=True).stdout.strip()
-    try:
+    with _started_cluster(FIRST_PORT, tmp_path / "cluster") as url:
         yield url, tmp_path / "cluster"
-    finally:
-        subprocess.run([str(SCRIPT), "stop"], env=env, check=False, capture_output=True, timeout=60)
 
 
 def _cluster_client(url: str) -> Any:

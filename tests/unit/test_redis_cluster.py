@@ -38,6 +38,27 @@ def test_a_cluster_url_is_redacted_with_every_seed() -> None:
     assert redact("redis+cluster://u:secret@a:1,b:2/?x=1") == "redis+cluster://u:***@a:1,b:2/?x=1"
 
 
+@pytest.mark.parametrize(
+    ("url", "redacted"),
+    [
+        ("redis+cluster://h:1?password=secret", "redis+cluster://h:1?password=***"),
+        ("redis://h:1/0?socket_timeout=2&PASSWORD=secret&x=1", "redis://h:1/0?socket_timeout=2&PASSWORD=***&x=1"),
+        ("rediss://ann:sec@ret@h:1/0?pwd=secret", "rediss://ann:***@h:1/0?pwd=***"),
+        ("mongodb://ann:secret@a:1,b:2/db?authSource=admin", "mongodb://ann:***@a:1,b:2/db?authSource=admin"),
+        ("redis://ann@h:1/0", "redis://ann@h:1/0"),
+        ("redis://ann:secret@[::1/0?pass=secret", "redis://ann:***@[::1/0?pass=***"),  # urlsplit refuses it
+    ],
+)
+def test_every_password_in_a_url_is_redacted(url: str, redacted: str) -> None:
+    assert redact(url) == redacted
+
+
+def test_a_bad_cluster_url_error_does_not_show_a_query_password() -> None:
+    with pytest.raises(ValueError, match="bad seed node") as raised:
+        redis_cluster_seeds("redis+cluster://h:x?password=secret")
+    assert "secret" not in str(raised.value) and "password=***" in str(raised.value)
+
+
 def test_liteflow_options_are_taken_out_of_the_url() -> None:
     assert split_own_options("redis://h:1/0?shards=4&socket_timeout=2") == (
         "redis://h:1/0?socket_timeout=2",

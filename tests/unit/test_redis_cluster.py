@@ -15,7 +15,7 @@ from liteflow.core import StepBody, Workflow, WorkflowBuilder, WorkflowStatus, c
 from liteflow.core.models import Event, WorkflowInstance
 from liteflow.core.services.urls import redact, redis_cluster_seeds
 from liteflow.providers.redis.connection import split_own_options, text
-from liteflow.providers.redis.shards import DEFAULT_SHARDS, Shards, tagged
+from liteflow.providers.redis.shards import DEFAULT_SHARDS, Shards, shard_tags, tagged
 
 
 def test_a_cluster_url_names_its_seed_nodes_and_keeps_credentials_and_options() -> None:
@@ -71,14 +71,54 @@ def test_shards_are_chosen_by_crc32_of_the_id_and_hash_tagged_with_the_prefix() 
     shards = Shards("app:")
     assert shards.count == DEFAULT_SHARDS
     assert shards.of("abc") == zlib.crc32(b"abc") % DEFAULT_SHARDS
-    assert shards.base("abc") == f"app:{{app:{shards.of('abc')}}}"
-    assert key_slot((shards.base("abc") + "wf:abc").encode()) == key_slot(f"app:{shards.of('abc')}".encode())
-    slots = {key_slot(base.encode()) for base in shards.bases}
-    assert len(slots) == DEFAULT_SHARDS  # sixteen slots: spread over any cluster's masters
+    tag = shard_tags("app:", DEFAULT_SHARDS)[shards.of("abc")]
+    assert tag.startswith(f"app:{shards.of('abc')}.")
+    assert shards.base("abc") == f"app:{{{tag}}}"
+    assert key_slot((shards.base("abc") + "wf:abc").encode()) == key_slot(tag.encode())
     assert tagged("app:", "schedules") == "app:{app:schedules}"
     for bad in (0, -1, 1025, 2.0, True):
         with pytest.raises(ValueError):
             Shards("app:", bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("prefix", ["liteflow:", "app:", "t-7f3a:", ""])
+@pytest.mark.parametrize("count", [1, 3, 16, 100])
+def test_shard_n_hashes_into_the_nth_of_s_equal_slot_ranges(prefix: str, count: int) -> None:
+    for n, base in enumerate(Shards(prefix, count).bases):
+        assert n * 16384 // count <= key_slot(base.encode()) < (n + 1) * 16384 // count
+
+
+@pytest.mark.parametrize("prefix", ["liteflow:", "app:", "t-7f3a:"])
+def test_the_default_shards_spread_evenly_over_three_equal_masters(prefix: str) -> None:
+    # redis-cli --cluster create splits 16384 slots over 3 masters as 0-5460, 5461-10922, 10923-16383
+    masters = [0, 0, 0]
+    for base in Shards(prefix).bases:
+        slot = key_slot(base.encode())
+        masters[0 if slot <= 5460 else 1 if slot <= 10922 else 2] += 1
+    assert sorted(masters) == [5, 5, 6]
+
+
+def test_the_shard_tags_depend_only_on_the_prefix_and_the_count() -> None:
+    first = Shards("app:").bases
+    shard_tags.cache_clear()
+    assert Shards("app:").bases == first
+    assert Shards("app:", 16).bases == first
+    assert Shards("other:").bases != first
+    assert len(set(first)) == DEFAULT_SHARDS
+
+
+def test_a_prefix_with_a_hash_tag_of_its_own_puts_every_shard_in_its_slot() -> None:
+    shards = Shards("{liteflow}:")
+    assert {key_slot(base.encode()) for base in shards.bases} == {key_slot(b"liteflow")}
+    assert key_slot(tagged("{liteflow}:", "queue:workflow").encode()) == key_slot(b"liteflow")
+
+
+@pytest.mark.parametrize("prefix", ["app}:", "{app:", "a{}b:", "x}{", "x{"])
+def test_a_prefix_with_stray_braces_is_refused(prefix: str) -> None:
+    with pytest.raises(ValueError, match="hash tag"):
+        Shards(prefix)
+    with pytest.raises(ValueError, match="hash tag"):
+        tagged(prefix, "schedules")
 
 
 def test_the_shards_option_sets_the_persistence_layout(redis_url: str, redis_cleanup: str) -> None:

@@ -563,8 +563,11 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists,
         per_workflow: dict[str, list[str]] = {}
         for error in errors:
             per_workflow.setdefault(error.workflow_id, []).append(error.model_dump_json())
-        with provider_errors("persist_errors"):  # one RPUSH per workflow: each workflow's errors at once
-            pipe = self._conn.client.pipeline(transaction=False)
+        # One RPUSH per workflow: each workflow's errors at once. On one server they go in one MULTI/EXEC, all
+        # or none, so a resend after a dropped connection cannot store some twice; on a cluster, the workflows'
+        # lists are in several slots, each RPUSH atomic on its own.
+        with provider_errors("persist_errors"):
+            pipe = self._conn.client.pipeline(transaction=not self._conn.cluster)
             for workflow_id, docs in per_workflow.items():
                 pipe.rpush(self._shard(workflow_id).errors + workflow_id, *docs)
             pipe.execute()

@@ -329,6 +329,29 @@ def test_errors_are_kept_per_workflow_in_order(store: RedisPersistenceProvider) 
     assert store.get_errors("nobody") == []
 
 
+def test_the_errors_of_several_workflows_are_stored_in_one_transaction(
+    store: RedisPersistenceProvider, raw: redis.Redis, redis_cleanup: str
+) -> None:
+    """On one server the RPUSHes go in one MULTI/EXEC (all or none: a resend after a dropped connection
+    cannot store some twice), as MONITOR shows them on the wire."""
+    errors = [ExecutionError(workflow_id=f"w{i}", execution_pointer_id="p", message="boom") for i in range(3)]
+    marker = f"{redis_cleanup}done"
+    with raw.monitor() as monitor:
+        store.persist_errors(errors)
+        raw.get(marker)
+        seen: list[dict[str, Any]] = []
+        for command in monitor.listen():
+            seen.append(command)
+            if marker in command["command"]:
+                break
+    ours = [c for c in seen if c["command"].startswith("RPUSH") and redis_cleanup in c["command"]]
+    assert len(ours) == 3
+    client = (ours[0]["client_address"], ours[0]["client_port"])
+    words = [c["command"].split()[0] for c in seen if (c["client_address"], c["client_port"]) == client]
+    assert words[-5:] == ["MULTI", "RPUSH", "RPUSH", "RPUSH", "EXEC"]
+    assert [len(store.get_errors(f"w{i}")) for i in range(3)] == [1, 1, 1]
+
+
 # -- purge -----------------------------------------------------------------------------------------------
 def test_purge_deletes_old_instances_of_one_status_with_their_index_entries(
     store: RedisPersistenceProvider, raw: redis.Redis, redis_cleanup: str

@@ -422,7 +422,7 @@ class MongoPersistenceProvider(MongoSchedules, MongoWaitLists, WorkflowVisibilit
             docs = list(self._subscriptions.find(query).sort("subscribe_as_of", ASCENDING))
         return [load_model(EventSubscription, doc) for doc in docs]
 
-    def terminate_subscription(self, subscription_id: str) -> None:
+    def terminate_subscription(self, subscription_id: str, *, workflow_id: str | None = None) -> None:
         with self._serial, _driver("terminate_subscription"):
             self._subscriptions.delete_one({"_id": subscription_id})
 

@@ -465,9 +465,11 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists,
             found.sort(key=lambda s: (micros(s.subscribe_as_of), s.id))
         return found
 
-    def terminate_subscription(self, subscription_id: str) -> None:
-        """A subscription id does not name its instance: every shard is told, in one pipeline."""
-        calls = [([shard.sub, shard.sub_where], [subscription_id]) for shard in self._keys]
+    def terminate_subscription(self, subscription_id: str, *, workflow_id: str | None = None) -> None:
+        """A subscription is in its instance's shard: with ``workflow_id``, only that shard is told; without,
+        (a subscription id does not name its instance) every shard is, in one pipeline."""
+        shards = self._keys if workflow_id is None else (self._shard(workflow_id),)
+        calls = [([shard.sub, shard.sub_where], [subscription_id]) for shard in shards]
         with provider_errors("terminate_subscription"):
             self._conn.run_scripts(self._terminate_subscription, calls)
 

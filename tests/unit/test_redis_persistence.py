@@ -273,6 +273,19 @@ def test_persist_upserts_subscriptions_by_id_and_terminate_removes(store: RedisP
     assert store.get_subscriptions("ev", "k2", T0) == []
 
 
+def test_terminate_subscription_given_its_instance_tells_only_that_shard(store: RedisPersistenceProvider) -> None:
+    shards = Shards("")
+    first = make_instance()
+    other = next(f"w{i}" for i in range(100) if shards.of(f"w{i}") != shards.of(first.id))
+    store.create_workflow(first)
+    subscription = make_subscription(first.id, T0)
+    store.create_event_subscription(subscription)
+    store.terminate_subscription(subscription.id, workflow_id=other)  # another shard: not there
+    assert [s.id for s in store.get_subscriptions("ev", "k", T0)] == [subscription.id]
+    store.terminate_subscription(subscription.id, workflow_id=first.id)
+    assert store.get_subscriptions("ev", "k", T0) == []
+
+
 # -- events ----------------------------------------------------------------------------------------------
 def test_events_oldest_first_within_inclusive_bounds(store: RedisPersistenceProvider) -> None:
     times = [T0 + timedelta(seconds=s) for s in (3, 1, 2, 0)]

@@ -243,8 +243,11 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists,
 
     def request_control(self, workflow_id: str, expected: str | None, requests: str) -> bool:
         with provider_errors("request_control"):
-            outcome = self._conn.run_script(
-                self._request_control, [self._shard(workflow_id).instance + workflow_id], [expected or "", requests]
+            outcome = self._conn.run_script(  # replicated: an accepted request must survive a failover
+                self._request_control,
+                [self._shard(workflow_id).instance + workflow_id],
+                [expected or "", requests],
+                replicated=True,
             )
         if outcome == -1:
             raise WorkflowNotFoundError(workflow_id)

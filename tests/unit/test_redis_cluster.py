@@ -163,6 +163,40 @@ def cluster_client(redis_cluster_url: str) -> Iterator[Any]:
 
 
 @pytest.mark.redis_cluster
+def test_control_requests_and_schedule_writes_wait_for_a_replica(
+    redis_cluster_url: str, redis_cluster_cleanup: str
+) -> None:
+    """Like a persist, a suspend/terminate request and a schedule's save or delete are answered once a
+    replica of their master has them (the script and WAIT on one connection)."""
+    from liteflow.core.schedules import Schedule
+    from liteflow.providers.redis import RedisPersistenceProvider
+
+    store = RedisPersistenceProvider(redis_cluster_url, prefix=redis_cluster_cleanup)
+    routes = store._conn._routes
+    assert routes is not None
+    waited: list[bytes] = []
+    try:
+        instance = WorkflowInstance(workflow_definition_id="Flow", version=1)
+        store.create_workflow(instance)
+        original = routes.execute_replicated
+
+        def recording(key: Any, *args: Any) -> Any:
+            waited.append(key if isinstance(key, bytes) else key.encode())
+            return original(key, *args)
+
+        routes.execute_replicated = recording  # type: ignore[method-assign]
+        due = datetime(2030, 1, 1, tzinfo=timezone.utc)
+        assert store.request_control(instance.id, None, "suspend")
+        store.save_schedule(Schedule(id="s1", definition_id="Flow", every=timedelta(minutes=1), next_run_time=due))
+        assert store.delete_schedule("s1")
+        schedules = tagged(redis_cluster_cleanup, "schedules").encode()
+        assert [key.startswith(schedules) for key in waited] == [False, True, True]
+        assert waited[0].endswith(instance.id.encode())
+    finally:
+        store.close()
+
+
+@pytest.mark.redis_cluster
 def test_configure_workflow_host_takes_a_cluster_url(redis_cluster_url: str, redis_cluster_cleanup: str) -> None:
     from liteflow.providers.redis import RedisLockProvider, RedisPersistenceProvider, RedisQueueProvider
 

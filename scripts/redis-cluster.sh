@@ -2,7 +2,8 @@
 # A local Redis Cluster for tests and benchmarks: 3 masters with one replica each, on loopback ports.
 #
 #   scripts/redis-cluster.sh start   # ports 7000-7005 (REDIS_CLUSTER_PORT=7100 for 7100-7105)
-#   scripts/redis-cluster.sh stop
+#   scripts/redis-cluster.sh stop    # returns once the servers have exited (at most 10 s)
+#   scripts/redis-cluster.sh status  # exit status 0 if the cluster is up and healthy
 #   scripts/redis-cluster.sh url     # redis+cluster://127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002
 #
 # Nodes keep nothing on disk (no RDB, no AOF) and live in $REDIS_CLUSTER_DIR (default /tmp/liteflow-
@@ -57,10 +58,20 @@ start() {
 }
 
 stop() {
+  local pids=()
   for port in "${PORTS[@]}"; do
     if [ -f "$DIR/redis-$port.pid" ]; then
-      kill "$(cat "$DIR/redis-$port.pid")" 2>/dev/null || true
+      pid="$(cat "$DIR/redis-$port.pid")"
+      kill "$pid" 2>/dev/null && pids+=("$pid")
       rm -f "$DIR/redis-$port.pid"
+    fi
+  done
+  # wait (at most 10 s) until they have exited and freed their ports, so that a start can follow
+  for pid in "${pids[@]}"; do
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "redis-server $pid still running after 10 s" >&2
+      exit 1
     fi
   done
   rm -f "$DIR"/nodes-*.conf
@@ -69,6 +80,7 @@ stop() {
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
+  status) healthy ;;
   url) url ;;
-  *) echo "usage: $0 start|stop|url" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|url" >&2; exit 2 ;;
 esac

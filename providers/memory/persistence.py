@@ -283,7 +283,7 @@ class MemoryPersistenceProvider(InProcessHealth, MemorySchedules, MemoryWaitList
             ]
         return sorted(found, key=lambda s: s.subscribe_as_of)
 
-    def terminate_subscription(self, subscription_id: str) -> None:
+    def terminate_subscription(self, subscription_id: str, *, workflow_id: str | None = None) -> None:
         with self._mutex:
             self._drop_subscription(subscription_id)
 

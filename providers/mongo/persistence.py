@@ -49,8 +49,8 @@ from liteflow.core.models import (
     as_utc,
     to_millis,
 )
+from liteflow.core.services.urls import redact
 from liteflow.core.visibility import WorkflowQuery, WorkflowVisibility
-from liteflow.providers.drivers import redact_url
 
 from .documents import (
     event_document,
@@ -183,7 +183,7 @@ class MongoPersistenceProvider(MongoSchedules, MongoWaitLists, WorkflowVisibilit
                 defaults["serverSelectionTimeoutMS"] = round(SERVER_SELECTION_TIMEOUT * 1000)
             self._client: MongoClient[dict[str, Any]] = MongoClient(url_or_client, **{**defaults, **client_options})
             self._owns_client = True
-            self._where = f"{redact_url(url_or_client)} (database {database})"
+            self._where = f"{redact(url_or_client)} (database {database})"
         else:
             if client_options:
                 raise TypeError(f"client options {sorted(client_options)} apply only when a URL is given")
@@ -422,7 +422,7 @@ class MongoPersistenceProvider(MongoSchedules, MongoWaitLists, WorkflowVisibilit
             docs = list(self._subscriptions.find(query).sort("subscribe_as_of", ASCENDING))
         return [load_model(EventSubscription, doc) for doc in docs]
 
-    def terminate_subscription(self, subscription_id: str) -> None:
+    def terminate_subscription(self, subscription_id: str, *, workflow_id: str | None = None) -> None:
         with self._serial, _driver("terminate_subscription"):
             self._subscriptions.delete_one({"_id": subscription_id})
 

@@ -27,8 +27,7 @@ from redis.retry import Retry
 
 from liteflow.core.errors import ProviderError
 from liteflow.core.log import logger
-from liteflow.core.services.urls import redis_cluster_seeds, scheme_of
-from liteflow.providers.drivers import redact_url
+from liteflow.core.services.urls import redact, redis_cluster_seeds, scheme_of
 
 log = logger("redis")
 
@@ -397,7 +396,7 @@ class RedisConnection:
     def describe(self) -> str:
         """Where the server is, without a password: the URL given, or the address of a client passed in."""
         if self._url is not None:
-            return redact_url(self._url)
+            return redact(self._url)
         if isinstance(self.client, RedisCluster):
             nodes = ",".join(node.name for node in self.client.get_primaries())
             return f"redis+cluster://{nodes}"

@@ -243,8 +243,11 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists,
 
     def request_control(self, workflow_id: str, expected: str | None, requests: str) -> bool:
         with provider_errors("request_control"):
-            outcome = self._conn.run_script(
-                self._request_control, [self._shard(workflow_id).instance + workflow_id], [expected or "", requests]
+            outcome = self._conn.run_script(  # replicated: an accepted request must survive a failover
+                self._request_control,
+                [self._shard(workflow_id).instance + workflow_id],
+                [expected or "", requests],
+                replicated=True,
             )
         if outcome == -1:
             raise WorkflowNotFoundError(workflow_id)
@@ -465,9 +468,11 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists,
             found.sort(key=lambda s: (micros(s.subscribe_as_of), s.id))
         return found
 
-    def terminate_subscription(self, subscription_id: str) -> None:
-        """A subscription id does not name its instance: every shard is told, in one pipeline."""
-        calls = [([shard.sub, shard.sub_where], [subscription_id]) for shard in self._keys]
+    def terminate_subscription(self, subscription_id: str, *, workflow_id: str | None = None) -> None:
+        """A subscription is in its instance's shard: with ``workflow_id``, only that shard is told; without,
+        (a subscription id does not name its instance) every shard is, in one pipeline."""
+        shards = self._keys if workflow_id is None else (self._shard(workflow_id),)
+        calls = [([shard.sub, shard.sub_where], [subscription_id]) for shard in shards]
         with provider_errors("terminate_subscription"):
             self._conn.run_scripts(self._terminate_subscription, calls)
 
@@ -563,8 +568,11 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists,
         per_workflow: dict[str, list[str]] = {}
         for error in errors:
             per_workflow.setdefault(error.workflow_id, []).append(error.model_dump_json())
-        with provider_errors("persist_errors"):  # one RPUSH per workflow: each workflow's errors at once
-            pipe = self._conn.client.pipeline(transaction=False)
+        # One RPUSH per workflow: each workflow's errors at once. On one server they go in one MULTI/EXEC, all
+        # or none, so a resend after a dropped connection cannot store some twice; on a cluster, the workflows'
+        # lists are in several slots, each RPUSH atomic on its own.
+        with provider_errors("persist_errors"):
+            pipe = self._conn.client.pipeline(transaction=not self._conn.cluster)
             for workflow_id, docs in per_workflow.items():
                 pipe.rpush(self._shard(workflow_id).errors + workflow_id, *docs)
             pipe.execute()

@@ -48,11 +48,16 @@ class RedisSchedules:
                 script,
                 self._schedule_keys(),
                 [schedule.id, schedule.model_dump_json(), str(to_millis(schedule.next_run_time))],
+                replicated=True,
             )
 
     def delete_schedule(self, schedule_id: str) -> bool:
         with provider_errors("delete_schedule"):
-            return bool(self._conn.run_script(self._conn.script(DELETE_SCHEDULE), self._schedule_keys(), [schedule_id]))
+            return bool(
+                self._conn.run_script(
+                    self._conn.script(DELETE_SCHEDULE), self._schedule_keys(), [schedule_id], replicated=True
+                )
+            )
 
     def get_schedules(self) -> list[Schedule]:
         docs_key, next_key = self._schedule_keys()

@@ -1,8 +1,9 @@
 """The Lua scripts the Redis providers run (each one atomic on the server, one round trip).
 
 Key layout. ``P`` is the provider's prefix; ``S`` is an instance's (or event's) shard prefix
-``P{P<n>}`` (``n`` = CRC-32 of the id modulo the shard count, see :mod:`.shards`), so that every key a
-script names is in the hash slot of one shard::
+``P{P<n>.<j>}`` (``n`` = CRC-32 of the id modulo the shard count; ``j`` puts shard n's slot in the n-th
+of as many equal slot ranges, see :mod:`.shards`), so that every key a script names is in the hash slot
+of one shard::
 
     S wf:<id>                 hash: doc (the instance's JSON without its pointers), rev (revision),
                               status (slot 1..4 in STATUS_SLOTS), n (number of pointers), wtok (the

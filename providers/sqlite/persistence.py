@@ -334,7 +334,7 @@ class SqlitePersistenceProvider(FileHealth, SqliteSchedules, SqliteWaitLists, Wo
         )
         return [EventSubscription.model_validate_json(row[0]) for row in rows]
 
-    def terminate_subscription(self, subscription_id: str) -> None:
+    def terminate_subscription(self, subscription_id: str, *, workflow_id: str | None = None) -> None:
         self._db.write(
             "terminate_subscription",
             lambda connection: connection.execute("DELETE FROM subscriptions WHERE id = ?", (subscription_id,)),

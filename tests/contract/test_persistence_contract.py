@@ -363,6 +363,16 @@ def test_terminate_subscription(persistence: Any) -> None:
     assert [s.id for s in persistence.get_subscriptions("approved", "k1", T0 + timedelta(days=1))] == [keep.id]
 
 
+def test_terminate_subscription_given_its_instance(persistence: Any) -> None:
+    keep = subscription(T0, workflow_id="wf-a")
+    drop = subscription(T0 + timedelta(seconds=1), workflow_id="wf-b")
+    persistence.create_event_subscription(keep)
+    persistence.create_event_subscription(drop)
+    persistence.terminate_subscription(drop.id, workflow_id="wf-b")
+    persistence.terminate_subscription("no-such-subscription", workflow_id="wf-b")
+    assert [s.id for s in persistence.get_subscriptions("approved", "k1", T0 + timedelta(days=1))] == [keep.id]
+
+
 def test_persist_workflow_saves_subscriptions(persistence: Any) -> None:
     wf = instance()
     persistence.create_workflow(wf)

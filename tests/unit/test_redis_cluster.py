@@ -15,7 +15,7 @@ from liteflow.core import StepBody, Workflow, WorkflowBuilder, WorkflowStatus, c
 from liteflow.core.models import Event, WorkflowInstance
 from liteflow.core.services.urls import redact, redis_cluster_seeds
 from liteflow.providers.redis.connection import split_own_options, text
-from liteflow.providers.redis.shards import DEFAULT_SHARDS, Shards, tagged
+from liteflow.providers.redis.shards import DEFAULT_SHARDS, Shards, shard_tags, tagged
 
 
 def test_a_cluster_url_names_its_seed_nodes_and_keeps_credentials_and_options() -> None:
@@ -38,6 +38,27 @@ def test_a_cluster_url_is_redacted_with_every_seed() -> None:
     assert redact("redis+cluster://u:secret@a:1,b:2/?x=1") == "redis+cluster://u:***@a:1,b:2/?x=1"
 
 
+@pytest.mark.parametrize(
+    ("url", "redacted"),
+    [
+        ("redis+cluster://h:1?password=secret", "redis+cluster://h:1?password=***"),
+        ("redis://h:1/0?socket_timeout=2&PASSWORD=secret&x=1", "redis://h:1/0?socket_timeout=2&PASSWORD=***&x=1"),
+        ("rediss://ann:sec@ret@h:1/0?pwd=secret", "rediss://ann:***@h:1/0?pwd=***"),
+        ("mongodb://ann:secret@a:1,b:2/db?authSource=admin", "mongodb://ann:***@a:1,b:2/db?authSource=admin"),
+        ("redis://ann@h:1/0", "redis://ann@h:1/0"),
+        ("redis://ann:secret@[::1/0?pass=secret", "redis://ann:***@[::1/0?pass=***"),  # urlsplit refuses it
+    ],
+)
+def test_every_password_in_a_url_is_redacted(url: str, redacted: str) -> None:
+    assert redact(url) == redacted
+
+
+def test_a_bad_cluster_url_error_does_not_show_a_query_password() -> None:
+    with pytest.raises(ValueError, match="bad seed node") as raised:
+        redis_cluster_seeds("redis+cluster://h:x?password=secret")
+    assert "secret" not in str(raised.value) and "password=***" in str(raised.value)
+
+
 def test_liteflow_options_are_taken_out_of_the_url() -> None:
     assert split_own_options("redis://h:1/0?shards=4&socket_timeout=2") == (
         "redis://h:1/0?socket_timeout=2",
@@ -50,14 +71,54 @@ def test_shards_are_chosen_by_crc32_of_the_id_and_hash_tagged_with_the_prefix() 
     shards = Shards("app:")
     assert shards.count == DEFAULT_SHARDS
     assert shards.of("abc") == zlib.crc32(b"abc") % DEFAULT_SHARDS
-    assert shards.base("abc") == f"app:{{app:{shards.of('abc')}}}"
-    assert key_slot((shards.base("abc") + "wf:abc").encode()) == key_slot(f"app:{shards.of('abc')}".encode())
-    slots = {key_slot(base.encode()) for base in shards.bases}
-    assert len(slots) == DEFAULT_SHARDS  # sixteen slots: spread over any cluster's masters
+    tag = shard_tags("app:", DEFAULT_SHARDS)[shards.of("abc")]
+    assert tag.startswith(f"app:{shards.of('abc')}.")
+    assert shards.base("abc") == f"app:{{{tag}}}"
+    assert key_slot((shards.base("abc") + "wf:abc").encode()) == key_slot(tag.encode())
     assert tagged("app:", "schedules") == "app:{app:schedules}"
     for bad in (0, -1, 1025, 2.0, True):
         with pytest.raises(ValueError):
             Shards("app:", bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("prefix", ["liteflow:", "app:", "t-7f3a:", ""])
+@pytest.mark.parametrize("count", [1, 3, 16, 100])
+def test_shard_n_hashes_into_the_nth_of_s_equal_slot_ranges(prefix: str, count: int) -> None:
+    for n, base in enumerate(Shards(prefix, count).bases):
+        assert n * 16384 // count <= key_slot(base.encode()) < (n + 1) * 16384 // count
+
+
+@pytest.mark.parametrize("prefix", ["liteflow:", "app:", "t-7f3a:"])
+def test_the_default_shards_spread_evenly_over_three_equal_masters(prefix: str) -> None:
+    # redis-cli --cluster create splits 16384 slots over 3 masters as 0-5460, 5461-10922, 10923-16383
+    masters = [0, 0, 0]
+    for base in Shards(prefix).bases:
+        slot = key_slot(base.encode())
+        masters[0 if slot <= 5460 else 1 if slot <= 10922 else 2] += 1
+    assert sorted(masters) == [5, 5, 6]
+
+
+def test_the_shard_tags_depend_only_on_the_prefix_and_the_count() -> None:
+    first = Shards("app:").bases
+    shard_tags.cache_clear()
+    assert Shards("app:").bases == first
+    assert Shards("app:", 16).bases == first
+    assert Shards("other:").bases != first
+    assert len(set(first)) == DEFAULT_SHARDS
+
+
+def test_a_prefix_with_a_hash_tag_of_its_own_puts_every_shard_in_its_slot() -> None:
+    shards = Shards("{liteflow}:")
+    assert {key_slot(base.encode()) for base in shards.bases} == {key_slot(b"liteflow")}
+    assert key_slot(tagged("{liteflow}:", "queue:workflow").encode()) == key_slot(b"liteflow")
+
+
+@pytest.mark.parametrize("prefix", ["app}:", "{app:", "a{}b:", "x}{", "x{"])
+def test_a_prefix_with_stray_braces_is_refused(prefix: str) -> None:
+    with pytest.raises(ValueError, match="hash tag"):
+        Shards(prefix)
+    with pytest.raises(ValueError, match="hash tag"):
+        tagged(prefix, "schedules")
 
 
 def test_the_shards_option_sets_the_persistence_layout(redis_url: str, redis_cleanup: str) -> None:
@@ -99,6 +160,40 @@ def cluster_client(redis_cluster_url: str) -> Iterator[Any]:
     assert isinstance(client, RedisCluster)
     yield client
     client.close()
+
+
+@pytest.mark.redis_cluster
+def test_control_requests_and_schedule_writes_wait_for_a_replica(
+    redis_cluster_url: str, redis_cluster_cleanup: str
+) -> None:
+    """Like a persist, a suspend/terminate request and a schedule's save or delete are answered once a
+    replica of their master has them (the script and WAIT on one connection)."""
+    from liteflow.core.schedules import Schedule
+    from liteflow.providers.redis import RedisPersistenceProvider
+
+    store = RedisPersistenceProvider(redis_cluster_url, prefix=redis_cluster_cleanup)
+    routes = store._conn._routes
+    assert routes is not None
+    waited: list[bytes] = []
+    try:
+        instance = WorkflowInstance(workflow_definition_id="Flow", version=1)
+        store.create_workflow(instance)
+        original = routes.execute_replicated
+
+        def recording(key: Any, *args: Any) -> Any:
+            waited.append(key if isinstance(key, bytes) else key.encode())
+            return original(key, *args)
+
+        routes.execute_replicated = recording  # type: ignore[method-assign]
+        due = datetime(2030, 1, 1, tzinfo=timezone.utc)
+        assert store.request_control(instance.id, None, "suspend")
+        store.save_schedule(Schedule(id="s1", definition_id="Flow", every=timedelta(minutes=1), next_run_time=due))
+        assert store.delete_schedule("s1")
+        schedules = tagged(redis_cluster_cleanup, "schedules").encode()
+        assert [key.startswith(schedules) for key in waited] == [False, True, True]
+        assert waited[0].endswith(instance.id.encode())
+    finally:
+        store.close()
 
 
 @pytest.mark.redis_cluster

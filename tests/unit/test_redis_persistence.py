@@ -273,6 +273,19 @@ def test_persist_upserts_subscriptions_by_id_and_terminate_removes(store: RedisP
     assert store.get_subscriptions("ev", "k2", T0) == []
 
 
+def test_terminate_subscription_given_its_instance_tells_only_that_shard(store: RedisPersistenceProvider) -> None:
+    shards = Shards("")
+    first = make_instance()
+    other = next(f"w{i}" for i in range(100) if shards.of(f"w{i}") != shards.of(first.id))
+    store.create_workflow(first)
+    subscription = make_subscription(first.id, T0)
+    store.create_event_subscription(subscription)
+    store.terminate_subscription(subscription.id, workflow_id=other)  # another shard: not there
+    assert [s.id for s in store.get_subscriptions("ev", "k", T0)] == [subscription.id]
+    store.terminate_subscription(subscription.id, workflow_id=first.id)
+    assert store.get_subscriptions("ev", "k", T0) == []
+
+
 # -- events ----------------------------------------------------------------------------------------------
 def test_events_oldest_first_within_inclusive_bounds(store: RedisPersistenceProvider) -> None:
     times = [T0 + timedelta(seconds=s) for s in (3, 1, 2, 0)]
@@ -327,6 +340,29 @@ def test_errors_are_kept_per_workflow_in_order(store: RedisPersistenceProvider) 
     assert [e.message for e in store.get_errors("w1")] == ["e0", "e1", "e2"]
     assert store.get_errors("w1")[0] == errors[0]
     assert store.get_errors("nobody") == []
+
+
+def test_the_errors_of_several_workflows_are_stored_in_one_transaction(
+    store: RedisPersistenceProvider, raw: redis.Redis, redis_cleanup: str
+) -> None:
+    """On one server the RPUSHes go in one MULTI/EXEC (all or none: a resend after a dropped connection
+    cannot store some twice), as MONITOR shows them on the wire."""
+    errors = [ExecutionError(workflow_id=f"w{i}", execution_pointer_id="p", message="boom") for i in range(3)]
+    marker = f"{redis_cleanup}done"
+    with raw.monitor() as monitor:
+        store.persist_errors(errors)
+        raw.get(marker)
+        seen: list[dict[str, Any]] = []
+        for command in monitor.listen():
+            seen.append(command)
+            if marker in command["command"]:
+                break
+    ours = [c for c in seen if c["command"].startswith("RPUSH") and redis_cleanup in c["command"]]
+    assert len(ours) == 3
+    client = (ours[0]["client_address"], ours[0]["client_port"])
+    words = [c["command"].split()[0] for c in seen if (c["client_address"], c["client_port"]) == client]
+    assert words[-5:] == ["MULTI", "RPUSH", "RPUSH", "RPUSH", "EXEC"]
+    assert [len(store.get_errors(f"w{i}")) for i in range(3)] == [1, 1, 1]
 
 
 # -- purge -----------------------------------------------------------------------------------------------

@@ -114,11 +114,11 @@ class EventConsumer:
             try:
                 instance = runtime.persistence.get_workflow_instance(workflow_id)
             except WorkflowNotFoundError:
-                runtime.persistence.terminate_subscription(subscription.id)
+                runtime.persistence.terminate_subscription(subscription.id, workflow_id=workflow_id)
                 return True
             pointer = waiting_pointer(instance, subscription)
             if pointer is None or instance.status in (WorkflowStatus.COMPLETE, WorkflowStatus.TERMINATED):
-                runtime.persistence.terminate_subscription(subscription.id)
+                runtime.persistence.terminate_subscription(subscription.id, workflow_id=workflow_id)
                 return True
             now = utcnow()
             event = oldest_event_for(runtime.persistence, subscription, instance, now)

@@ -19,6 +19,7 @@ URL needs them, so a driver that is not installed costs nothing until it is aske
 
 from __future__ import annotations
 
+import re
 import sys
 import warnings
 from collections.abc import Callable
@@ -40,14 +41,22 @@ _SCHEMES: dict[str, tuple[str, ...]] = {
 DEFAULT_MONGO_DATABASE = "liteflow"
 
 
+#: A ``password=`` (or ``pass=``, ``pwd=``) query option's value.
+_QUERY_PASSWORD = re.compile(r"(?P<head>[?&](?:password|pass|pwd)=)[^&#]*", re.IGNORECASE)
+
+
 def redact(url: str) -> str:
-    """The URL with its password (if any) replaced by ``***``: fit for logs and error messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    hosts = parts.netloc.rpartition("@")[2]  # host:port, or a cluster's host:port,host:port...
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{hosts}"))
+    """The URL with its passwords replaced by ``***``: the one in the user info and any ``password=``
+    (``pass=``, ``pwd=``) query option. User names, hosts, paths and other options are kept: fit for logs
+    and error messages. It never raises, even on a URL too malformed to parse."""
+    scheme, sep, rest = url.partition("://")
+    if sep:
+        end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+        credentials, at, hosts = rest[:end].rpartition("@")  # the last @, as urlsplit reads it
+        user, colon, _ = credentials.partition(":")
+        if at and colon:
+            url = f"{scheme}://{user}:***@{hosts}{rest[end:]}"
+    return _QUERY_PASSWORD.sub(r"\g<head>***", url)
 
 
 def scheme_of(url: str) -> str:

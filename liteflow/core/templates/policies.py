@@ -99,7 +99,7 @@ class RunningInstances:
 
     def finished(self, workflow_id: str) -> None:
         """Drop the record of an instance that ended (a record left behind is dropped by ``running``)."""
-        self.persistence.terminate_subscription(record_id(workflow_id))
+        self.persistence.terminate_subscription(record_id(workflow_id), workflow_id=workflow_id)
 
     def running(self, template_id: str) -> list[WorkflowInstance]:
         """The recorded instances still running; records of the others are dropped."""
@@ -113,7 +113,7 @@ class RunningInstances:
             if instance is not None and instance.status in (WorkflowStatus.RUNNABLE, WorkflowStatus.SUSPENDED):
                 running.append(instance)
             else:
-                self.persistence.terminate_subscription(record.id)
+                self.persistence.terminate_subscription(record.id, workflow_id=record.workflow_id)
         return running
 
 

@@ -72,16 +72,11 @@ def main() -> None:
         env=dict(os.environ),
     )
     try:
-        for _ in range(common.WARM_RUNS):
-            _chains(1)
-        w1 = common.p50([_chains(1) * 1000 for _ in range(common.W1_RUNS)])
-        w = common.CHAINS * common.CHAIN_STEPS / _chains(common.CHAINS)
-        e = _events(common.SPACING)
-        burst = _events(0.0)
+        results = common.measure(_chains, _events)
     finally:
         worker.terminate()
         worker.wait(timeout=30)
-    common.emit("celery", {"W": w, "W1": w1, "E": e, "Eb": burst})
+    common.emit("celery", results)
 
 
 if __name__ == "__main__":

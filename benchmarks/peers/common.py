@@ -6,7 +6,7 @@ import json
 import statistics
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 CHAINS = 200
 CHAIN_STEPS = 10
@@ -35,3 +35,13 @@ def wait_until(done: object, what: str, deadline: float = DEADLINE) -> None:
         if time.monotonic() > end:
             raise TimeoutError(f"timed out waiting for {what}")
         time.sleep(0.01)
+
+
+def measure(chains: Callable[[int], float], events: Callable[[float], float]) -> dict[str, float]:
+    """The four workloads, given how a side runs ``n`` chains (seconds taken) and 50 events ``spacing``
+    seconds apart (p50 ms)."""
+    for _ in range(WARM_RUNS):
+        chains(1)
+    w1 = p50([chains(1) * 1000 for _ in range(W1_RUNS)])
+    w = CHAINS * CHAIN_STEPS / chains(CHAINS)
+    return {"W": w, "W1": w1, "E": events(SPACING), "Eb": events(0.0)}

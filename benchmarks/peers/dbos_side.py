@@ -86,15 +86,10 @@ def main() -> None:
     DBOS(config=config)
     DBOS.launch()
     try:
-        for _ in range(common.WARM_RUNS):
-            _chains(1)
-        w1 = common.p50([_chains(1) * 1000 for _ in range(common.W1_RUNS)])
-        w = common.CHAINS * common.CHAIN_STEPS / _chains(common.CHAINS)
-        e = _events(common.SPACING)
-        burst = _events(0.0)
+        results = common.measure(_chains, _events)
     finally:
         DBOS.destroy()
-    common.emit("dbos", {"W": w, "W1": w1, "E": e, "Eb": burst})
+    common.emit("dbos", results)
 
 
 if __name__ == "__main__":

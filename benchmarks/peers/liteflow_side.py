@@ -87,15 +87,10 @@ def main() -> None:
     host.register_workflow(Waiter())
     host.start()
     try:
-        for _ in range(common.WARM_RUNS):
-            _chains(host, 1)
-        w1 = common.p50([_chains(host, 1) * 1000 for _ in range(common.W1_RUNS)])
-        w = common.CHAINS * common.CHAIN_STEPS / _chains(host, common.CHAINS)
-        e = _events(host, common.SPACING)
-        burst = _events(host, 0.0)
+        results = common.measure(lambda n: _chains(host, n), lambda spacing: _events(host, spacing))
     finally:
         host.stop()
-    common.emit("liteflow", {"W": w, "W1": w1, "E": e, "Eb": burst})
+    common.emit("liteflow", results)
 
 
 if __name__ == "__main__":

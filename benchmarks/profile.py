@@ -1,8 +1,11 @@
-"""Where a step's time goes: the W workload (10-step chains) profiled with pyinstrument.
+"""Where a step's time goes: the W workload (10-step chains), or an event's (``--workload E``: a published
+event taken by the event consumer, which wakes a waiting instance and runs its last two steps), profiled
+with pyinstrument.
 
     python -m benchmarks.profile --providers memory --instances 1000
     python -m benchmarks.profile --providers redis --instances 300
     python -m benchmarks.profile --providers sqlite --instances 300
+    python -m benchmarks.profile --providers redis --instances 300 --workload E
 
 To see one step's cost without the noise of threads fighting over the GIL, the host is not started:
 this process starts the instances (as a client), then takes them off the queue and runs them itself,
@@ -30,7 +33,7 @@ from typing import Any
 from benchmarks.harness import delete_keys, redis_answers, redis_host, sqlite_host
 from benchmarks.measure import Completions
 from benchmarks.nodes import close_providers
-from benchmarks.workflows import CHAIN, CHAIN_STEPS, register_all
+from benchmarks.workflows import CHAIN, CHAIN_STEPS, EVENT, EVENT_NAME, register_all
 from liteflow.core import WorkflowHost, configure_workflow_host
 from liteflow.core.interfaces import QueueType
 
@@ -78,7 +81,51 @@ def drive(host: Any, expected: int, completions: Completions, timeout: float) ->
             consumer.process(workflow_id)
 
 
-def analyse(session: Any, total_steps: int) -> str:
+def drive_events(host: Any, references: list[str], completions: Completions, timeout: float) -> None:
+    """Publish the event each of ``references`` (BenchEvent instances, waiting) waits for, one at a time,
+    and have this thread take it as an event worker does: the event consumer delivers it and runs the woken
+    instance at once (as ``Workers.run_woken`` does with a free slot); anything queued meanwhile runs too."""
+    from liteflow.core.services.event_consumer import EventConsumer
+    from liteflow.core.services.workflow_consumer import WorkflowConsumer
+
+    workflows = WorkflowConsumer(host.runtime)
+    consumer = EventConsumer(host.runtime, workflows, lambda instance, run_held: run_held(instance) or True)
+    queue = host.queue
+    deadline = time.monotonic() + timeout
+    for reference in references:
+        host.publish_event(EVENT_NAME, reference, None)
+        while completions.get(reference) is None and time.monotonic() < deadline:
+            event_id = queue.dequeue_work(QueueType.EVENT, 0)
+            if event_id is not None:
+                consumer.process(event_id)
+                continue
+            workflow_id = queue.dequeue_work(QueueType.WORKFLOW, 0.05)
+            if workflow_id is not None:
+                workflows.process(workflow_id)
+
+
+def waiting_instances(host: Any, prefix: str, n: int, completions: Completions, timeout: float) -> list[str]:
+    """``n`` BenchEvent instances started and run up to their wait for an event (key: the reference)."""
+    from liteflow.core.models import PointerStatus
+    from liteflow.core.services.workflow_consumer import WorkflowConsumer
+
+    consumer = WorkflowConsumer(host.runtime)
+    references = [f"{prefix}{i}" for i in range(n)]
+    ids = [host.start_workflow(EVENT, 1, {"key": reference}, reference=reference) for reference in references]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        workflow_id = host.queue.dequeue_work(QueueType.WORKFLOW, 0.05)
+        if workflow_id is not None:
+            consumer.process(workflow_id)
+        elif all(
+            any(p.status is PointerStatus.WAITING_FOR_EVENT for p in host.get_workflow_instance(i).execution_pointers)
+            for i in ids
+        ):
+            return references
+    raise SystemExit("the instances did not all reach their wait for an event")
+
+
+def analyse(session: Any, total_steps: int, unit: str = "step") -> str:
     """Self and inclusive time per function and per package, as text."""
     root = session.root_frame()
     total = root.time if root is not None else 0.0
@@ -100,17 +147,17 @@ def analyse(session: Any, total_steps: int) -> str:
     if root is not None:
         walk(root, frozenset())
     per_step_us = total / total_steps * 1e6 if total_steps else 0.0
-    lines = [f"profiled {total:.3f}s for {total_steps} steps: {per_step_us:.1f} us per step (one thread)", ""]
+    lines = [f"profiled {total:.3f}s for {total_steps} {unit}s: {per_step_us:.1f} us per {unit} (one thread)", ""]
     lines.append("share of time by package (self time):")
     for label, seconds in sorted(by_package.items(), key=lambda kv: -kv[1]):
-        lines.append(f"  {100 * seconds / total:5.1f}%  {seconds / total_steps * 1e6:7.1f} us/step  {label}")
+        lines.append(f"  {100 * seconds / total:5.1f}%  {seconds / total_steps * 1e6:7.1f} us/{unit}  {label}")
     lines += ["", "top functions by self time:"]
     for (function, where), seconds in sorted(self_time.items(), key=lambda kv: -kv[1])[:30]:
         lines.append(f"  {100 * seconds / total:5.1f}%  {function}  ({where})")
     lines += ["", "top functions by inclusive time:"]
     for (function, where), seconds in sorted(inclusive.items(), key=lambda kv: -kv[1])[:40]:
         lines.append(
-            f"  {100 * seconds / total:5.1f}%  {seconds / total_steps * 1e6:7.1f} us/step  {function}  ({where})"
+            f"  {100 * seconds / total:5.1f}%  {seconds / total_steps * 1e6:7.1f} us/{unit}  {function}  ({where})"
         )
     return "\n".join(lines)
 
@@ -212,6 +259,42 @@ def single_thread(args: argparse.Namespace, prefix: str | None) -> tuple[str, st
     return text, profiler.output_text(unicode=False, color=False, show_all=False)
 
 
+def single_thread_events(args: argparse.Namespace, prefix: str | None) -> tuple[str, str]:
+    """Profile events taken in this thread (see ``drive_events``); the analysis and the call tree."""
+    from pyinstrument import Profiler
+
+    host = _host(args, prefix)
+    completions = Completions()
+    completions.listen(host)
+    n = args.instances
+    try:
+        drive_events(host, waiting_instances(host, "warmup", 1, completions, 30), completions, 30)
+        plain = waiting_instances(host, "u", n, completions, args.timeout)
+        profiled = waiting_instances(host, "p", n, completions, args.timeout)
+        stats0, t0, process0 = _server_stats(args), time.perf_counter(), time.process_time()
+        drive_events(host, plain, completions, args.timeout)
+        seconds, process = time.perf_counter() - t0, time.process_time() - process0
+        stats1 = _server_stats(args)
+        events = sum(1 for reference in plain if completions.get(reference) is not None)
+        profiler = Profiler(interval=args.interval)
+        profiler.start()
+        drive_events(host, profiled, completions, args.timeout)
+        session = profiler.stop()
+        done = sum(1 for reference in profiled if completions.get(reference) is not None)
+    finally:
+        _close(host)
+    lines = [
+        f"E workload, {args.providers} providers, {done} of {n} events, each publish -> deliver -> the woken "
+        "instance's last two steps, one at a time in one thread",
+        f"without the profiler: {seconds / max(events, 1) * 1e6:.1f} us of wall time per event "
+        f"({events / seconds:,.0f} events/s), publish included; "
+        f"{process / max(events, 1) * 1e6:.1f} us of this process's CPU per event",
+    ]
+    lines += [line.replace("per step", "per event") for line in _server_lines(stats0, stats1, events)]
+    text = "\n".join(lines) + "\n\n" + analyse(session, done, unit="event")
+    return text, profiler.output_text(unicode=False, color=False, show_all=False)
+
+
 def threads_sweep(args: argparse.Namespace, prefix: str | None) -> str:
     """The started host (its worker threads), W at ``--instances`` for several worker counts, no profiler."""
     lines = [f"started host, W with N={args.instances}, by max_concurrent_workflows (worker threads):"]
@@ -237,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.profile", description=__doc__.splitlines()[0])
     parser.add_argument("--providers", choices=("memory", "redis", "sqlite"), default="memory")
     parser.add_argument("--instances", type=int, default=1000)
+    parser.add_argument("--workload", choices=("W", "E"), default="W", help="W: 10-step chains; E: events")
     parser.add_argument("--redis-url", default=os.environ.get("LITEFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"))
     parser.add_argument("--out-dir", default=RESULTS)
     parser.add_argument("--interval", type=float, default=0.0005, help="sampling interval, seconds")
@@ -254,13 +338,18 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         prefix = f"lfbench:profile-{os.getpid()}:"
     try:
-        text, tree = single_thread(args, prefix)
-        sweep = threads_sweep(args, prefix)
+        if args.workload == "E":
+            text, tree = single_thread_events(args, prefix)
+            sweep = ""
+        else:
+            text, tree = single_thread(args, prefix)
+            sweep = threads_sweep(args, prefix)
     finally:
         if prefix is not None:
             delete_keys(args.redis_url, prefix)
     os.makedirs(args.out_dir, exist_ok=True)
-    path = os.path.join(args.out_dir, f"profile-{args.providers}.txt")
+    suffix = "-events" if args.workload == "E" else ""
+    path = os.path.join(args.out_dir, f"profile-{args.providers}{suffix}.txt")
     with open(path, "w") as out:
         out.write(f"{text}\n\n{sweep}\n\ncall tree (pyinstrument):\n{tree}\n")
     print(text)

@@ -46,6 +46,7 @@ def _consumer(persistence: Any) -> WorkflowConsumer:
     consumer.runtime = types.SimpleNamespace(  # type: ignore[assignment]
         persistence=persistence, control_signal=types.SimpleNamespace(applied=lambda: None)
     )
+    consumer._deliveries = {}
     return consumer
 
 

@@ -6,13 +6,13 @@ import threading
 from collections.abc import Callable
 
 from liteflow.core.engine.events import deliver, oldest_event_for, waiting_pointer
-from liteflow.core.errors import ConcurrencyError, ControlRequested, WorkflowNotFoundError
+from liteflow.core.errors import WorkflowNotFoundError
 from liteflow.core.interfaces import QueueType
 from liteflow.core.log import logger
 from liteflow.core.models import EventSubscription, WorkflowInstance, WorkflowStatus, utcnow
 from liteflow.core.primitives.sub_workflow import settled_announcement
 from liteflow.core.services.runtime import Runtime
-from liteflow.core.services.workflow_consumer import WorkflowConsumer
+from liteflow.core.services.workflow_consumer import Delivery, WorkflowConsumer, store_delivery
 
 #: ``run_woken(instance, run_held)``: run a woken instance on a free workflow slot (see ``services.workers``)
 RunWoken = Callable[[WorkflowInstance, Callable[[WorkflowInstance], None]], bool]
@@ -26,12 +26,14 @@ _MOST_RETRIED = 10_000
 
 class EventConsumer:
     """Matches an event to subscriptions by name, key and as-of time; each matching waiting pointer
-    receives the oldest event it has not consumed.
+    receives the oldest event it has not consumed. The event is marked processed once every delivery
+    is stored.
 
     An event whose workflow is locked by a worker of this host is left to that worker, which takes it
     after its pass (see ``InProgress.defer_event``); one locked elsewhere is tried again after
-    ``event_retry_delay``, doubled on every attempt up to ``poll_interval``. A workflow woken here is
-    run here at once if a workflow slot is free (``run_woken``: ``Workers.run_woken``), else it is queued.
+    ``event_retry_delay``, doubled on every attempt up to ``poll_interval``. The last workflow woken here
+    is run here at once if a workflow slot is free (``run_woken``: ``Workers.run_woken``), its delivery
+    stored with its first pass (one write, not two), else the delivery is stored and it is queued.
     """
 
     def __init__(self, runtime: Runtime, workflows: WorkflowConsumer, run_woken: RunWoken) -> None:
@@ -47,7 +49,7 @@ class EventConsumer:
         lock_id = f"evt:{event_id}"
         if not runtime.lock.acquire_lock(lock_id):
             return
-        held: WorkflowInstance | None = None
+        held: Delivery | None = None
         try:
             try:
                 event = runtime.persistence.get_event(event_id)
@@ -64,23 +66,54 @@ class EventConsumer:
             subscriptions = runtime.persistence.get_subscriptions(event.event_name, event.event_key, event.event_time)
             last = len(subscriptions) - 1  # the last woken workflow may run here; the others are queued
             outcomes = [self.seed(subscription, keep=i == last) for i, subscription in enumerate(subscriptions)]
-            if outcomes and isinstance(outcomes[-1], WorkflowInstance):
+            if outcomes and isinstance(outcomes[-1], Delivery):
                 held = outcomes[-1]
             locked = [s.workflow_id for s, outcome in zip(subscriptions, outcomes, strict=True) if outcome is False]
-            if not locked:
-                runtime.persistence.mark_event_processed(event_id)
-                self._forget(event_id)
-            else:
-                self._retry(event_id, locked)
         except BaseException:
-            if held is not None:
-                runtime.lock.release_lock(held.id)
+            if held is not None:  # its delivery was not stored: the event stays unprocessed
+                runtime.lock.release_lock(held.instance.id)
             raise
         finally:
             runtime.lock.release_lock(lock_id)
-        if held is not None and not self.run_woken(held, self.workflows.run_held):
-            runtime.lock.release_lock(held.id)
-            runtime.queue.queue_work(held.id, QueueType.WORKFLOW)
+        self._finish(event_id, held, locked)
+
+    def _finish(self, event_id: str, held: Delivery | None, locked: list[str]) -> None:
+        """After the deliveries: run the held instance, and mark the event processed if every delivery is
+        stored, else try it again for the workflows that were locked."""
+        if held is None:
+            if locked:
+                self._retry(event_id, locked)
+            else:
+                self._processed(event_id)
+            return
+        if not locked:  # marked processed right after the write that stores the last delivery
+            held.on_stored = lambda: self._processed(event_id)
+        if not self._run_delivered(held):
+            self._retry(event_id, [*locked, held.instance.id])
+        elif locked:
+            self._retry(event_id, locked)
+
+    def _processed(self, event_id: str) -> None:
+        self.runtime.persistence.mark_event_processed(event_id)
+        self._forget(event_id)
+
+    def _run_delivered(self, held: Delivery) -> bool:
+        """Run an instance the event was delivered to (locked, the delivery not stored yet) on a free
+        workflow slot: its first stored pass stores the delivery with it. Without a free slot, store the
+        delivery, unlock and queue it. True if the delivery was stored."""
+        instance = held.instance
+        if self.run_woken(instance, lambda woken: self.workflows.run_held(woken, held)):
+            return bool(held.stored)
+        runtime = self.runtime
+        stored = control_waits = False
+        try:
+            stored, control_waits = store_delivery(runtime, instance, held.subscription_id)
+        finally:
+            runtime.lock.release_lock(instance.id)
+        held.tried(stored)
+        if stored or control_waits:
+            runtime.queue.queue_work(instance.id, QueueType.WORKFLOW)
+        return stored
 
     def _retry(self, event_id: str, locked: list[str]) -> None:
         """Some workflows of the event were locked: leave it to their workers here, or try it again later."""
@@ -101,15 +134,16 @@ class EventConsumer:
             with self._mutex:
                 self._attempts.pop(event_id, None)
 
-    def seed(self, subscription: EventSubscription, keep: bool = False) -> bool | WorkflowInstance:
+    def seed(self, subscription: EventSubscription, keep: bool = False) -> bool | Delivery:
         """Deliver to one subscription. False if its workflow is locked (try again later); otherwise True,
-        or, with ``keep`` and a workflow now runnable, that instance, still locked, for the caller to run
-        on a free slot (or unlock and queue), instead of unlocking it and queueing it here."""
+        or, with ``keep`` and a workflow the event makes runnable, a :class:`Delivery`: the instance, still
+        locked, with the event delivered but not stored, for the caller to run on a free slot (its first
+        pass stores the delivery) or to store, unlock and queue."""
         runtime = self.runtime
         workflow_id = subscription.workflow_id
         if not runtime.lock.acquire_lock(workflow_id):
             return False
-        kept = control_waits = False
+        kept = stored = control_waits = False
         try:
             try:
                 instance = runtime.persistence.get_workflow_instance(workflow_id)
@@ -125,24 +159,19 @@ class EventConsumer:
             if event is None:
                 return True
             deliver(instance, pointer, event, now)
+            if instance.status is WorkflowStatus.RUNNABLE and keep:
+                kept = True
+                return Delivery(instance, subscription.id)
             if instance.status is not WorkflowStatus.RUNNABLE:
                 instance.next_execution = None
-            try:
-                runtime.persistence.persist_workflow(instance, ended_subscriptions=[subscription.id])
-            except ControlRequested:  # a status change waits for whoever holds the lock next: a worker
-                control_waits = True
+            stored, control_waits = store_delivery(runtime, instance, subscription.id)
+            if not stored:
                 return False
-            except ConcurrencyError:
-                return False
-            if instance.status is not WorkflowStatus.RUNNABLE:
-                return True
-            if keep:
-                kept = True
-                return instance
         finally:
             if not kept:
                 runtime.lock.release_lock(workflow_id)
-            if control_waits:
+            if control_waits:  # a status change waits for whoever holds the lock next: a worker
                 runtime.queue.queue_work(workflow_id, QueueType.WORKFLOW)
-        runtime.queue.queue_work(workflow_id, QueueType.WORKFLOW)
+        if instance.status is WorkflowStatus.RUNNABLE:
+            runtime.queue.queue_work(workflow_id, QueueType.WORKFLOW)
         return True

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 from liteflow.core.control_state import mark_control, pending_control
 from liteflow.core.engine.events import deliver, oldest_event_for, waiting_pointer
@@ -47,12 +49,45 @@ def persist(
         )
 
 
+def store_delivery(runtime: Runtime, instance: WorkflowInstance, subscription_id: str) -> tuple[bool, bool]:
+    """Store an instance an event was just delivered to, ending the subscription: (stored, a status
+    change is pending, so the instance must be queued for a worker to apply it; nothing was stored)."""
+    try:
+        runtime.persistence.persist_workflow(instance, ended_subscriptions=[subscription_id])
+    except ControlRequested:
+        return False, True
+    except ConcurrencyError:
+        return False, False
+    return True, False
+
+
 def due(instance: WorkflowInstance, now_ms: int) -> bool:
     return (
         instance.status is WorkflowStatus.RUNNABLE
         and instance.next_execution is not None
         and instance.next_execution <= now_ms
     )
+
+
+@dataclass
+class Delivery:
+    """An event delivered to a locked instance but not stored yet: the next save stores the delivery
+    (ending ``subscription_id``) with whatever the pass changed. ``stored``: None until a save or a
+    delivery-only write was tried, then whether it succeeded; ``on_stored`` is called once it did
+    (by the event consumer: the event is marked processed right after the write that delivered it)."""
+
+    instance: WorkflowInstance
+    subscription_id: str
+    stored: bool | None = None
+    on_stored: Callable[[], None] | None = None
+
+    def tried(self, stored: bool) -> None:
+        self.stored = stored
+        if stored and self.on_stored is not None:
+            try:
+                self.on_stored()
+            except Exception as exc:  # the delivery is stored: at worst the event is taken again, and skipped
+                log.warning("event.mark_failed", workflow_id=self.instance.id, error=f"{type(exc).__name__}: {exc}")
 
 
 #: Most instances kept parked, and for how long (see WorkflowConsumer): an instance re-queued here but run
@@ -75,6 +110,8 @@ class WorkflowConsumer:
         #: workflow id -> (when parked, the instance), oldest first
         self._parked: dict[str, tuple[float, WorkflowInstance]] = {}
         self._revision_of = runtime.revision_of
+        #: workflow id -> the delivery its next save stores (see ``run_held``)
+        self._deliveries: dict[str, Delivery] = {}
         self.missing = MissingDefinitions(runtime.options.poll_interval, runtime.options.max_concurrent_workflows + 1)
 
     def _load(self, workflow_id: str) -> WorkflowInstance:
@@ -116,14 +153,27 @@ class WorkflowConsumer:
         if instance is not None and requeue is not None:
             self.follow_up(instance, requeue)
 
-    def run_held(self, instance: WorkflowInstance) -> None:
+    def run_held(self, instance: WorkflowInstance, delivery: Delivery | None = None) -> None:
         """``process`` for a caller that already holds the instance's lock and has just loaded (and
-        persisted) it: runs it, then releases the lock."""
+        stored) it, or, with ``delivery``, delivered an event to it that its first save (of a pass, or of
+        a status change applied before one) stores: runs it, then releases the lock. A delivery no save
+        took (no pass ran: no definition here, no concurrency slot, stopping) is stored on its own; one
+        whose run raised first is not stored (the event stays unprocessed and is delivered again)."""
         requeue: bool | None = False
+        control_waits = False
+        if delivery is not None:
+            self._deliveries[instance.id] = delivery
         try:
             requeue = self.run_limited(instance)
+            if delivery is not None and self._deliveries.pop(instance.id, None) is not None:
+                stored, control_waits = store_delivery(self.runtime, instance, delivery.subscription_id)
+                delivery.tried(stored)
         finally:
+            if delivery is not None:
+                self._deliveries.pop(instance.id, None)  # a pass that raised: nothing more is stored
             self.runtime.lock.release_lock(instance.id)
+        if control_waits:
+            self.runtime.queue.queue_work(instance.id, QueueType.WORKFLOW)
         if requeue is not None:
             self.follow_up(instance, requeue)
 
@@ -202,6 +252,10 @@ class WorkflowConsumer:
         meanwhile is applied to the pass and stored with it, in the same write (``control.fold``), and so
         is one requested while this host applies the first; ``applied``: the requests already folded in."""
         persistence = self.runtime.persistence
+        delivery = self._deliveries.pop(instance.id, None) if self._deliveries else None
+        if delivery is not None:
+            delivery.stored = False  # until this write succeeds
+            result = replace(result, ended_subscriptions=[*result.ended_subscriptions, delivery.subscription_id])
         while True:
             try:
                 persist(self.runtime, instance, result, applied)
@@ -219,6 +273,8 @@ class WorkflowConsumer:
             except ConcurrencyError:
                 log.warning("workflow.persist_conflict", workflow_id=instance.id, revision=instance.revision)
                 return False
+        if delivery is not None:
+            delivery.tried(True)
         if applied is not None:
             mark_control(instance, None)
             self.runtime.control_signal.applied()

@@ -45,36 +45,38 @@ class EventConsumer:
         self._mutex = threading.Lock()
 
     def process(self, event_id: str) -> None:
+        """Deliver one event. No lock is taken on the event: two workers that take the same event at once
+        (queued again by a poller meanwhile) each lock the workflows they deliver to, and a workflow's
+        lock holder delivers only an event it has not consumed, so the event is delivered once per
+        subscription either way; the loser of a workflow's lock tries again, and finds it done."""
         runtime = self.runtime
-        lock_id = f"evt:{event_id}"
-        if not runtime.lock.acquire_lock(lock_id):
-            return
-        held: Delivery | None = None
         try:
-            try:
-                event = runtime.persistence.get_event(event_id)
-            except KeyError:
-                return
-            if event.is_processed:
-                return
-            now = utcnow()
-            if event.event_time > now:
-                runtime.scheduler.wake_after((event.event_time - now).total_seconds(), event_id, QueueType.EVENT)
-                return
-            if settled_announcement(runtime, event) is None:
-                return  # a child's end not stored yet: its host queues it once it is (else the poller)
-            subscriptions = runtime.persistence.get_subscriptions(event.event_name, event.event_key, event.event_time)
-            last = len(subscriptions) - 1  # the last woken workflow may run here; the others are queued
-            outcomes = [self.seed(subscription, keep=i == last) for i, subscription in enumerate(subscriptions)]
-            if outcomes and isinstance(outcomes[-1], Delivery):
-                held = outcomes[-1]
-            locked = [s.workflow_id for s, outcome in zip(subscriptions, outcomes, strict=True) if outcome is False]
+            event = runtime.persistence.get_event(event_id)
+        except KeyError:
+            return
+        if event.is_processed:
+            return
+        now = utcnow()
+        if event.event_time > now:
+            runtime.scheduler.wake_after((event.event_time - now).total_seconds(), event_id, QueueType.EVENT)
+            return
+        if settled_announcement(runtime, event) is None:
+            return  # a child's end not stored yet: its host queues it once it is (else the poller)
+        subscriptions = runtime.persistence.get_subscriptions(event.event_name, event.event_key, event.event_time)
+        last = len(subscriptions) - 1  # the last woken workflow may run here; the others are queued
+        held: Delivery | None = None
+        outcomes: list[bool | Delivery] = []
+        try:
+            for i, subscription in enumerate(subscriptions):
+                outcome = self.seed(subscription, keep=i == last)
+                outcomes.append(outcome)
+                if isinstance(outcome, Delivery):
+                    held = outcome
         except BaseException:
             if held is not None:  # its delivery was not stored: the event stays unprocessed
                 runtime.lock.release_lock(held.instance.id)
             raise
-        finally:
-            runtime.lock.release_lock(lock_id)
+        locked = [s.workflow_id for s, outcome in zip(subscriptions, outcomes, strict=True) if outcome is False]
         self._finish(event_id, held, locked)
 
     def _finish(self, event_id: str, held: Delivery | None, locked: list[str]) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Union
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -120,6 +120,28 @@ def pack_command(args: Sequence[Any]) -> bytes:
     return b"".join(out)
 
 
+#: Sends packed commands on a connection and reads what they answer.
+_Exchange = Callable[[redis.connection.AbstractConnection, list[bytes]], Any]
+
+
+def _exchange_one(connection: redis.connection.AbstractConnection, packed: list[bytes]) -> Any:
+    """One command's reply (an error reply raised)."""
+    connection.send_packed_command(packed)
+    return connection.read_response()
+
+
+def _exchange_all(connection: redis.connection.AbstractConnection, packed: list[bytes]) -> list[Any]:
+    """Every command's reply, in order (an error reply in its place, as the exception)."""
+    connection.send_packed_command(packed)
+    replies: list[Any] = []
+    for _ in packed:
+        try:
+            replies.append(connection.read_response())
+        except redis.ResponseError as exc:  # the whole reply was read: the next one follows
+            replies.append(exc)
+    return replies
+
+
 class _Connections:
     """Connections for the hot path's commands, taken and given back without the pool's bookkeeping.
 
@@ -137,19 +159,28 @@ class _Connections:
         self.closed = False
 
     def execute(self, *args: Any) -> Any:
+        """One command; its raw reply (an error reply raised)."""
+        return self._send([pack_command(args)], _exchange_one)
+
+    def execute_pipeline(self, commands: Sequence[Sequence[Any]]) -> list[Any]:
+        """Several commands in one write, their replies in order (an error reply in its place, as the
+        exception). Sent once more on a fresh connection if the connection broke: for commands that may
+        be sent twice (reads, idempotent writes)."""
+        return self._send([pack_command(args) for args in commands], _exchange_all)
+
+    def _send(self, packed: list[bytes], exchange: _Exchange) -> Any:
+        """``exchange(connection, packed)`` on an idle connection (a new one if none is), once more after
+        reconnecting if the connection broke; the connection is given back afterwards."""
         try:
             connection = self._idle.pop()  # list.pop and append are atomic: no lock needed
         except IndexError:
             connection = self._pool.connection_class(**self._pool.connection_kwargs)
         try:
-            packed = [pack_command(args)]
             try:
-                connection.send_packed_command(packed)
-                return connection.read_response()
+                return exchange(connection, packed)
             except (redis.ConnectionError, redis.TimeoutError):
                 connection.disconnect()  # reconnects on the next send
-                connection.send_packed_command(packed)
-                return connection.read_response()
+                return exchange(connection, packed)
         except BaseException:
             connection.disconnect()  # nothing half-read may be left for the next command
             raise
@@ -158,41 +189,6 @@ class _Connections:
                 connection.disconnect()
             else:
                 self._idle.append(connection)
-
-    def execute_pipeline(self, commands: Sequence[Sequence[Any]]) -> list[Any]:
-        """Several commands in one write, their replies in order (an error reply in its place, as the
-        exception). Sent once more on a fresh connection if the connection broke: for commands that may
-        be sent twice (reads, idempotent writes)."""
-        try:
-            connection = self._idle.pop()
-        except IndexError:
-            connection = self._pool.connection_class(**self._pool.connection_kwargs)
-        try:
-            packed = [pack_command(args) for args in commands]
-            try:
-                return self._exchange(connection, packed)
-            except (redis.ConnectionError, redis.TimeoutError):
-                connection.disconnect()
-                return self._exchange(connection, packed)
-        except BaseException:
-            connection.disconnect()
-            raise
-        finally:
-            if self.closed:
-                connection.disconnect()
-            else:
-                self._idle.append(connection)
-
-    @staticmethod
-    def _exchange(connection: redis.connection.AbstractConnection, packed: list[bytes]) -> list[Any]:
-        connection.send_packed_command(packed)
-        replies: list[Any] = []
-        for _ in packed:
-            try:
-                replies.append(connection.read_response())
-            except redis.ResponseError as exc:  # the whole reply was read: the next one follows
-                replies.append(exc)
-        return replies
 
     def close(self) -> None:
         self.closed = True

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from waiting import wait_until
+
 HERE = Path(__file__).parent
 LITEFLOW = Path(sys.executable).parent / "liteflow"
 
@@ -79,14 +81,9 @@ def fails(result: subprocess.CompletedProcess[str], code: int = 1) -> str:
 
 
 def eventually(check: Callable[[], Any], timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("not reached in time")
-        time.sleep(0.1)
+    """:func:`waiting.wait_until` at the pace of processes: a minute, a look every 100 ms (a look may run
+    ``liteflow show``)."""
+    return wait_until(check, timeout, interval=0.1)
 
 
 def show(env: dict[str, str], workflow_id: str) -> dict[str, Any]:

@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 from cluster_workflows import CLUSTER_STEPS, ran_key
+from own_redis import cluster_client, started_cluster
 from test_multi_node import Cluster, wait_all
 
 from liteflow.core import WorkflowStatus
@@ -41,34 +39,14 @@ pytestmark = [
     ),
 ]
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "redis-cluster.sh"
 FIRST_PORT = 7100
-
-
-@contextmanager
-def _started_cluster(first_port: int, directory: Path) -> Iterator[str]:
-    """A 3-master cluster with one replica each on ``first_port``.. (its files in ``directory``); its URL.
-    Stopped afterwards."""
-    env = dict(os.environ, REDIS_CLUSTER_PORT=str(first_port), REDIS_CLUSTER_DIR=str(directory))
-    subprocess.run([str(SCRIPT), "start"], env=env, check=True, capture_output=True, timeout=60)
-    try:
-        url = subprocess.run([str(SCRIPT), "url"], env=env, check=True, capture_output=True, text=True).stdout
-        yield url.strip()
-    finally:
-        subprocess.run([str(SCRIPT), "stop"], env=env, check=False, capture_output=True, timeout=60)
 
 
 @pytest.fixture
 def own_cluster(redis_cluster_url: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """A 3-master cluster with one replica each, just for this test; stopped afterwards."""
-    with _started_cluster(FIRST_PORT, tmp_path / "cluster") as url:
+    with started_cluster(FIRST_PORT, tmp_path / "cluster") as url:
         yield url, tmp_path / "cluster"
-
-
-def _cluster_client(url: str) -> Any:
-    from liteflow.providers.redis.connection import client_from_url
-
-    return client_from_url(url, {"socket_connect_timeout": 1.0, "socket_timeout": 2.0})
 
 
 def test_a_killed_master_is_replaced_by_its_replica_and_every_workflow_completes(
@@ -88,7 +66,7 @@ def test_a_killed_master_is_replaced_by_its_replica_and_every_workflow_completes
         ids = [client.start_workflow("ClusterWorkflow", None, {"key": f"k{i}"}) for i in range(60)]
         for i in range(60):
             client.publish_event("go", f"k{i}", f"payload-{i}")
-        admin = _cluster_client(url)
+        admin = cluster_client(url)
         for node in admin.get_primaries():  # what was set up is on the replicas too
             assert admin.get_redis_connection(node).execute_command("WAIT", 1, 5000) >= 1
         queue_slot = key_slot(tagged(redis_cleanup, "queue:workflow").encode())
@@ -111,7 +89,7 @@ def test_a_killed_master_is_replaced_by_its_replica_and_every_workflow_completes
             assert instance.data["received"] == f"payload-{i}"
             for tag, item in CLUSTER_STEPS:  # at least once: a step whose stored progress was lost ran again
                 assert int(counters.get(ran_key(workflow_id, tag, item, redis_cleanup)) or 0) >= 1
-        after = _cluster_client(url)
+        after = cluster_client(url)
         try:
             promoted = after.nodes_manager.get_node_from_slot(queue_slot)
             assert promoted.port != victim.port  # the replica serves the slot now

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
-import shutil
 import signal
 import time
 from collections.abc import Iterator
@@ -21,8 +20,7 @@ from typing import Any
 
 import pytest
 import redis
-from test_redis_cluster_failover import _cluster_client, _started_cluster
-from test_redis_restart import OwnRedis
+from own_redis import OwnRedis, cluster_client, started_cluster
 
 from liteflow.core import LifecycleEvent, WorkflowStarted
 from liteflow.core.errors import ProviderError
@@ -40,18 +38,8 @@ Received = queue.Queue[tuple[str, LifecycleEvent]]
 
 @pytest.fixture
 def hub_cluster(redis_cluster_url: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    with _started_cluster(FIRST_PORT, tmp_path / "cluster") as url:
+    with started_cluster(FIRST_PORT, tmp_path / "cluster") as url:
         yield url, tmp_path / "cluster"
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[OwnRedis]:
-    if shutil.which("redis-server") is None:
-        pytest.skip("no redis-server on PATH")
-    own = OwnRedis(tmp_path)
-    own.start()
-    yield own
-    own.stop()
 
 
 def _event(n: int) -> WorkflowStarted:
@@ -109,7 +97,7 @@ def test_a_subscribed_hub_receives_again_after_the_channel_master_fails_over(
     unsubscribe = subscriber.subscribe(lambda origin, event: received.put((origin, event)))
     try:
         _receives_first(publisher, received)
-        admin: Any = _cluster_client(url)
+        admin: Any = cluster_client(url)
         slot = admin.keyslot(PREFIX + "lifecycle")  # the hub's channel
         victim = admin.nodes_manager.get_node_from_slot(slot)
         admin.close()
@@ -127,16 +115,16 @@ def test_a_subscribed_hub_receives_again_after_the_channel_master_fails_over(
         publisher.close()
 
 
-def test_a_subscribed_hub_receives_again_after_a_redis_restart(server: OwnRedis) -> None:
+def test_a_subscribed_hub_receives_again_after_a_redis_restart(own_redis: OwnRedis) -> None:
     received: Received = queue.Queue()
-    subscriber = RedisLifecycleHub(server.url, prefix=PREFIX)
-    publisher = RedisLifecycleHub(server.url, prefix=PREFIX)
+    subscriber = RedisLifecycleHub(own_redis.url, prefix=PREFIX)
+    publisher = RedisLifecycleHub(own_redis.url, prefix=PREFIX)
     unsubscribe = subscriber.subscribe(lambda origin, event: received.put((origin, event)))
     try:
         _receives_first(publisher, received)
-        server.crash()
+        own_redis.crash()
         time.sleep(1.5)  # down for a while: the hub's first attempts to subscribe again fail
-        healthy_at = server.start()
+        healthy_at = own_redis.start()
         _receives_again(publisher, received, healthy_at)
     finally:
         unsubscribe()

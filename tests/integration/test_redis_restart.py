@@ -11,18 +11,17 @@ worker processes run the workflows; every step counts its runs in the test's usu
 from __future__ import annotations
 
 import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import redis
 from node_process import launch, ready, stop_nodes
+from own_redis import OwnRedis
+from waiting import wait_until
 
 from liteflow.core import WorkflowStatus, configure_workflow_host
 from liteflow.providers.redis import RedisLockProvider, RedisPersistenceProvider, RedisQueueProvider
@@ -32,64 +31,6 @@ NODE_SCRIPT = Path(__file__).with_name("restart_node.py")
 WORKFLOWS = 400
 STEPS = ("a", "b", "c")
 PREFIX = "lfrestart:"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class OwnRedis:
-    """A redis-server of this test's own, keeping every acknowledged write on disk (see the docstring)."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> float:
-        """Starts the server; the moment it answers."""
-        self.process = subprocess.Popen(
-            [
-                "redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                "--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.directory),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        client = redis.Redis(port=self.port, socket_timeout=1)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                if client.ping():
-                    client.close()
-                    return time.monotonic()
-            except redis.RedisError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.01)
-
-    def crash(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
-    if shutil.which("redis-server") is None:
-        pytest.skip("no redis-server on PATH")
-    server = OwnRedis(tmp_path)
-    server.start()
-    yield server
-    server.stop()
 
 
 def start_workers(
@@ -109,12 +50,9 @@ def start_workers(
     return workers
 
 
-def wait_for(condition: object, timeout: float, step: float = 0.005) -> float:
-    """Polls ``condition()`` until true; the moment it was. Fails after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(step)
+def wait_for(condition: Callable[[], bool], timeout: float, step: float = 0.005) -> float:
+    """:func:`waiting.wait_until` (every ``step`` seconds), returning the moment ``condition()`` was true."""
+    wait_until(condition, timeout, interval=step)
     return time.monotonic()
 
 

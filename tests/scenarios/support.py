@@ -13,6 +13,9 @@ from datetime import timedelta
 from itertools import pairwise
 from typing import Any
 
+from waiting import WAIT
+from waiting import wait_until as wait_until  # re-exported: the scenarios import it from here
+
 from liteflow.core import (
     ExecutionPointer,
     PointerStatus,
@@ -24,8 +27,6 @@ from liteflow.core import (
     configure_workflow_host,
 )
 
-#: How long a test waits for something that must happen.
-WAIT = 5.0
 #: How long a test watches for something that must NOT happen.
 QUIET = 0.3
 MS = timedelta(milliseconds=1)
@@ -38,19 +39,7 @@ def make_host(*providers: Any, retry_interval: timedelta = 50 * MS, **options: A
     return configure_workflow_host(*providers, retry_interval=retry_interval, **options)
 
 
-# -- waiting ------------------------------------------------------------------------------------------
-def wait_until(check: Callable[[], Any], timeout: float = WAIT) -> Any:
-    """Polls ``check`` until it returns something truthy (returned); fails after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
-
-
+# -- waiting (and wait_until, from tests/waiting.py) --------------------------------------------------
 def waiting_pointers(host: WorkflowHost, wid: str) -> list[ExecutionPointer]:
     """The pointers of instance ``wid`` that wait for an event."""
     pointers = host.get_workflow_instance(wid).execution_pointers

@@ -5,11 +5,11 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from support import wait_until
 
 from liteflow.core import (
     LiteFlowError,
@@ -30,13 +30,6 @@ class Report(Workflow):
         builder.start_with(lambda context: None)
 
 
-def _until(condition: Callable[[], bool], timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-
-
 def _scheduled(host: WorkflowHost, schedule_id: str) -> list[Any]:
     return [w for w in host.list_workflows(take=1000) if (w.reference or "").startswith(f"schedule:{schedule_id}:")]
 
@@ -46,7 +39,7 @@ def test_every_starts_one_instance_per_due_time(host: WorkflowHost) -> None:
     schedule = host.schedule_workflow("fast", "Report", every=timedelta(milliseconds=200), data={"n": 1})
     assert isinstance(schedule, Schedule)
     host.start()
-    _until(lambda: len(_scheduled(host, "fast")) >= 5)
+    wait_until(lambda: len(_scheduled(host, "fast")) >= 5, timeout=10)
     assert host.unschedule_workflow("fast")
     started = _scheduled(host, "fast")
     dues = sorted(datetime.fromisoformat(w.reference.split(":", 2)[2]) for w in started)
@@ -66,8 +59,8 @@ def test_missed_due_times_start_once(host: WorkflowHost) -> None:
     schedule.next_run_time = schedule.next_run_time - timedelta(seconds=10)
     host.persistence.save_schedule(schedule)  # type: ignore[attr-defined]
     host.start()
-    _until(lambda: len(_scheduled(host, "late")) == 1)
-    _until(lambda: host.list_schedules()[0].next_run_time > datetime.now(timezone.utc))
+    wait_until(lambda: len(_scheduled(host, "late")) == 1, timeout=10)
+    wait_until(lambda: host.list_schedules()[0].next_run_time > datetime.now(timezone.utc), timeout=10)
     time.sleep(0.3)
     assert [w.reference for w in _scheduled(host, "late")] == [schedule.reference_for(schedule.next_run_time)]
 

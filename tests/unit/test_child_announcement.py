@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from waiting import wait_until
 
 from liteflow.core import Workflow, WorkflowBuilder, WorkflowStatus, configure_workflow_host
 from liteflow.core.errors import ProviderError
@@ -198,21 +199,11 @@ def test_the_parent_hears_of_a_terminated_child_though_the_announcement_could_no
             child = host.get_workflow_instance(child_ids[0])
             return child.id if any(p.event_name == "never" for p in child.execution_pointers) else None
 
-        child_id = _wait_until(child_waiting)
+        child_id = wait_until(child_waiting, WAIT)
         persistence.faults.announcements = 1
         with pytest.raises(ProviderError):
             host.terminate_workflow(child_id)
         # the failed call changed nothing the parent could miss: terminating again works and is heard
         assert host.terminate_workflow(child_id) is True
-        errors = _wait_until(lambda: host.get_errors(parent_id))
+        errors = wait_until(lambda: host.get_errors(parent_id), WAIT)
         assert "terminated" in errors[0].message
-
-
-def _wait_until(check: Any, timeout: float = WAIT) -> Any:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not (value := check()):
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
-    return value

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from waiting import wait_until
 
 from liteflow.core import Workflow, WorkflowBuilder, WorkflowStatus, configure_workflow_host
 from liteflow.core.interfaces import QueueType
@@ -20,13 +21,6 @@ from liteflow.core.services.scheduler import WakeupScheduler
 from liteflow.providers.memory import MemoryLockProvider, MemoryPersistenceProvider, MemoryQueueProvider
 
 WAIT = 10.0
-
-
-def wait_until(check: Any, timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
 
 
 # -- event workers never run steps ------------------------------------------------------------------------
@@ -83,9 +77,9 @@ def test_an_event_does_not_wait_behind_the_slow_step_another_event_woke() -> Non
     with host:
         slow = host.start_workflow("Slow", None, {"k": "1"})
         quick = host.start_workflow("Quick")
-        wait_until(lambda: _waiting(host, slow) and _waiting(host, quick))
+        wait_until(lambda: _waiting(host, slow) and _waiting(host, quick), WAIT)
         host.publish_event("slow", "1")
-        wait_until(lambda: gate.running == 1)  # the slow step runs (and blocks)
+        wait_until(lambda: gate.running == 1, WAIT)  # the slow step runs (and blocks)
         started = time.monotonic()
         host.publish_event("quick", "k")
         try:
@@ -102,10 +96,10 @@ def test_a_host_never_runs_more_workflows_at_once_than_max_concurrent_workflows(
     host.register_workflow(_waits_then_blocks(gate))
     with host:
         ids = [host.start_workflow("Slow", None, {"k": str(i)}) for i in range(6)]
-        wait_until(lambda: all(_waiting(host, wid) for wid in ids))
+        wait_until(lambda: all(_waiting(host, wid) for wid in ids), WAIT)
         for i in range(6):
             host.publish_event("slow", str(i))
-        wait_until(lambda: gate.running == 2)
+        wait_until(lambda: gate.running == 2, WAIT)
         time.sleep(0.5)  # room for more to start, if anything let them
         assert gate.most == 2
         gate.open.set()
@@ -147,7 +141,7 @@ def test_an_event_for_a_workflow_this_host_is_running_is_taken_after_the_pass_no
     host.register_workflow(_branch_and_wait(gate))
     with host:
         wid = host.start_workflow("Branches")
-        wait_until(lambda: gate.running == 1 and _waiting(host, wid))
+        wait_until(lambda: gate.running == 1 and _waiting(host, wid), WAIT)
         host.publish_event("go", "k")
         time.sleep(1.0)  # the step still runs: the event must not be tried every few ms meanwhile
         assert persistence.calls["get_event"] <= 3
@@ -167,7 +161,7 @@ def test_an_event_for_a_workflow_locked_elsewhere_is_tried_again_less_and_less_o
     host.register_workflow(Quick())
     with host:
         wid = host.start_workflow("Quick")
-        wait_until(lambda: _waiting(host, wid))
+        wait_until(lambda: _waiting(host, wid), WAIT)
         assert other_host.acquire_lock(wid)  # another host holds it (a long step, say)
         try:
             host.publish_event("quick", "k")

@@ -5,19 +5,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+
+from waiting import wait_until
 
 from liteflow.core.lease import Hold, LeaseRenewer
 from liteflow.providers.memory import MemoryLockProvider
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 3.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return condition()
 
 
 def test_a_lock_released_and_taken_again_during_a_failed_renewal_stays_held() -> None:
@@ -45,7 +38,7 @@ def test_a_lock_lost_is_forgotten_and_no_longer_renewed() -> None:
     calls: list[list[Hold]] = []
     renewer = LeaseRenewer(0.03, lambda holds: calls.append(list(holds)) or [False] * len(holds))
     renewer.hold("r", "t1")
-    assert wait_until(lambda: "r" not in renewer.held())
+    assert wait_until(lambda: "r" not in renewer.held(), timeout=3)
     seen = len(calls)
     time.sleep(0.05)
     assert len(calls) == seen == 1
@@ -57,7 +50,7 @@ def test_many_holds_are_renewed_in_one_call_per_round() -> None:
     renewer = LeaseRenewer(0.03, lambda holds: rounds.append(len(holds)) or [True] * len(holds))
     for i in range(1000):
         renewer.hold(f"r{i}", f"t{i}")
-    assert wait_until(lambda: len(rounds) >= 2)
+    assert wait_until(lambda: len(rounds) >= 2, timeout=3)
     renewer.stop()
     assert rounds[1] == 1000
 
@@ -89,7 +82,7 @@ def test_a_hold_released_while_its_renewal_was_on_its_way_is_freed_again() -> No
 
     renewer = LeaseRenewer(0.03, renew, free=lambda resource, token: freed.append((resource, token)))
     renewer.hold("r", "t1")
-    assert wait_until(lambda: freed == [("r", "t1")])
+    assert wait_until(lambda: freed == [("r", "t1")], timeout=3)
     renewer.stop()
 
 

@@ -9,6 +9,7 @@ import pytest
 import redis
 from redis.connection import Connection
 from redis_faults import lose_replies
+from waiting import wait_until
 
 from liteflow.core.errors import ProviderError
 from liteflow.providers.redis import RedisLockProvider
@@ -37,15 +38,6 @@ def owners(redis_url: str, redis_cleanup: str) -> Iterator[Callable[..., RedisLo
     yield make
     for owner in made:
         owner.close()
-
-
-def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 def test_a_lock_has_one_owner_at_a_time(owners: Callable[..., RedisLockProvider]) -> None:

@@ -50,8 +50,8 @@ from liteflow.core.services.starter import InstanceStarter
 
 class Runtime:
     """A host's engine: what its workers run with. ``step_host`` is what running steps see as
-    ``context.host`` (the facade, for user code and ``sub_workflow``); the engine's services never call it,
-only the steps they run do."""
+    ``context.host`` (the facade, for user code and ``sub_workflow``); the engine's services never call
+    it, only the steps they run do."""
 
     def __init__(
         self,

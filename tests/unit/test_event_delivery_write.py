@@ -5,8 +5,9 @@ can take it (every concurrency slot of its key taken), it is stored on its own; 
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
+
+from waiting import wait_until
 
 from liteflow.core import Workflow, WorkflowBuilder, WorkflowStatus, configure_workflow_host
 from liteflow.core.errors import ConcurrencyError
@@ -14,13 +15,6 @@ from liteflow.core.models import PointerStatus, WorkflowInstance, utcnow
 from liteflow.providers.memory import MemoryPersistenceProvider
 
 WAIT = 10.0
-
-
-def wait_until(check: Any, timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
 
 
 class RecordingPersistence(MemoryPersistenceProvider):

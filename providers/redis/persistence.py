@@ -36,6 +36,7 @@ from liteflow.core.visibility import WorkflowQuery, WorkflowVisibility
 from . import scripts
 from .codec import dumps, micros, millis
 from .connection import ConnectionHealth, RedisClient, RedisConnection, RedisSource, provider_errors, text
+from .meta import PERSISTENCE_BEFORE_SHARDS, check_store
 from .schedules import RedisSchedules, RedisWaitLists
 from .shards import DEFAULT_SHARDS, Shards
 
@@ -157,7 +158,10 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists,
       option, or the argument): an instance's hash, error list, subscriptions and index entries are in
       its shard, so each script names keys of one hash slot (as a Redis Cluster needs). A read across
       instances (the runnable poller, visibility, an event's subscriptions) reads every shard in one
-      pipeline and merges. Every host of a store must use the same ``shards``;
+      pipeline and merges. Every host of a store must use the same ``shards``: the store records its
+      count (``<prefix>meta:shards``, set by the first provider to open it), and a provider opened with
+      another count is refused (ValueError naming both), as is a store holding keys of the layout before
+      shards (see :mod:`liteflow.providers.redis.meta`); one pipeline when made, nothing afterwards;
     * every key starts with ``prefix``; redis-py errors surface as :class:`ProviderError`.
     """
 
@@ -167,6 +171,7 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists,
         self._conn = RedisConnection(url_or_client, prefix)
         try:
             self._shards = Shards(prefix, _shard_count(self._conn, shards))
+            self._store_check = check_store(self._conn, self._shards.count, PERSISTENCE_BEFORE_SHARDS)
         except ValueError:
             self._conn.close()
             raise

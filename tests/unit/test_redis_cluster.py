@@ -197,6 +197,40 @@ def test_control_requests_and_schedule_writes_wait_for_a_replica(
 
 
 @pytest.mark.redis_cluster
+def test_the_store_check_on_a_cluster(cluster_client: Any, redis_cluster_url: str, redis_cluster_cleanup: str) -> None:
+    """The shard count is recorded and checked on a cluster too, and the keys of the layout before shards
+    (without hash tags, so on several masters) are each looked for on their own slot's master."""
+    from liteflow.providers.redis import RedisLockProvider, RedisPersistenceProvider, RedisQueueProvider
+    from liteflow.providers.redis.meta import PERSISTENCE_BEFORE_SHARDS
+
+    prefix = redis_cluster_cleanup
+    RedisPersistenceProvider(redis_cluster_url, prefix=prefix).close()
+    assert cluster_client.get(prefix + "meta:shards") == str(DEFAULT_SHARDS)
+    RedisPersistenceProvider(cluster_client, prefix=prefix).close()  # the same count, by a client passed in
+    with pytest.raises(ValueError, match=rf"was made with {DEFAULT_SHARDS} shards .* opened with 8:"):
+        RedisPersistenceProvider(redis_cluster_url, prefix=prefix, shards=8)
+    assert cluster_client.get(prefix + "meta:shards") == str(DEFAULT_SHARDS)
+
+    masters = set()
+    for n, name in enumerate(PERSISTENCE_BEFORE_SHARDS):
+        old = f"{prefix}old{n}:"  # a store of its own (below this test's prefix, so cleaned up with it)
+        key = old + name
+        masters.add(cluster_client.nodes_manager.get_node_from_slot(key_slot(key.encode())).name)
+        if name.startswith("idx:"):
+            cluster_client.zadd(key, {"w": 1.0})
+        else:
+            cluster_client.hset(key, "w", "{}")
+        with pytest.raises(ValueError, match=rf"previous layout.*\({key}\)"):
+            RedisPersistenceProvider(redis_cluster_url, prefix=old)
+        assert cluster_client.get(old + "meta:shards") is None
+    assert len(masters) >= 2, f"the old keys were all on {masters}"
+    cluster_client.incr(prefix + "queue:seq")
+    with pytest.raises(ValueError, match=rf"previous layout.*\({prefix}queue:seq\)"):
+        RedisQueueProvider(redis_cluster_url, prefix=prefix)
+    RedisLockProvider(redis_cluster_url, prefix=prefix).close()
+
+
+@pytest.mark.redis_cluster
 def test_configure_workflow_host_takes_a_cluster_url(redis_cluster_url: str, redis_cluster_cleanup: str) -> None:
     from liteflow.providers.redis import RedisLockProvider, RedisPersistenceProvider, RedisQueueProvider
 

@@ -107,9 +107,11 @@ def test_persist_unknown_instance_raises_not_found_and_stores_nothing(
     store: RedisPersistenceProvider, raw: redis.Redis, redis_cleanup: str
 ) -> None:
     ghost = make_instance(revision=1)
+    before = keys_of(raw, redis_cleanup)  # the store's own record of its shard count, nothing else
+    assert before == {redis_cleanup + "meta:shards"}
     with pytest.raises(WorkflowNotFoundError):
         store.persist_workflow(ghost, [make_subscription(ghost.id, T0)])
-    assert keys_of(raw, redis_cleanup) == set()
+    assert keys_of(raw, redis_cleanup) == before
     with pytest.raises(WorkflowNotFoundError):
         store.get_workflow_instance(ghost.id)
 

@@ -470,6 +470,14 @@ class RedisConnection:
             return self._routes.execute(_key_of(args), *args)
         return self.client.execute_command(*args, **{NEVER_DECODE: True})
 
+    def execute_replicated(self, *args: Any) -> Any:
+        """One write command naming a key, as :meth:`execute`; on a cluster (through the fast path) answered
+        once a replica of the master has it too (see :meth:`_ClusterRoutes.execute_replicated`). On one
+        server it is :meth:`execute` (no WAIT)."""
+        if self._routes is not None:
+            return self._routes.execute_replicated(_key_of(args), *args)
+        return self.execute(*args)
+
     def execute_many(self, commands: Sequence[Sequence[Any]]) -> list[Any]:
         """Several commands naming keys, pipelined (one round trip; on a cluster, one per master
         involved); the raw replies in order, an error reply in its place as the exception. Only for
@@ -490,13 +498,7 @@ class RedisConnection:
         the write too (see :meth:`_ClusterRoutes.execute_replicated`). A write another slot's write
         depends on asks for it: masters fail over independently, so without it a replica could be
         promoted without a write that another master's (kept) write follows from."""
-        send = self.execute
-        if replicated and self._routes is not None:
-            routes = self._routes
-
-            def send(*command: Any) -> Any:
-                return routes.execute_replicated(_key_of(command), *command)
-
+        send = self.execute_replicated if replicated else self.execute
         try:
             return send("EVALSHA", script.sha, len(keys), *keys, *args)
         except NoScriptError:

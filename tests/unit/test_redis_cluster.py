@@ -181,8 +181,9 @@ def test_control_requests_and_schedule_writes_wait_for_a_replica(
         original = routes.execute_replicated
 
         def recording(key: Any, *args: Any) -> Any:
+            reply = original(key, *args)  # recorded once answered: a script unknown to the master is sent again
             waited.append(key if isinstance(key, bytes) else key.encode())
-            return original(key, *args)
+            return reply
 
         routes.execute_replicated = recording  # type: ignore[method-assign]
         due = datetime(2030, 1, 1, tzinfo=timezone.utc)
@@ -192,6 +193,55 @@ def test_control_requests_and_schedule_writes_wait_for_a_replica(
         schedules = tagged(redis_cluster_cleanup, "schedules").encode()
         assert [key.startswith(schedules) for key in waited] == [False, True, True]
         assert waited[0].endswith(instance.id.encode())
+    finally:
+        store.close()
+
+
+@pytest.mark.redis_cluster
+def test_subscriptions_wait_lines_and_error_records_wait_for_a_replica(
+    redis_cluster_url: str, redis_cluster_cleanup: str
+) -> None:
+    """A subscription made on its own, a wait line entry and a pass's error records are answered once a
+    replica of their master has them, as a persist is."""
+    from liteflow.core.models import EventSubscription, ExecutionError
+    from liteflow.providers.redis import RedisPersistenceProvider
+
+    store = RedisPersistenceProvider(redis_cluster_url, prefix=redis_cluster_cleanup)
+    routes = store._conn._routes
+    assert routes is not None
+    waited: list[tuple[bytes, bytes]] = []
+    try:
+        instance = WorkflowInstance(workflow_definition_id="Flow", version=1)
+        store.create_workflow(instance)
+        original = routes.execute_replicated
+
+        def recording(key: Any, *args: Any) -> Any:
+            reply = original(key, *args)  # recorded once answered: a script unknown to the master is sent again
+            waited.append((key if isinstance(key, bytes) else key.encode(), str(args[0]).encode()))
+            return reply
+
+        routes.execute_replicated = recording  # type: ignore[method-assign]
+        at = datetime(2030, 1, 1, tzinfo=timezone.utc)
+        subscription = EventSubscription(
+            workflow_id=instance.id,
+            step_id=1,
+            execution_pointer_id="p",
+            event_name="e",
+            event_key="k",
+            subscribe_as_of=at,
+        )
+        store.create_event_subscription(subscription)
+        store.add_waiter("line", instance.id, 1.0)
+        store.persist_errors([ExecutionError(workflow_id=instance.id, execution_pointer_id="p", message="boom")])
+        base = Shards(redis_cluster_cleanup).base(instance.id).encode()
+        assert waited == [
+            (base + b"sub", b"EVALSHA"),
+            (f"{redis_cluster_cleanup}wait:line".encode(), b"ZADD"),
+            (base + b"errors:" + instance.id.encode(), b"RPUSH"),
+        ]
+        assert [s.id for s in store.get_subscriptions("e", "k", at)] == [subscription.id]
+        assert store.oldest_waiter("line") == (instance.id, 1.0)
+        assert [e.message for e in store.get_errors(instance.id)] == ["boom"]
     finally:
         store.close()
 

@@ -12,15 +12,17 @@
   finds any of the few such keys its store would have is refused (ValueError pointing to the README's
   upgrade note), and writes nothing.
 
-The check is one pipeline when the provider is made (on a cluster, one per master involved: each key
-is routed to its own slot's master, the old keys having no hash tag), nothing afterwards. A server that
-does not answer within :data:`OPEN_TIMEOUT` then (an outage, a server not yet up) does not fail the
-constructor: the check is made by the provider's ping instead, which ``host.start()`` sends.
+The check is one pipeline when the provider is made (``TYPE`` of each old key, then ``SET NX`` and
+``GET`` of the count; on a cluster, one per master involved: each key is routed to its own slot's
+master, the old keys having no hash tag), nothing afterwards. A server that does not answer within
+:data:`OPEN_TIMEOUT` then (an outage, a server not yet up) does not fail the constructor: the check is
+made by the provider's ping instead, which ``host.start()`` sends (a host never started, only used as
+a client, does not make it then).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import redis
@@ -37,20 +39,21 @@ SHARDS_KEY = "meta:shards"
 #: How long the check made with the provider waits for the server (to connect, and to answer), in seconds.
 OPEN_TIMEOUT = 2.0
 
-#: Keys of the layout before shards, below the prefix, of which a store of it holding anything the
-#: persistence provider wrote has at least one: every stored instance is in one status index, every
-#: stored event in the event hash, every schedule in the schedule hash.
-PERSISTENCE_BEFORE_SHARDS = (
-    "idx:status:Runnable",
-    "idx:status:Suspended",
-    "idx:status:Complete",
-    "idx:status:Terminated",
-    "event",
-    "schedule",
-)
+#: Keys of the layout before shards, below the prefix, with their types, of which a store of it holding
+#: anything the persistence provider wrote has at least one: every stored instance is in one status
+#: index, every stored event in the event hash, every schedule in the schedule hash. (A key of that name
+#: but of another type is not taken for one: under a short prefix, another program's key could be.)
+PERSISTENCE_BEFORE_SHARDS = {
+    "idx:status:Runnable": "zset",
+    "idx:status:Suspended": "zset",
+    "idx:status:Complete": "zset",
+    "idx:status:Terminated": "zset",
+    "event": "hash",
+    "schedule": "hash",
+}
 
 #: The queues' sequence counter of the layout before shards: set by the first id ever queued, never deleted.
-QUEUE_BEFORE_SHARDS = ("queue:seq",)
+QUEUE_BEFORE_SHARDS = {"queue:seq": "string"}
 
 #: Where the README tells an existing install what to do.
 UPGRADE_NOTE = 'README.md, "Redis Cluster", "An existing install"'
@@ -66,12 +69,12 @@ def _stored_count(key: str, value: Any) -> int:
 
 class StoreCheck:
     """One provider's check of its store: ``shards`` (None: the provider does not depend on it) and the
-    keys of the layout before shards its store would have (names below the prefix)."""
+    keys of the layout before shards its store would have (names below the prefix, and their types)."""
 
-    def __init__(self, conn: RedisConnection, shards: int | None, before_shards: Sequence[str]) -> None:
+    def __init__(self, conn: RedisConnection, shards: int | None, before_shards: Mapping[str, str]) -> None:
         self._conn = conn
         self._shards = shards
-        self._old = tuple(conn.key(name) for name in before_shards)
+        self._old = tuple((conn.key(name), kind) for name, kind in before_shards.items())
         self._key = conn.key(SHARDS_KEY)
         #: True once the store has been checked
         self.done = False
@@ -81,8 +84,8 @@ class StoreCheck:
         does not answer within :data:`OPEN_TIMEOUT` leaves it to :meth:`ensure`."""
         try:
             self._run(OPEN_TIMEOUT)
-        except (redis.RedisError, OSError) as exc:
-            log.warning(
+        except (redis.RedisError, OSError) as exc:  # reported by the ping, or by the first command, if still away
+            log.debug(
                 "redis.store_check_deferred",
                 store=self._conn.describe(),
                 prefix=self._conn.prefix,
@@ -91,21 +94,21 @@ class StoreCheck:
             )
 
     def ensure(self, timeout: float) -> None:
-        """The check, if not made yet (a provider's ping): ValueError as at the start, ProviderError if the
+        """The check, if not made yet (a provider's ping): ValueError as when made, ProviderError if the
         server does not answer."""
         if not self.done:
             with provider_errors("store check"):
                 self._run(timeout)
 
     def _run(self, timeout: float) -> None:
-        commands: list[tuple[Any, ...]] = [("EXISTS", key) for key in self._old]
+        commands: list[tuple[Any, ...]] = [("TYPE", key) for key, _ in self._old]
         if self._shards is not None:
             commands += [("SET", self._key, self._shards, "NX"), ("GET", self._key)]
         replies = self._conn.probe(commands, timeout)
         for reply in replies:
             if isinstance(reply, Exception):
                 raise reply
-        found = [key for key, exists in zip(self._old, replies, strict=False) if int(exists)]
+        found = [key for (key, kind), reply in zip(self._old, replies, strict=False) if text(reply) == kind]
         if found:
             if self._shards is not None and replies[len(self._old)] is not None:
                 self._conn.probe([("DEL", self._key)], timeout)  # set just now: a refused store keeps nothing
@@ -138,7 +141,7 @@ class StoreCheck:
         )
 
 
-def check_store(conn: RedisConnection, shards: int | None, before_shards: Sequence[str]) -> StoreCheck:
+def check_store(conn: RedisConnection, shards: int | None, before_shards: Mapping[str, str]) -> StoreCheck:
     """A provider's store check, made now (:meth:`StoreCheck.at_open`); ValueError if the store is not one
     the provider may use."""
     check = StoreCheck(conn, shards, before_shards)

@@ -113,6 +113,15 @@ def test_a_store_of_the_layout_before_shards_is_refused_by_the_persistence_provi
     RedisPersistenceProvider(redis_url, prefix=redis_cleanup).close()  # once it is gone, the store opens
 
 
+def test_a_key_of_an_old_name_but_another_type_is_not_taken_for_the_old_layout(
+    redis_url: str, redis_cleanup: str, raw: redis.Redis
+) -> None:
+    raw.set(redis_cleanup + "event", "another program's")  # the old event key was a hash
+    raw.hset(redis_cleanup + "queue:seq", "x", "1")  # the old queue counter was a string
+    RedisPersistenceProvider(redis_url, prefix=redis_cleanup).close()
+    RedisQueueProvider(redis_url, prefix=redis_cleanup).close()
+
+
 def test_a_store_with_the_queues_of_the_layout_before_shards_is_refused_by_the_queue_provider(
     redis_url: str, redis_cleanup: str, raw: redis.Redis
 ) -> None:
@@ -136,7 +145,7 @@ def test_the_check_is_one_pipeline_when_made_and_nothing_afterwards(
     store = RedisPersistenceProvider(redis_url, prefix=redis_cleanup)
     queue = RedisQueueProvider(redis_url, prefix=redis_cleanup)
     try:
-        assert [[command[0] for command in p] for p in probes] == [["EXISTS"] * 6 + ["SET", "GET"], ["EXISTS"]]
+        assert [[command[0] for command in p] for p in probes] == [["TYPE"] * 6 + ["SET", "GET"], ["TYPE"]]
         instance = WorkflowInstance(workflow_definition_id="S", version=1)
         store.create_workflow(instance)
         store.persist_workflow(store.get_workflow_instance(instance.id))

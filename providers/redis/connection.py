@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
@@ -28,6 +28,9 @@ from redis.retry import Retry
 from liteflow.core.errors import ProviderError
 from liteflow.core.log import logger
 from liteflow.core.services.urls import redact, redis_cluster_seeds, scheme_of
+
+if TYPE_CHECKING:
+    from .meta import StoreCheck
 
 log = logger("redis")
 
@@ -405,28 +408,50 @@ class RedisConnection:
         host, port, db = kwargs.get("host", "localhost"), kwargs.get("port", 6379), kwargs.get("db", 0)
         return f"{'rediss' if tls else 'redis'}://{host}:{port}/{db}"
 
+    def _connection_of_its_own(self, timeout: float) -> redis.connection.AbstractConnection | None:
+        """A new connection to the server (not from the pool), that connects and answers within ``timeout``
+        seconds and tries once; the caller disconnects it. None when the client has no plain connection
+        pool (a cluster, a sentinel pool): its own client knows how to reach the server."""
+        pool = getattr(self.client, "connection_pool", None)
+        if pool is None or type(pool) is not redis.ConnectionPool:
+            return None
+        options = {
+            **pool.connection_kwargs,
+            "socket_connect_timeout": timeout,
+            "socket_timeout": timeout,
+            "retry": Retry(NoBackoff(), 0),
+        }
+        return pool.connection_class(**options)
+
     def ping(self, timeout: float) -> None:
         """PING the server on a connection of its own, made (and given up) within ``timeout`` seconds
         and tried once; ProviderError naming the server if it does not answer."""
-        pool = getattr(self.client, "connection_pool", None)
         try:
-            if pool is not None and type(pool) is redis.ConnectionPool:
-                options = {
-                    **pool.connection_kwargs,
-                    "socket_connect_timeout": timeout,
-                    "socket_timeout": timeout,
-                    "retry": Retry(NoBackoff(), 0),
-                }
-                connection = pool.connection_class(**options)
+            connection = self._connection_of_its_own(timeout)
+            if connection is None:
+                self.client.ping()
+            else:
                 try:
                     connection.send_command("PING")
                     connection.read_response()
                 finally:
                     connection.disconnect()
-            else:  # a cluster or sentinel pool: its own client knows how to reach it
-                self.client.ping()
         except (redis.RedisError, OSError) as exc:
             raise ProviderError(f"Redis at {self.describe()} did not answer: {type(exc).__name__}: {exc}") from exc
+
+    def probe(self, commands: Sequence[Sequence[Any]], timeout: float) -> list[Any]:
+        """Commands naming keys, pipelined as :meth:`execute_many` does (the raw replies in order, an error
+        reply in its place), but on one server on a connection of its own made and answered within
+        ``timeout`` seconds and tried once, so a server away fails it soon; on a cluster (or a sentinel
+        pool) through :meth:`execute_many`, within the client's own timeouts. A server out of reach raises
+        redis-py's error as it is."""
+        connection = self._connection_of_its_own(timeout)
+        if connection is None:
+            return self.execute_many(commands)
+        try:
+            return _Connections._exchange(connection, [pack_command(args) for args in commands])
+        finally:
+            connection.disconnect()
 
     def script(self, source: str) -> Script:
         """A Lua script for :meth:`run_script` (its SHA1 is computed once, here)."""
@@ -440,6 +465,14 @@ class RedisConnection:
         if self._routes is not None:
             return self._routes.execute(_key_of(args), *args)
         return self.client.execute_command(*args, **{NEVER_DECODE: True})
+
+    def execute_replicated(self, *args: Any) -> Any:
+        """One write command naming a key, as :meth:`execute`; on a cluster (through the fast path) answered
+        once a replica of the master has it too (see :meth:`_ClusterRoutes.execute_replicated`). On one
+        server it is :meth:`execute` (no WAIT)."""
+        if self._routes is not None:
+            return self._routes.execute_replicated(_key_of(args), *args)
+        return self.execute(*args)
 
     def execute_many(self, commands: Sequence[Sequence[Any]]) -> list[Any]:
         """Several commands naming keys, pipelined (one round trip; on a cluster, one per master
@@ -461,13 +494,7 @@ class RedisConnection:
         the write too (see :meth:`_ClusterRoutes.execute_replicated`). A write another slot's write
         depends on asks for it: masters fail over independently, so without it a replica could be
         promoted without a write that another master's (kept) write follows from."""
-        send = self.execute
-        if replicated and self._routes is not None:
-            routes = self._routes
-
-            def send(*command: Any) -> Any:
-                return routes.execute_replicated(_key_of(command), *command)
-
+        send = self.execute_replicated if replicated else self.execute
         try:
             return send("EVALSHA", script.sha, len(keys), *keys, *args)
         except NoScriptError:
@@ -563,12 +590,16 @@ class RedisConnection:
 
 class ConnectionHealth:
     """The health check (:class:`~liteflow.core.interfaces.HealthCheck`) of a Redis provider, which keeps
-    its :class:`RedisConnection` as ``_conn``."""
+    its :class:`RedisConnection` as ``_conn`` and, if it checks its store when it is made, that check as
+    ``_store_check``: one the server did not answer then is made by the ping (``host.start()``)."""
 
     _conn: RedisConnection
+    _store_check: StoreCheck | None = None
 
     def describe(self) -> str:
         return self._conn.describe()
 
     def ping(self, timeout: float) -> None:
         self._conn.ping(timeout)
+        if self._store_check is not None:
+            self._store_check.ensure(timeout)

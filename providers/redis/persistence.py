@@ -36,6 +36,7 @@ from liteflow.core.visibility import WorkflowQuery, WorkflowVisibility
 from . import scripts
 from .codec import dumps, micros, millis
 from .connection import ConnectionHealth, RedisClient, RedisConnection, RedisSource, provider_errors, text
+from .meta import PERSISTENCE_BEFORE_SHARDS, check_store
 from .schedules import RedisSchedules, RedisWaitLists
 from .shards import DEFAULT_SHARDS, Shards
 
@@ -157,7 +158,10 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists,
       option, or the argument): an instance's hash, error list, subscriptions and index entries are in
       its shard, so each script names keys of one hash slot (as a Redis Cluster needs). A read across
       instances (the runnable poller, visibility, an event's subscriptions) reads every shard in one
-      pipeline and merges. Every host of a store must use the same ``shards``;
+      pipeline and merges. Every host of a store must use the same ``shards``: the store records its
+      count (``<prefix>meta:shards``, set by the first provider to open it), and a provider opened with
+      another count is refused (ValueError naming both), as is a store holding keys of the layout before
+      shards (see :mod:`liteflow.providers.redis.meta`); one pipeline when made, nothing afterwards;
     * every key starts with ``prefix``; redis-py errors surface as :class:`ProviderError`.
     """
 
@@ -167,6 +171,7 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists,
         self._conn = RedisConnection(url_or_client, prefix)
         try:
             self._shards = Shards(prefix, _shard_count(self._conn, shards))
+            self._store_check = check_store(self._conn, self._shards.count, PERSISTENCE_BEFORE_SHARDS)
         except ValueError:
             self._conn.close()
             raise
@@ -452,8 +457,10 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists,
         keys = [shard.sub, shard.sub_where]
         args: list[Any] = []
         self._add_subscriptions(shard, [subscription], keys, args)
+        # replicated: once answered it survives a failover (a template's record of a running instance, which
+        # its overrun policy reads; the start that follows it in the same shard waits too)
         with provider_errors("create_event_subscription"):
-            self._conn.run_script(self._save_subscriptions, keys, args)
+            self._conn.run_script(self._save_subscriptions, keys, args, replicated=True)
         return subscription.id
 
     def get_subscriptions(self, event_name: str, event_key: str, as_of: datetime) -> list[EventSubscription]:
@@ -570,9 +577,16 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists,
             per_workflow.setdefault(error.workflow_id, []).append(error.model_dump_json())
         # One RPUSH per workflow: each workflow's errors at once. On one server they go in one MULTI/EXEC, all
         # or none, so a resend after a dropped connection cannot store some twice; on a cluster, the workflows'
-        # lists are in several slots, each RPUSH atomic on its own.
+        # lists are in several slots, each RPUSH atomic on its own and answered once a replica has it: the
+        # errors are written after the pass's persist (which waited), so without it a failover could keep the
+        # failed step and lose its errors. After a broken connection the RPUSH is sent again (as redis-py's
+        # cluster pipeline did before), which can store them twice.
         with provider_errors("persist_errors"):
-            pipe = self._conn.client.pipeline(transaction=not self._conn.cluster)
+            if self._conn.cluster:
+                for workflow_id, docs in per_workflow.items():
+                    self._conn.execute_replicated("RPUSH", self._shard(workflow_id).errors + workflow_id, *docs)
+                return
+            pipe = self._conn.client.pipeline(transaction=True)
             for workflow_id, docs in per_workflow.items():
                 pipe.rpush(self._shard(workflow_id).errors + workflow_id, *docs)
             pipe.execute()

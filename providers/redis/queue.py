@@ -11,6 +11,7 @@ from liteflow.core.log import logger
 
 from . import scripts
 from .connection import ConnectionHealth, RedisConnection, RedisSource, provider_errors, text
+from .meta import QUEUE_BEFORE_SHARDS, check_store
 from .shards import tagged
 
 log = logger("redis")
@@ -41,6 +42,9 @@ class RedisQueueProvider(ConnectionHealth):
       the bulk of the work, spread by shard (see the persistence provider);
     * ``queue_work_many`` (:class:`~liteflow.core.interfaces.BatchQueueProvider`) queues a thousand ids
       per script call, skipping those already queued on the server;
+    * a store holding the queues of the layout before shards (``<prefix>queue:seq``) is refused when the
+      provider is made (ValueError; see :mod:`liteflow.providers.redis.meta`): its ids would be left
+      behind unread;
     * an id popped by a process that then dies is lost from the queue, not from the workflow: the
       host's runnable poller finds runnable instances and unprocessed events in persistence and queues
       them again.
@@ -48,7 +52,12 @@ class RedisQueueProvider(ConnectionHealth):
 
     def __init__(self, url_or_client: RedisSource, prefix: str = "liteflow:") -> None:
         self._conn = RedisConnection(url_or_client, prefix)
-        self._keys = {queue: tagged(prefix, "queue:" + queue.value) for queue in QueueType}
+        try:
+            self._keys = {queue: tagged(prefix, "queue:" + queue.value) for queue in QueueType}
+            self._store_check = check_store(self._conn, None, QUEUE_BEFORE_SHARDS)
+        except ValueError:
+            self._conn.close()
+            raise
         self._sequences = {queue: key + "seq" for queue, key in self._keys.items()}
         self._push = self._conn.script(scripts.QUEUE_PUSH)
 

@@ -91,8 +91,8 @@ class RedisWaitLists:
     _conn: RedisConnection
 
     def add_waiter(self, key: str, workflow_id: str, score: float) -> None:
-        with provider_errors("add_waiter"):
-            self._conn.execute("ZADD", self._conn.key("wait:", key), "NX", repr(score), workflow_id)
+        with provider_errors("add_waiter"):  # replicated: an instance's place in line survives a failover
+            self._conn.execute_replicated("ZADD", self._conn.key("wait:", key), "NX", repr(score), workflow_id)
 
     def oldest_waiter(self, key: str) -> tuple[str, float] | None:
         with provider_errors("oldest_waiter"):

@@ -28,6 +28,8 @@ of one shard::
     P{Pschedules}schedule     hash: schedule id -> JSON (with ``...schedule:next``, see .schedules)
     P wait:<key>              zset: a concurrency limit's waiting line
     P lock:<resource>         string: the owner's token, with a PX lease
+    P meta:shards             string: the store's shard count (set once, checked by every persistence
+                              provider that opens the store; see .meta)
 
 ``<n>`` is the byte length of the event name, so ``("a:b", "c")`` and ``("a", "b:c")`` never share a key.
 Scripts touch a few keys they read from storage (a subscription's former index, purged instances and

@@ -121,6 +121,29 @@ def test_a_host_started_while_redis_is_away_refuses_then_starts_when_it_returns(
     assert {f"{workflow_id}:first": 1, f"{workflow_id}:second": 1} == RUNS
 
 
+def test_a_store_check_the_server_missed_is_made_by_host_start(
+    proxy: TcpProxy, redis_url: str, redis_cleanup: str
+) -> None:
+    """Redis away when the providers are made: their constructors do not fail, and host.start() checks the
+    store once it answers: another shard count than the store's is refused there, the store's own opens."""
+    RedisPersistenceProvider(redis_url, prefix=redis_cleanup).close()  # the store: 16 shards
+    proxy.cut()
+    wrong = configure_workflow_host(persistence=f"{proxy.url}?shards=4", prefix=redis_cleanup)
+    right = configure_workflow_host(persistence=proxy.url, prefix=redis_cleanup)
+    proxy.open()
+    try:
+        with pytest.raises(ProviderError, match=r"persistence: .*was made with 16 shards .* opened with 4:"):
+            wrong.start()
+        assert not wrong.is_running
+        right.start()
+        assert right.is_running
+    finally:
+        right.stop()
+        for host in (wrong, right):
+            for provider in (host.persistence, host.queue, host.lock):
+                provider.close()  # type: ignore[attr-defined]
+
+
 def test_a_client_waiting_for_a_workflow_rides_through_losing_redis(proxy: TcpProxy, redis_cleanup: str) -> None:
     RUNS.clear()
     FIRST_DONE.clear()

@@ -181,8 +181,9 @@ def test_control_requests_and_schedule_writes_wait_for_a_replica(
         original = routes.execute_replicated
 
         def recording(key: Any, *args: Any) -> Any:
+            reply = original(key, *args)  # recorded once answered: a script unknown to the master is sent again
             waited.append(key if isinstance(key, bytes) else key.encode())
-            return original(key, *args)
+            return reply
 
         routes.execute_replicated = recording  # type: ignore[method-assign]
         due = datetime(2030, 1, 1, tzinfo=timezone.utc)
@@ -194,6 +195,89 @@ def test_control_requests_and_schedule_writes_wait_for_a_replica(
         assert waited[0].endswith(instance.id.encode())
     finally:
         store.close()
+
+
+@pytest.mark.redis_cluster
+def test_subscriptions_wait_lines_and_error_records_wait_for_a_replica(
+    redis_cluster_url: str, redis_cluster_cleanup: str
+) -> None:
+    """A subscription made on its own, a wait line entry and a pass's error records are answered once a
+    replica of their master has them, as a persist is."""
+    from liteflow.core.models import EventSubscription, ExecutionError
+    from liteflow.providers.redis import RedisPersistenceProvider
+
+    store = RedisPersistenceProvider(redis_cluster_url, prefix=redis_cluster_cleanup)
+    routes = store._conn._routes
+    assert routes is not None
+    waited: list[tuple[bytes, bytes]] = []
+    try:
+        instance = WorkflowInstance(workflow_definition_id="Flow", version=1)
+        store.create_workflow(instance)
+        original = routes.execute_replicated
+
+        def recording(key: Any, *args: Any) -> Any:
+            reply = original(key, *args)  # recorded once answered: a script unknown to the master is sent again
+            waited.append((key if isinstance(key, bytes) else key.encode(), str(args[0]).encode()))
+            return reply
+
+        routes.execute_replicated = recording  # type: ignore[method-assign]
+        at = datetime(2030, 1, 1, tzinfo=timezone.utc)
+        subscription = EventSubscription(
+            workflow_id=instance.id,
+            step_id=1,
+            execution_pointer_id="p",
+            event_name="e",
+            event_key="k",
+            subscribe_as_of=at,
+        )
+        store.create_event_subscription(subscription)
+        store.add_waiter("line", instance.id, 1.0)
+        store.persist_errors([ExecutionError(workflow_id=instance.id, execution_pointer_id="p", message="boom")])
+        base = Shards(redis_cluster_cleanup).base(instance.id).encode()
+        assert waited == [
+            (base + b"sub", b"EVALSHA"),
+            (f"{redis_cluster_cleanup}wait:line".encode(), b"ZADD"),
+            (base + b"errors:" + instance.id.encode(), b"RPUSH"),
+        ]
+        assert [s.id for s in store.get_subscriptions("e", "k", at)] == [subscription.id]
+        assert store.oldest_waiter("line") == (instance.id, 1.0)
+        assert [e.message for e in store.get_errors(instance.id)] == ["boom"]
+    finally:
+        store.close()
+
+
+@pytest.mark.redis_cluster
+def test_the_store_check_on_a_cluster(cluster_client: Any, redis_cluster_url: str, redis_cluster_cleanup: str) -> None:
+    """The shard count is recorded and checked on a cluster too, and the keys of the layout before shards
+    (without hash tags, so on several masters) are each looked for on their own slot's master."""
+    from liteflow.providers.redis import RedisLockProvider, RedisPersistenceProvider, RedisQueueProvider
+    from liteflow.providers.redis.meta import PERSISTENCE_BEFORE_SHARDS
+
+    prefix = redis_cluster_cleanup
+    RedisPersistenceProvider(redis_cluster_url, prefix=prefix).close()
+    assert cluster_client.get(prefix + "meta:shards") == str(DEFAULT_SHARDS)
+    RedisPersistenceProvider(cluster_client, prefix=prefix).close()  # the same count, by a client passed in
+    with pytest.raises(ValueError, match=rf"was made with {DEFAULT_SHARDS} shards .* opened with 8:"):
+        RedisPersistenceProvider(redis_cluster_url, prefix=prefix, shards=8)
+    assert cluster_client.get(prefix + "meta:shards") == str(DEFAULT_SHARDS)
+
+    masters = set()
+    for n, name in enumerate(PERSISTENCE_BEFORE_SHARDS):
+        old = f"{prefix}old{n}:"  # a store of its own (below this test's prefix, so cleaned up with it)
+        key = old + name
+        masters.add(cluster_client.nodes_manager.get_node_from_slot(key_slot(key.encode())).name)
+        if name.startswith("idx:"):
+            cluster_client.zadd(key, {"w": 1.0})
+        else:
+            cluster_client.hset(key, "w", "{}")
+        with pytest.raises(ValueError, match=rf"previous layout.*\({key}\)"):
+            RedisPersistenceProvider(redis_cluster_url, prefix=old)
+        assert cluster_client.get(old + "meta:shards") is None
+    assert len(masters) >= 2, f"the old keys were all on {masters}"
+    cluster_client.incr(prefix + "queue:seq")
+    with pytest.raises(ValueError, match=rf"previous layout.*\({prefix}queue:seq\)"):
+        RedisQueueProvider(redis_cluster_url, prefix=prefix)
+    RedisLockProvider(redis_cluster_url, prefix=prefix).close()
 
 
 @pytest.mark.redis_cluster

@@ -80,3 +80,13 @@ def test_locks_are_exclusive_and_safely_released(client: redis.Redis) -> None:
     assert b.acquire_lock("r")
     a.close()
     b.close()
+
+
+def test_the_store_check_on_fakeredis(client: redis.Redis) -> None:
+    RedisPersistenceProvider(client, prefix=PREFIX, shards=4).close()
+    RedisPersistenceProvider(client, prefix=PREFIX, shards=4).close()  # the same count opens again
+    with pytest.raises(ValueError, match=r"was made with 4 shards .* opened with 16:"):
+        RedisPersistenceProvider(client, prefix=PREFIX)
+    client.zadd("lftest:old:idx:status:Runnable", {"w": 1.0})  # a store of the layout before shards
+    with pytest.raises(ValueError, match=r"previous layout.*\(lftest:old:idx:status:Runnable\)"):
+        RedisPersistenceProvider(client, prefix="lftest:old:")

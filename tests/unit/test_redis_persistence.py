@@ -107,9 +107,11 @@ def test_persist_unknown_instance_raises_not_found_and_stores_nothing(
     store: RedisPersistenceProvider, raw: redis.Redis, redis_cleanup: str
 ) -> None:
     ghost = make_instance(revision=1)
+    before = keys_of(raw, redis_cleanup)  # the store's own record of its shard count, nothing else
+    assert before == {redis_cleanup + "meta:shards"}
     with pytest.raises(WorkflowNotFoundError):
         store.persist_workflow(ghost, [make_subscription(ghost.id, T0)])
-    assert keys_of(raw, redis_cleanup) == set()
+    assert keys_of(raw, redis_cleanup) == before
     with pytest.raises(WorkflowNotFoundError):
         store.get_workflow_instance(ghost.id)
 
@@ -446,3 +448,37 @@ def test_a_persist_sent_again_after_its_answer_was_lost_succeeds_once(store: Red
     stale = make_instance(id=instance.id, revision=1)
     with pytest.raises(ConcurrencyError):  # another writer's stale revision still conflicts
         store.persist_workflow(stale)
+
+
+def test_on_one_server_no_write_waits_for_a_replica(
+    store: RedisPersistenceProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """WAIT is for a cluster only: on one server the writes that wait there (a persist, an event, a control
+    request, a schedule, a subscription, a wait line entry, error records) are sent without it."""
+    from redis.connection import Connection
+
+    from liteflow.core.schedules import Schedule
+
+    sent: list[bytes] = []
+    send = Connection.send_packed_command
+
+    def recording(self: Connection, command: Any, *args: Any, **kwargs: Any) -> None:
+        parts = command if isinstance(command, (list, tuple)) else [command]
+        sent.extend(bytes(part) for part in parts)
+        send(self, command, *args, **kwargs)
+
+    monkeypatch.setattr(Connection, "send_packed_command", recording)
+    instance = make_instance()
+    store.create_workflow(instance)
+    store.persist_workflow(instance)
+    store.create_event(Event(event_name="ev", event_key="k", event_time=T0))
+    assert store.request_control(instance.id, None, "suspend")
+    store.save_schedule(Schedule(id="s", definition_id="Flow", every=timedelta(minutes=1), next_run_time=T0))
+    store.create_event_subscription(make_subscription(instance.id, T0))
+    store.add_waiter("line", instance.id, 1.0)
+    store.persist_errors([ExecutionError(workflow_id=instance.id, execution_pointer_id="p", message="boom")])
+    assert any(b"EVALSHA" in part for part in sent) and any(b"ZADD" in part for part in sent)
+    assert any(b"RPUSH" in part for part in sent) and any(b"MULTI" in part for part in sent)
+    assert not any(b"\r\nWAIT\r\n" in part for part in sent)
+    assert [e.message for e in store.get_errors(instance.id)] == ["boom"]
+    assert store.oldest_waiter("line") == (instance.id, 1.0)

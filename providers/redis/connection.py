@@ -449,7 +449,7 @@ class RedisConnection:
         if connection is None:
             return self.execute_many(commands)
         try:
-            return _Connections._exchange(connection, [pack_command(args) for args in commands])
+            return _exchange_all(connection, [pack_command(args) for args in commands])
         finally:
             connection.disconnect()
 

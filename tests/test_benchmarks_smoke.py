@@ -58,3 +58,26 @@ def test_the_processes_benchmark_runs_each_count(redis_url: str) -> None:
     assert "CPUs" in lines[0]
     assert [line.split()[1] for line in lines[1:]] == ["1", "2"]
     assert all("steps/s" in line for line in lines[1:]), result.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("workload", ["W", "E"])
+def test_the_profiler_runs_each_workload(tmp_path: Path, workload: str) -> None:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    args = ["--providers", "memory", "--instances", "20", "--workload", workload, "--workers", "1"]
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.profile", *args, "--out-dir", str(tmp_path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=110,
+        check=False,
+    )
+    assert done.returncode == 0, f"exit {done.returncode}\nstdout:\n{done.stdout}\nstderr:\n{done.stderr[-4000:]}"
+    unit = "events" if workload == "E" else "instances"
+    assert f"20 of 20 {unit}" in done.stdout, done.stdout
+    report = tmp_path / ("profile-memory-events.txt" if workload == "E" else "profile-memory.txt")
+    assert "top functions by self time" in report.read_text()

@@ -10,6 +10,9 @@ lock, a processed mark). The test waits for replication of what it set up, kills
 the workflow queue mid-run, and checks that every workflow completes: a step may run again (steps are
 counted at least once, not exactly once), a lost queued id is queued again by the runnable poller, a
 lost lock is taken again, a lost processed mark delivers an event again (its workflow has consumed it).
+While the master is away a worker's reads across shards fail too; the one that matters is the pull of a
+workflow that has just stored its subscription (its event may have been marked processed before anyone
+waited): it rides out the outage like a persist, else the workflow would wait for ever.
 """
 
 from __future__ import annotations
@@ -31,13 +34,11 @@ pytestmark = [
     pytest.mark.redis,
     pytest.mark.redis_cluster,
     pytest.mark.slow,
-    # Opt-in: it passes on a quiet machine, but with the cores saturated by other work the workflows
-    # sometimes do not complete within its 120 s after the kill (not yet diagnosed; see README, Redis
-    # Cluster, Failover), so the suite CI runs leaves it out.
-    pytest.mark.skipif(
-        os.environ.get("LITEFLOW_TEST_FAILOVER") != "1", reason="set LITEFLOW_TEST_FAILOVER=1 to run it"
-    ),
 ]
+
+#: Seconds from the kill within which every workflow must have completed (about 3 s here, quiet or with
+#: both cores saturated); well inside the suite's 120 s per test, so a hang fails here, not by its timeout.
+RECOVERY_BUDGET = 60
 
 FIRST_PORT = 7100
 
@@ -81,7 +82,7 @@ def test_a_killed_master_is_replaced_by_its_replica_and_every_workflow_completes
         os.kill(pid, signal.SIGKILL)
         killed_at = time.monotonic()
 
-        wait_all(client, ids, timeout=120)
+        wait_all(client, ids, timeout=RECOVERY_BUDGET)
         recovered_in = time.monotonic() - killed_at
         for i, workflow_id in enumerate(ids):
             instance = client.get_workflow_instance(workflow_id)
@@ -95,6 +96,6 @@ def test_a_killed_master_is_replaced_by_its_replica_and_every_workflow_completes
             assert promoted.port != victim.port  # the replica serves the slot now
         finally:
             after.close()
-        assert recovered_in < 120
+        assert recovered_in < RECOVERY_BUDGET
     finally:
         nodes.stop()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from redis_faults import lose_replies
 
 from liteflow.core import StepExecutionContext, Workflow, WorkflowBuilder, WorkflowStatus, configure_workflow_host
 from liteflow.core.errors import ConcurrencyError, ProviderError
-from liteflow.core.models import EventSubscription, WorkflowInstance
+from liteflow.core.models import Event, EventSubscription, WorkflowInstance
 from liteflow.providers.memory import MemoryLockProvider, MemoryPersistenceProvider, MemoryQueueProvider
 from liteflow.providers.redis import RedisPersistenceProvider
 
@@ -41,6 +42,34 @@ class Unreachable(MemoryPersistenceProvider):
             self.refused += 1
             raise ProviderError("redis persist_workflow failed: Connection refused (simulated)")
         super().persist_workflow(instance, subscriptions, ended_subscriptions, control_applied)
+
+
+class ReadsFailing(MemoryPersistenceProvider):
+    """A store whose next ``failing`` reads of events fail (as a cross-shard read does while a Redis
+    Cluster master is being replaced)."""
+
+    def __init__(self, failing: int) -> None:
+        super().__init__()
+        self.failing = failing
+        self.refused = 0
+
+    def get_events(self, event_name: str, event_key: str, since: datetime, until: datetime) -> list[Event]:
+        if self.refused < self.failing:
+            self.refused += 1
+            raise ProviderError("redis get_events failed: Connection refused (simulated)")
+        return super().get_events(event_name, event_key, since, until)
+
+
+class WaitsForGo(Workflow):
+    def id(self) -> str:
+        return "WaitsForGo"
+
+    def build(self, builder: WorkflowBuilder) -> None:
+        (
+            builder.start_with(lambda context: None)
+            .wait_for("go", lambda data, context: "k", lambda data, context: context.workflow.create_time)
+            .output("received", lambda step: step.event_data)
+        )
 
 
 RUNS: list[str] = []
@@ -120,6 +149,26 @@ def test_stop_ends_a_worker_waiting_for_the_store_at_once(store: Unreachable) ->
         host.stop()
         stopped.set()
     assert time.monotonic() - began < 3  # not persist_retry_timeout (60 s), nor stop_timeout (30 s)
+
+
+def test_an_event_processed_before_the_subscription_reaches_it_though_the_pull_fails_for_a_while() -> None:
+    """The event consumer marked the event processed before the workflow subscribed (nobody waited yet):
+    only the worker's pull after storing the subscription can deliver it, so the pull rides out the
+    failing reads instead of leaving the workflow waiting for ever."""
+    store = ReadsFailing(failing=3)
+    host = configure_workflow_host(store, MemoryQueueProvider(), MemoryLockProvider(lease=1.0), poll_interval=0.1)
+    host.register_workflow(WaitsForGo())
+    wid = host.start_workflow("WaitsForGo", None, {"received": None})  # queued; no worker runs it yet
+    event_id = host.publish_event("go", "k", "payload")
+    store.mark_event_processed(event_id)  # what the event consumer does when nobody waits for it
+    host.start()
+    try:
+        instance = host.wait_for_workflow(wid, timeout=10)
+    finally:
+        host.stop()
+    assert instance.status is WorkflowStatus.COMPLETE
+    assert instance.data["received"] == "payload"
+    assert store.refused == 3  # the pull's reads failed, and it carried on once they answered
 
 
 @pytest.mark.redis

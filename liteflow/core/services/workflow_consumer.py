@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 
 from liteflow.core.control_state import mark_control, pending_control
 from liteflow.core.engine.events import deliver, oldest_event_for, waiting_pointer
@@ -300,20 +301,30 @@ class WorkflowConsumer:
     def pull_events(self, instance: WorkflowInstance, result: PassResult) -> bool:
         """New subscriptions take events published before they were made (oldest first), and subscriptions
         whose events came while this worker held the lock (see ``InProgress.defer_event``) take those.
-        False if events were delivered to ``instance`` but could not be persisted."""
+        False if events were delivered to ``instance`` but could not be persisted.
+
+        Its reads ride out a store outage as a persist does (see ``services.outage``): the pass that made
+        the subscriptions is stored already, and an event the event consumer marked processed before they
+        were stored (it found no one waiting) reaches them only here; nothing looks for it again later."""
         deferred = self.runtime.in_progress.take_deferred_events(instance.id)
         if not result.subscriptions and not deferred:
             return True
-        persistence = self.runtime.persistence
+        runtime = self.runtime
+        persistence = runtime.persistence
         now = utcnow()
         delivered = []
-        for subscription in [*result.subscriptions, *self._subscriptions_of(instance, deferred)]:
+        found = through_outage(runtime, "pull_events", partial(self._subscriptions_of, instance, deferred), instance.id)
+        for subscription in [*result.subscriptions, *found]:
             pointer = waiting_pointer(instance, subscription)
             if pointer is None or subscription.id in delivered:
                 continue
-            event = oldest_event_for(persistence, subscription, instance, now)
+            event = through_outage(
+                runtime, "pull_events", partial(oldest_event_for, persistence, subscription, instance, now), instance.id
+            )
             if event is not None:
-                event = settled_announcement(self.runtime, event)
+                event = through_outage(
+                    runtime, "pull_events", partial(settled_announcement, runtime, event), instance.id
+                )
             if event is not None:
                 deliver(instance, pointer, event, now)
                 delivered.append(subscription.id)

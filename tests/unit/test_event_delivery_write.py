@@ -148,3 +148,37 @@ def test_a_refused_delivery_is_not_lost() -> None:
     assert persistence.refuse is False  # the first delivery was refused
     assert done.status is WorkflowStatus.COMPLETE and done.data["got"] == {"n": 3}
     assert len(persistence.deliveries) == 1  # delivered again, once, and stored
+
+
+class HoldsTheSlot(Workflow):
+    def id(self) -> str:
+        return "HoldsTheSlot"
+
+    def build(self, builder: WorkflowBuilder) -> None:
+        builder.start_with(held_at_gate)
+
+
+def test_without_a_free_workflow_slot_the_delivery_is_stored_and_the_workflow_queued() -> None:
+    global GATE
+    GATE = Gate()
+    persistence = RecordingPersistence()
+    host = configure_workflow_host(persistence, poll_interval=0.2, max_concurrent_workflows=1)
+    host.register_workflow(WaitsThenFinishes())
+    host.register_workflow(HoldsTheSlot())
+    with host:
+        waiter = host.start_workflow("WaitsThenFinishes", data={"key": "k4"})
+        wait_until(lambda: _waiting(host, waiter))
+        holder = host.start_workflow("HoldsTheSlot")
+        assert GATE.entered.wait(WAIT)  # the host's only workflow slot is taken
+        try:
+            event_id = host.publish_event("go", "k4", "y")
+            wait_until(lambda: persistence.get_event(event_id).is_processed)
+            stored = host.get_workflow_instance(waiter)
+            assert stored.status is WorkflowStatus.RUNNABLE
+            assert any(p.event_id == event_id and p.event_published for p in stored.execution_pointers)
+            assert len(persistence.deliveries) == 1 and "wait" not in persistence.deliveries[0][1]
+        finally:
+            GATE.open.set()
+        assert host.wait_for_workflow(holder, timeout=WAIT).status is WorkflowStatus.COMPLETE
+        done = host.wait_for_workflow(waiter, timeout=WAIT)
+    assert done.status is WorkflowStatus.COMPLETE and done.data["got"] == "y"

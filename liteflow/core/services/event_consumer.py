@@ -80,20 +80,19 @@ class EventConsumer:
         self._finish(event_id, held, locked)
 
     def _finish(self, event_id: str, held: Delivery | None, locked: list[str]) -> None:
-        """After the deliveries: run the held instance, and mark the event processed if every delivery is
-        stored, else try it again for the workflows that were locked."""
+        """After the deliveries: mark the event processed if every delivery is stored, else try it again for
+        the workflows that were locked (before running the held instance, which may take a while); run the
+        held instance."""
+        if locked:
+            self._retry(event_id, locked)
         if held is None:
-            if locked:
-                self._retry(event_id, locked)
-            else:
+            if not locked:
                 self._processed(event_id)
             return
         if not locked:  # marked processed right after the write that stores the last delivery
             held.on_stored = lambda: self._processed(event_id)
-        if not self._run_delivered(held):
-            self._retry(event_id, [*locked, held.instance.id])
-        elif locked:
-            self._retry(event_id, locked)
+        if not self._run_delivered(held) and not locked:
+            self._retry(event_id, [held.instance.id])
 
     def _processed(self, event_id: str) -> None:
         self.runtime.persistence.mark_event_processed(event_id)
@@ -143,8 +142,8 @@ class EventConsumer:
         pass stores the delivery) or to store, unlock and queue."""
         runtime = self.runtime
         workflow_id = subscription.workflow_id
-        if not runtime.lock.acquire_lock(workflow_id):
-            return False
+        if runtime.in_progress.running(workflow_id) or not runtime.lock.acquire_lock(workflow_id):
+            return False  # a worker of this host runs it (though its lock lapsed, say): left to that worker
         kept = stored = control_waits = False
         try:
             try:
@@ -163,7 +162,7 @@ class EventConsumer:
             deliver(instance, pointer, event, now)
             if instance.status is WorkflowStatus.RUNNABLE and keep:
                 kept = True
-                return Delivery(instance, subscription.id)
+                return Delivery(instance, subscription.id, pointer.id, event)
             if instance.status is not WorkflowStatus.RUNNABLE:
                 instance.next_execution = None
             stored, control_waits = store_delivery(runtime, instance, subscription.id)

@@ -62,6 +62,10 @@ class InProgress:
         for event_id in deferred:  # its lock is released: they can be delivered now
             self.queue.queue_work(event_id, QueueType.EVENT)
 
+    def running(self, workflow_id: str) -> bool:
+        """Whether a worker of this host runs ``workflow_id`` now (one dictionary look, no lock)."""
+        return workflow_id in self._processing
+
     def ids(self) -> set[str]:
         with self._changed:
             return set(self._processing)

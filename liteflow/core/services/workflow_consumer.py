@@ -21,7 +21,7 @@ from liteflow.core.errors import (
 )
 from liteflow.core.interfaces import QueueType
 from liteflow.core.log import logger
-from liteflow.core.models import EventSubscription, WorkflowInstance, WorkflowStatus, to_millis, utcnow
+from liteflow.core.models import Event, EventSubscription, WorkflowInstance, WorkflowStatus, to_millis, utcnow
 from liteflow.core.primitives.sub_workflow import ends_child, prepare_announcement, settled_announcement
 from liteflow.core.services import control
 from liteflow.core.services.missing_definitions import MissingDefinitions
@@ -72,13 +72,16 @@ def due(instance: WorkflowInstance, now_ms: int) -> bool:
 
 @dataclass
 class Delivery:
-    """An event delivered to a locked instance but not stored yet: the next save stores the delivery
-    (ending ``subscription_id``) with whatever the pass changed. ``stored``: None until a save or a
-    delivery-only write was tried, then whether it succeeded; ``on_stored`` is called once it did
-    (by the event consumer: the event is marked processed right after the write that delivered it)."""
+    """``event`` delivered to the pointer ``pointer_id`` of a locked instance but not stored yet: the
+    instance's next save (by the thread holding this very instance object) stores the delivery, ending
+    ``subscription_id``, with whatever the pass changed. ``stored``: None until a save or a delivery-only
+    write was tried, then whether it succeeded; ``on_stored`` is called once it did (by the event
+    consumer: the event is marked processed right after the write that delivered it)."""
 
     instance: WorkflowInstance
     subscription_id: str
+    pointer_id: str
+    event: Event
     stored: bool | None = None
     on_stored: Callable[[], None] | None = None
 
@@ -111,8 +114,9 @@ class WorkflowConsumer:
         #: workflow id -> (when parked, the instance), oldest first
         self._parked: dict[str, tuple[float, WorkflowInstance]] = {}
         self._revision_of = runtime.revision_of
-        #: workflow id -> the delivery its next save stores (see ``run_held``)
-        self._deliveries: dict[str, Delivery] = {}
+        #: id() of an instance object being run -> the delivery its next save stores (see ``run_held``); by
+        #: object, not workflow id: after a lapsed lock another thread may run its own copy of the instance
+        self._deliveries: dict[int, Delivery] = {}
         self.missing = MissingDefinitions(runtime.options.poll_interval, runtime.options.max_concurrent_workflows + 1)
 
     def _load(self, workflow_id: str) -> WorkflowInstance:
@@ -163,20 +167,34 @@ class WorkflowConsumer:
         requeue: bool | None = False
         control_waits = False
         if delivery is not None:
-            self._deliveries[instance.id] = delivery
+            self._deliveries[id(instance)] = delivery
         try:
             requeue = self.run_limited(instance)
-            if delivery is not None and self._deliveries.pop(instance.id, None) is not None:
+            if delivery is not None and self._deliveries.pop(id(instance), None) is not None:
                 stored, control_waits = store_delivery(self.runtime, instance, delivery.subscription_id)
                 delivery.tried(stored)
         finally:
             if delivery is not None:
-                self._deliveries.pop(instance.id, None)  # a pass that raised: nothing more is stored
+                self._deliveries.pop(id(instance), None)  # a pass that raised: nothing more is stored
             self.runtime.lock.release_lock(instance.id)
         if control_waits:
             self.runtime.queue.queue_work(instance.id, QueueType.WORKFLOW)
         if requeue is not None:
             self.follow_up(instance, requeue)
+
+    def _store_delivery_alone(self, workflow_id: str, delivery: Delivery) -> None:
+        """Store a delivery whose pass could not be stored, on the instance as stored (before that pass)."""
+        try:
+            stored = self.runtime.persistence.get_workflow_instance(workflow_id)
+        except WorkflowNotFoundError:
+            return
+        pointer = stored.find_pointer(delivery.pointer_id)
+        if pointer is None or pointer.end_time is not None or pointer.event_published:
+            return
+        deliver(stored, pointer, delivery.event, utcnow())
+        if stored.status is not WorkflowStatus.RUNNABLE:
+            stored.next_execution = None
+        delivery.tried(store_delivery(self.runtime, stored, delivery.subscription_id)[0])
 
     def follow_up(self, instance: WorkflowInstance, requeue: bool) -> None:
         """After the lock is released: queue the instance again, or set a timer for when it is due."""
@@ -233,11 +251,14 @@ class WorkflowConsumer:
                 return False
             was_runnable = instance.status
             result = runtime.executor.execute(instance, definition)
+            carried = self._deliveries.get(id(instance)) if self._deliveries else None
             if instance.parent_workflow_id is not None and ends_child(instance, was_runnable):
                 prepare_announcement(runtime, instance)  # before the end is stored, never after only
             try:
                 saved = self.save(instance, result)
             except SerializationError as exc:  # a step left what no store takes: it failed instead
+                if carried is not None and not carried.stored:
+                    self._store_delivery_alone(instance.id, carried)  # failed as a delivered step, as stored
                 fail_unstorable(runtime, instance.id, definition, result.ran, exc)
                 return False
             if not saved:
@@ -253,7 +274,7 @@ class WorkflowConsumer:
         meanwhile is applied to the pass and stored with it, in the same write (``control.fold``), and so
         is one requested while this host applies the first; ``applied``: the requests already folded in."""
         persistence = self.runtime.persistence
-        delivery = self._deliveries.pop(instance.id, None) if self._deliveries else None
+        delivery = self._deliveries.pop(id(instance), None) if self._deliveries else None
         if delivery is not None:
             delivery.stored = False  # until this write succeeds
             result = replace(result, ended_subscriptions=[*result.ended_subscriptions, delivery.subscription_id])

@@ -94,8 +94,8 @@ def host_on(store: EventReadsDown, **options: Any) -> Any:
 
 
 def waiting_for(store: EventReadsDown, wid: str, name: str) -> bool:
-    instance = store.get_workflow_instance(wid)
-    return any(p.status is PointerStatus.WAITING_FOR_EVENT and p.event_name == name for p in instance.execution_pointers)
+    pointers = store.get_workflow_instance(wid).execution_pointers
+    return any(p.status is PointerStatus.WAITING_FOR_EVENT and p.event_name == name for p in pointers)
 
 
 def test_an_event_processed_before_the_wait_reaches_it_though_the_pull_was_given_up() -> None:

@@ -72,14 +72,18 @@ class WaitsForTwo(Workflow):
             builder.start_with(lambda context: None)
             .parallel()
             .do(
-                lambda p: p.start_with(lambda context: None)
-                .wait_for("a", lambda data, context: "k", since_start)
-                .output("a", lambda step: step.event_data)
+                lambda p: (
+                    p.start_with(lambda context: None)
+                    .wait_for("a", lambda data, context: "k", since_start)
+                    .output("a", lambda step: step.event_data)
+                )
             )
             .do(
-                lambda p: p.start_with(lambda context: None)
-                .wait_for("b", lambda data, context: "k", since_start)
-                .output("b", lambda step: step.event_data)
+                lambda p: (
+                    p.start_with(lambda context: None)
+                    .wait_for("b", lambda data, context: "k", since_start)
+                    .output("b", lambda step: step.event_data)
+                )
             )
             .join()
         )

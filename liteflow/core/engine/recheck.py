@@ -23,8 +23,9 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
+from liteflow.core.engine.outcome import PassResult
 from liteflow.core.engine.pointers import open_pointers
-from liteflow.core.models import ExecutionPointer, PointerStatus, WorkflowInstance, WorkflowStatus, to_millis
+from liteflow.core.models import ExecutionPointer, PointerStatus, WorkflowInstance, WorkflowStatus, to_millis, utcnow
 
 
 def open_waits(instance: WorkflowInstance) -> list[ExecutionPointer]:
@@ -42,23 +43,22 @@ def _recheck_at(pointer: ExecutionPointer, new: Collection[str], now: datetime, 
 
 
 def stale_waits(
-    instance: WorkflowInstance, pulled: Collection[str], now: datetime, delay: float
+    waits: list[ExecutionPointer], pulled: Collection[str], now: datetime, delay: float
 ) -> list[ExecutionPointer]:
-    """The open waits of a RUNNABLE instance whose recheck time has come and that were not pulled yet by
-    this lock holder (``pulled``: the subscription ids it pulled for)."""
-    if instance.status is not WorkflowStatus.RUNNABLE:
-        return []
-    return [p for p in open_waits(instance) if p.id not in pulled and _recheck_at(p, (), now, delay) <= now]
+    """Those of the open ``waits`` of a RUNNABLE instance whose recheck time has come and that were not
+    pulled yet by this lock holder (``pulled``: the subscription ids it pulled for)."""
+    return [p for p in waits if p.id not in pulled and _recheck_at(p, (), now, delay) <= now]
 
 
 def bring_forward(
     instance: WorkflowInstance, pulled: Collection[str], new: Collection[str], now: datetime, delay: float
-) -> bool:
+) -> int | None:
     """Before a pass is stored: bring ``next_execution`` forward to the earliest recheck time of the open
-    waits not in ``pulled`` (``new``: the ids of the subscriptions the pass made). Whether it did, so the
-    instance is due again only for a recheck (the runnable poller finds it; no timer is needed)."""
+    waits not in ``pulled`` (``new``: the ids of the subscriptions the pass made). The time it set, if it
+    did (epoch milliseconds): the instance is then due again only for a recheck, which the runnable
+    poller finds (no timer is needed), and one at or before ``now`` is a wait that came due meanwhile."""
     if instance.status is not WorkflowStatus.RUNNABLE:
-        return False
+        return None
     earliest: datetime | None = None
     for pointer in open_waits(instance):
         if pointer.id in pulled:
@@ -67,9 +67,44 @@ def bring_forward(
         if earliest is None or at < earliest:
             earliest = at
     if earliest is None:
-        return False
+        return None
     at_ms = to_millis(earliest)
     if instance.next_execution is not None and instance.next_execution <= at_ms:
-        return False
+        return None
     instance.next_execution = at_ms
-    return True
+    return at_ms
+
+
+class RunRechecks:
+    """One run's rechecks of an instance (its lock held): which of its waits it pulled for, and which to
+    pull before the next pass. The waits open when the run began are looked at before its first pass;
+    after that, only once a pass found one whose recheck time came meanwhile. An instance that had no
+    wait when the run began and made none costs one test per pass."""
+
+    def __init__(self, instance: WorkflowInstance, delay: float) -> None:
+        self.delay = delay
+        #: the subscription ids this run pulled for
+        self.pulled: set[str] = set()
+        self._waits = open_waits(instance) if instance.status is WorkflowStatus.RUNNABLE else []
+        self._may_wait = bool(self._waits)
+
+    def stale(self) -> list[ExecutionPointer]:
+        """The waits to pull for before the next pass."""
+        if not self._waits:
+            return []
+        waits, self._waits = self._waits, []
+        return stale_waits(waits, self.pulled, utcnow(), self.delay)
+
+    def before_store(self, instance: WorkflowInstance, result: PassResult) -> bool:
+        """:func:`bring_forward` for the pass ``result``; whether the instance is now due only for a
+        recheck."""
+        if not result.subscriptions and not self._may_wait:
+            return False
+        self._may_wait = True
+        now = utcnow()
+        at = bring_forward(instance, self.pulled, {s.id for s in result.subscriptions}, now, self.delay)
+        if at is None:
+            return False
+        if at <= to_millis(now):  # a wait's recheck time came during this run: pulled before the next pass
+            self._waits = open_waits(instance)
+        return True

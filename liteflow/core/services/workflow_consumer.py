@@ -11,7 +11,7 @@ from liteflow.core.control_state import mark_control, pending_control
 from liteflow.core.engine.events import deliver, oldest_event_for, waiting_pointer
 from liteflow.core.engine.limits import deadline_of
 from liteflow.core.engine.outcome import PassResult
-from liteflow.core.engine.recheck import bring_forward, stale_waits
+from liteflow.core.engine.recheck import RunRechecks
 from liteflow.core.engine.unstorable import fail_unstorable
 from liteflow.core.errors import (
     ConcurrencyError,
@@ -241,22 +241,20 @@ class WorkflowConsumer:
         self._rechecks.discard(instance.id)
         if pending_control(instance) is not None and not self.apply_control(instance):
             return False
-        delay = runtime.options.event_recheck_delay
-        pulled: set[str] = set()  # the subscriptions whose earlier events this run looked for
+        rechecks = RunRechecks(instance, runtime.options.event_recheck_delay)
         for _ in range(runtime.options.max_passes):
             if runtime.stopping:
                 break  # stored after its last pass: still due, it is queued again for whoever runs next
             if not due(instance, to_millis(utcnow())):
                 return False
-            stale = stale_waits(instance, pulled, utcnow(), delay)
-            if stale and not self.recheck(instance, stale, pulled):
+            stale = rechecks.stale()
+            if stale and not self.recheck(instance, stale, rechecks.pulled):
                 return False
             was_runnable = instance.status
             result = runtime.executor.execute(instance, definition)
             if instance.parent_workflow_id is not None and ends_child(instance, was_runnable):
                 prepare_announcement(runtime, instance)  # before the end is stored, never after only
-            new = {s.id for s in result.subscriptions}
-            if bring_forward(instance, pulled, new, utcnow(), delay):
+            if rechecks.before_store(instance, result):
                 self._rechecks.add(instance.id)
             else:
                 self._rechecks.discard(instance.id)
@@ -268,7 +266,7 @@ class WorkflowConsumer:
             if not saved:
                 return False
             runtime.follow_up.after_pass(instance, result, was_runnable)
-            if not self.pull_events(instance, result, pulled):
+            if not self.pull_events(instance, result, rechecks.pulled):
                 return False  # changed but not stored: whoever stored a newer state carries on from it
         return due(instance, to_millis(utcnow()))
 

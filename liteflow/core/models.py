@@ -183,7 +183,8 @@ class WorkflowInstance(_Persisted):
     data_type_name: str | None = None
     create_time: UtcDatetime = Field(default_factory=utcnow)
     complete_time: UtcDatetime | None = None
-    #: When the instance next has work to do, in epoch milliseconds; ``None`` when it only waits for events.
+    #: When the instance next has work to do, in epoch milliseconds; ``None`` when it only waits for events
+    #: (except, for ``event_recheck_delay`` after a wait subscribed, its recheck: see ``engine.recheck``).
     next_execution: int | None = 0
     #: Compare-and-set counter: every successful persist increments it.
     revision: int = 0

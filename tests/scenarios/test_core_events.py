@@ -175,6 +175,49 @@ def test_event_published_before_the_wait_is_delivered_since_workflow_start(host:
     assert instance.data.captured == "kept for later"
 
 
+class SinceStart(Workflow):
+    data_type = Data
+
+    def build(self, builder: WorkflowBuilder) -> None:
+        (
+            builder.start_with(lambda context: None)
+            .wait_for("late", lambda data, context: "k", effective_date=lambda d, c: c.workflow.create_time)
+            .output("captured", lambda step: step.event_data)
+        )
+
+
+@pytest.mark.host_options(persist_retry_timeout=0.1, event_recheck_delay=0.5)
+def test_an_event_taken_before_the_wait_reaches_it_though_the_pull_after_subscribing_failed(
+    host: WorkflowHost,
+) -> None:
+    """Published and marked processed before anyone waited, the event reaches the wait only by a pull. The
+    one made right after the subscription was stored fails (the store's reads of events are down past
+    ``persist_retry_timeout``); once they answer again, the recheck delivers it."""
+    persistence = host.persistence
+    reads = persistence.get_events
+    down = threading.Event()
+    down.set()
+    refused: list[str] = []
+
+    def get_events(name: str, key: str, since: datetime, until: datetime) -> list[Event]:
+        if down.is_set():
+            refused.append(name)
+            raise ProviderError("get_events failed: connection refused (simulated)")
+        return reads(name, key, since, until)
+
+    persistence.get_events = get_events  # type: ignore[method-assign]
+    host.register_workflow(SinceStart())
+    wid = host.start_workflow("SinceStart", 1, None)
+    persistence.mark_event_processed(host.publish_event("late", "k", "taken early"))
+    host.start()
+    wait_until(lambda: len(refused) >= 2 and waiting_pointers(host, wid) and not host.runtime.in_progress.ids())
+    assert host.get_workflow_instance(wid).data.captured is None
+    down.clear()
+    instance = host.wait_for_workflow(wid, timeout=WAIT)
+    assert instance.status is WorkflowStatus.COMPLETE
+    assert instance.data.captured == "taken early"
+
+
 def test_event_effective_before_the_subscription_is_not_delivered(host: WorkflowHost) -> None:
     """An event whose effective date is before the subscription's as-of time does not match it,
     even though it is published while the workflow waits."""

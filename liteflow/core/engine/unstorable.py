@@ -12,6 +12,7 @@ from __future__ import annotations
 from liteflow.core.definition import WorkflowDefinition
 from liteflow.core.engine.errors import StepFailure, fail_step
 from liteflow.core.engine.outcome import PassResult
+from liteflow.core.engine.recheck import bring_forward
 from liteflow.core.engine.result_processor import determine_next_execution
 from liteflow.core.errors import ConcurrencyError, SerializationError, WorkflowNotFoundError
 from liteflow.core.interfaces import QueueType
@@ -38,6 +39,7 @@ def fail_unstorable(
         step = definition.steps[pointer.step_id]
         fail_step(StepFailure(instance, definition, pointer, step, now, runtime.executor.settings, out), exc)
     determine_next_execution(instance, now, out)
+    bring_forward(instance, (), (), now, runtime.options.event_recheck_delay)  # its waits stay looked after
     try:
         persistence.persist_workflow(instance, out.subscriptions, out.ended_subscriptions)
     except ConcurrencyError:

@@ -47,6 +47,13 @@ class HostOptions(BaseModel):
     #: Longest a worker keeps trying to store a pass while the store is unreachable (holding its lock),
     #: before it gives the pass up (its steps then run again later).
     persist_retry_timeout: float = Field(60.0, ge=0)
+    #: Seconds after a ``wait_for`` subscribed before its instance, still waiting, is due once more, for a
+    #: second look at the events published before it subscribed: the first look, made right after the
+    #: subscription was stored, is lost if the host dies in between or the store stays unreachable past
+    #: ``persist_retry_timeout``. A wait its event ends sooner costs nothing; a longer one, one load, one
+    #: read of its events and one write. On the order of the lock lease (30 s), so a dead holder's lock
+    #: has lapsed by then.
+    event_recheck_delay: float = Field(30.0, gt=0)
 
     @field_validator("retry_interval", "event_retention", mode="before")
     @classmethod

@@ -11,6 +11,7 @@ from liteflow.core.control_state import mark_control, pending_control
 from liteflow.core.engine.events import deliver, oldest_event_for, waiting_pointer
 from liteflow.core.engine.limits import deadline_of
 from liteflow.core.engine.outcome import PassResult
+from liteflow.core.engine.recheck import RunRechecks
 from liteflow.core.engine.unstorable import fail_unstorable
 from liteflow.core.errors import (
     ConcurrencyError,
@@ -21,7 +22,15 @@ from liteflow.core.errors import (
 )
 from liteflow.core.interfaces import QueueType
 from liteflow.core.log import logger
-from liteflow.core.models import Event, EventSubscription, WorkflowInstance, WorkflowStatus, to_millis, utcnow
+from liteflow.core.models import (
+    Event,
+    EventSubscription,
+    ExecutionPointer,
+    WorkflowInstance,
+    WorkflowStatus,
+    to_millis,
+    utcnow,
+)
 from liteflow.core.primitives.sub_workflow import ends_child, prepare_announcement, settled_announcement
 from liteflow.core.services import control
 from liteflow.core.services.missing_definitions import MissingDefinitions
@@ -117,6 +126,10 @@ class WorkflowConsumer:
         #: id() of an instance object being run -> the delivery its next save stores (see ``run_held``); by
         #: object, not workflow id: after a lapsed lock another thread may run its own copy of the instance
         self._deliveries: dict[int, Delivery] = {}
+        #: ids of the instances last stored due again only for a recheck (see ``engine.recheck``): the
+        #: runnable poller finds them, so ``follow_up`` sets no timer (a wait the event ends sooner costs
+        #: nothing)
+        self._rechecks: set[str] = set()
         self.missing = MissingDefinitions(runtime.options.poll_interval, runtime.options.max_concurrent_workflows + 1)
 
     def _load(self, workflow_id: str) -> WorkflowInstance:
@@ -203,6 +216,8 @@ class WorkflowConsumer:
             self._hand_back(instance.id)
         elif requeue:
             runtime.queue.queue_work(instance.id, QueueType.WORKFLOW)
+        elif instance.id in self._rechecks:
+            self._rechecks.discard(instance.id)
         elif instance.status is WorkflowStatus.RUNNABLE and instance.next_execution is not None:
             runtime.scheduler.wake_after(
                 (instance.next_execution - to_millis(utcnow())) / 1000, instance.id, QueueType.WORKFLOW
@@ -242,18 +257,27 @@ class WorkflowConsumer:
             self.missing.noted(instance)
             return False
         runtime.rebuild_data(instance, definition)
+        self._rechecks.discard(instance.id)
         if pending_control(instance) is not None and not self.apply_control(instance):
             return False
+        rechecks = RunRechecks(instance, runtime.options.event_recheck_delay)
         for _ in range(runtime.options.max_passes):
             if runtime.stopping:
                 break  # stored after its last pass: still due, it is queued again for whoever runs next
             if not due(instance, to_millis(utcnow())):
+                return False
+            stale = rechecks.stale()
+            if stale and not self.recheck(instance, stale, rechecks.pulled):
                 return False
             was_runnable = instance.status
             result = runtime.executor.execute(instance, definition)
             carried = self._deliveries.get(id(instance)) if self._deliveries else None
             if instance.parent_workflow_id is not None and ends_child(instance, was_runnable):
                 prepare_announcement(runtime, instance)  # before the end is stored, never after only
+            if rechecks.before_store(instance, result):
+                self._rechecks.add(instance.id)
+            else:
+                self._rechecks.discard(instance.id)
             try:
                 saved = self.save(instance, result)
             except SerializationError as exc:  # a step left what no store takes: it failed instead
@@ -264,7 +288,7 @@ class WorkflowConsumer:
             if not saved:
                 return False
             runtime.follow_up.after_pass(instance, result, was_runnable)
-            if not self.pull_events(instance, result):
+            if not self.pull_events(instance, result, rechecks.pulled):
                 return False  # changed but not stored: whoever stored a newer state carries on from it
         return due(instance, to_millis(utcnow()))
 
@@ -319,23 +343,47 @@ class WorkflowConsumer:
         self.runtime.follow_up.after_control(instance, result.events, queue=False)
         return True
 
-    def pull_events(self, instance: WorkflowInstance, result: PassResult) -> bool:
+    def pull_events(self, instance: WorkflowInstance, result: PassResult, pulled: set[str] | None = None) -> bool:
         """New subscriptions take events published before they were made (oldest first), and subscriptions
         whose events came while this worker held the lock (see ``InProgress.defer_event``) take those.
-        False if events were delivered to ``instance`` but could not be persisted.
+        False if events were delivered to ``instance`` but could not be persisted. ``pulled`` gets the ids
+        of the subscriptions looked for.
 
         Its reads ride out a store outage as a persist does (see ``services.outage``): the pass that made
         the subscriptions is stored already, and an event the event consumer marked processed before they
-        were stored (it found no one waiting) reaches them only here; nothing looks for it again later."""
+        were stored (it found no one waiting) reaches them only here or, should this pull never be made,
+        at their recheck (the pass was stored due again then: see ``engine.recheck``)."""
         deferred = self.runtime.in_progress.take_deferred_events(instance.id)
         if not result.subscriptions and not deferred:
             return True
+        found = through_outage(
+            self.runtime, "pull_events", partial(self._subscriptions_of, instance, deferred), instance.id
+        )
+        stored = self._pull(instance, [*result.subscriptions, *found], pulled)
+        for event_id in deferred:  # the event consumer finishes them: other subscribers, marked processed
+            self.runtime.queue.queue_work(event_id, QueueType.EVENT)
+        return stored
+
+    def recheck(self, instance: WorkflowInstance, stale: list[ExecutionPointer], pulled: set[str]) -> bool:
+        """Pull for the open waits ``stale`` whose recheck time has come (see ``engine.recheck``), before
+        the pass that finds them pulled and stores ``next_execution`` without the recheck. False if events
+        were delivered but could not be persisted."""
+        subscriptions = through_outage(
+            self.runtime, "pull_events", partial(self._stored_subscriptions, instance, stale), instance.id
+        )
+        pulled.update(p.id for p in stale)  # one not stored any more has nothing to receive
+        log.info("events.recheck", workflow_id=instance.id, waits=len(stale))
+        return self._pull(instance, subscriptions, pulled)
+
+    def _pull(
+        self, instance: WorkflowInstance, subscriptions: list[EventSubscription], pulled: set[str] | None
+    ) -> bool:
+        """Deliver to each of ``subscriptions`` the oldest event it may receive, and store what was."""
         runtime = self.runtime
         persistence = runtime.persistence
         now = utcnow()
-        delivered = []
-        found = through_outage(runtime, "pull_events", partial(self._subscriptions_of, instance, deferred), instance.id)
-        for subscription in [*result.subscriptions, *found]:
+        delivered: list[str] = []
+        for subscription in subscriptions:
             pointer = waiting_pointer(instance, subscription)
             if pointer is None or subscription.id in delivered:
                 continue
@@ -349,14 +397,13 @@ class WorkflowConsumer:
             if event is not None:
                 deliver(instance, pointer, event, now)
                 delivered.append(subscription.id)
-        stored = True
-        if delivered:
-            if instance.status is not WorkflowStatus.RUNNABLE:
-                instance.next_execution = None
-            stored = self.save(instance, PassResult(ended_subscriptions=delivered))
-        for event_id in deferred:  # the event consumer finishes them: other subscribers, marked processed
-            self.runtime.queue.queue_work(event_id, QueueType.EVENT)
-        return stored
+            if pulled is not None:
+                pulled.add(subscription.id)
+        if not delivered:
+            return True
+        if instance.status is not WorkflowStatus.RUNNABLE:
+            instance.next_execution = None
+        return self.save(instance, PassResult(ended_subscriptions=delivered))
 
     def _subscriptions_of(self, instance: WorkflowInstance, event_ids: list[str]) -> list[EventSubscription]:
         """The subscriptions of ``instance`` to the events ``event_ids``."""
@@ -369,4 +416,19 @@ class WorkflowConsumer:
                 continue
             subscriptions = persistence.get_subscriptions(event.event_name, event.event_key, event.event_time)
             found += [s for s in subscriptions if s.workflow_id == instance.id]
+        return found
+
+    def _stored_subscriptions(
+        self, instance: WorkflowInstance, waits: list[ExecutionPointer]
+    ) -> list[EventSubscription]:
+        """The stored subscriptions of the waiting pointers ``waits`` (a pointer keeps its event's name and
+        key, but not the as-of time its subscription was made with)."""
+        persistence = self.runtime.persistence
+        ids = {p.id for p in waits}
+        now = utcnow()
+        found = []
+        for name, key in dict.fromkeys((p.event_name or "", p.event_key or "") for p in waits):
+            found += [
+                s for s in persistence.get_subscriptions(name, key, now) if s.workflow_id == instance.id and s.id in ids
+            ]
         return found

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 
 from liteflow.core.control_state import mark_control, pending_control
+from liteflow.core.definition import WorkflowDefinition
 from liteflow.core.engine.events import deliver, oldest_event_for, waiting_pointer
 from liteflow.core.engine.limits import deadline_of
 from liteflow.core.engine.outcome import PassResult
@@ -271,26 +272,31 @@ class WorkflowConsumer:
                 return False
             was_runnable = instance.status
             result = runtime.executor.execute(instance, definition)
-            carried = self._deliveries.get(id(instance)) if self._deliveries else None
             if instance.parent_workflow_id is not None and ends_child(instance, was_runnable):
                 prepare_announcement(runtime, instance)  # before the end is stored, never after only
             if rechecks.before_store(instance, result):
                 self._rechecks.add(instance.id)
             else:
                 self._rechecks.discard(instance.id)
-            try:
-                saved = self.save(instance, result)
-            except SerializationError as exc:  # a step left what no store takes: it failed instead
-                if carried is not None and not carried.stored:
-                    self._store_delivery_alone(instance.id, carried)  # failed as a delivered step, as stored
-                fail_unstorable(runtime, instance.id, definition, result.ran, exc)
-                return False
-            if not saved:
+            if not self._store_pass(instance, definition, result):
                 return False
             runtime.follow_up.after_pass(instance, result, was_runnable)
             if not self.pull_events(instance, result, rechecks.pulled):
                 return False  # changed but not stored: whoever stored a newer state carries on from it
         return due(instance, to_millis(utcnow()))
+
+    def _store_pass(self, instance: WorkflowInstance, definition: WorkflowDefinition, result: PassResult) -> bool:
+        """``save`` a pass; one that left what no store takes is stored as its steps' failure instead (and an
+        event delivered to it, on its own first, so the step fails as a delivered step). Whether the pass
+        was stored."""
+        carried = self._deliveries.get(id(instance)) if self._deliveries else None
+        try:
+            return self.save(instance, result)
+        except SerializationError as exc:  # a step left what no store takes: it failed instead
+            if carried is not None and not carried.stored:
+                self._store_delivery_alone(instance.id, carried)
+            fail_unstorable(self.runtime, instance.id, definition, result.ran, exc)
+            return False
 
     def save(self, instance: WorkflowInstance, result: PassResult, applied: str | None = None) -> bool:
         """Persist the pass (compare-and-set on the revision: only the lock holder writes an instance, so

@@ -74,16 +74,18 @@ def shard_tags(prefix: str, count: int) -> tuple[str, ...]:
     so every host computes the same. Under a prefix with a hash tag of its own every key is in that tag's
     slot anyway, and ``j`` is 0."""
     check_shards(count)
+    return tuple(shard_tag(prefix, count, n) for n in range(count))
+
+
+def shard_tag(prefix: str, count: int, n: int) -> str:
+    """The hash tag of shard ``n`` of ``count`` (see :func:`shard_tags`)."""
     if _own_hash_tag(check_prefix(prefix)):
-        return tuple(f"{prefix}{n}.0" for n in range(count))
-    tags = []
-    for n in range(count):
-        low, high = n * SLOTS // count, (n + 1) * SLOTS // count
-        j = 0
-        while not low <= binascii.crc_hqx(f"{prefix}{n}.{j}".encode(), 0) % SLOTS < high:
-            j += 1
-        tags.append(f"{prefix}{n}.{j}")
-    return tuple(tags)
+        return f"{prefix}{n}.0"
+    low, high = n * SLOTS // count, (n + 1) * SLOTS // count
+    j = 0
+    while not low <= binascii.crc_hqx(f"{prefix}{n}.{j}".encode(), 0) % SLOTS < high:
+        j += 1
+    return f"{prefix}{n}.{j}"
 
 
 class Shards:

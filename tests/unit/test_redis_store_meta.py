@@ -145,12 +145,18 @@ def test_the_check_is_one_pipeline_when_made_and_nothing_afterwards(
     store = RedisPersistenceProvider(redis_url, prefix=redis_cleanup)
     queue = RedisQueueProvider(redis_url, prefix=redis_cleanup)
     try:
-        assert [[command[0] for command in p] for p in probes] == [["TYPE"] * 6 + ["SET", "GET"], ["TYPE"]]
+        # a new store: the old keys and the count; no count yet, so a look for another count's instances
+        # (this count's first 4 shards, then other counts' first shards), then the count recorded
+        names = [sorted({command[0] for command in p}) for p in probes]
+        assert names == [["GET", "TYPE"], ["ZRANGE"], ["EXISTS"], ["GET", "SET"], ["TYPE"]]
+        assert len(probes[1]) == 4
         instance = WorkflowInstance(workflow_definition_id="S", version=1)
         store.create_workflow(instance)
         store.persist_workflow(store.get_workflow_instance(instance.id))
         store.ping(2.0)  # done once: the ping does not check again
-        assert len(probes) == 2
+        assert len(probes) == 5
+        RedisPersistenceProvider(redis_url, prefix=redis_cleanup).close()  # recorded: one pipeline
+        assert [sorted({command[0] for command in p}) for p in probes[5:]] == [["GET", "TYPE"]]
     finally:
         store.close()
         queue.close()
@@ -164,3 +170,46 @@ def test_a_server_away_when_the_provider_is_made_defers_the_check_to_the_ping(re
         assert store.shards == 3
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("asked", [16, 1, 5])
+def test_a_store_that_records_no_count_is_not_given_another_count(
+    redis_url: str, redis_cleanup: str, raw: redis.Redis, asked: int
+) -> None:
+    """A store made before the count was recorded: the first provider opened with another count is refused,
+    and records nothing; the one opened with its own count records that."""
+    made = RedisPersistenceProvider(redis_url, prefix=redis_cleanup, shards=8)
+    try:
+        for _ in range(20):
+            made.create_workflow(WorkflowInstance(workflow_definition_id="S", version=1))
+    finally:
+        made.close()
+    raw.delete(redis_cleanup + "meta:shards")  # as a store of the version that did not record it
+    with pytest.raises(ValueError) as refused:
+        RedisPersistenceProvider(redis_url, prefix=redis_cleanup, shards=asked)
+    assert "records no shard count" in str(refused.value)
+    assert f"not made with {asked} shards" in str(refused.value)
+    assert raw.get(redis_cleanup + "meta:shards") is None
+    again = RedisPersistenceProvider(redis_url, prefix=redis_cleanup, shards=8)
+    try:
+        assert again.count_workflows() == 20
+    finally:
+        again.close()
+    assert raw.get(redis_cleanup + "meta:shards") == b"8"
+
+
+def test_a_recorded_count_is_only_read(
+    redis_url: str, redis_cleanup: str, raw: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once recorded, opening sends no write (a replica, a read-only user, or a full server still opens)."""
+    RedisPersistenceProvider(redis_url, prefix=redis_cleanup, shards=4).close()
+    sent: list[str] = []
+    probe = RedisConnection.probe
+
+    def spy(self: RedisConnection, commands: Any, timeout: float) -> Any:
+        sent.extend(str(command[0]) for command in commands)
+        return probe(self, commands, timeout)
+
+    monkeypatch.setattr(RedisConnection, "probe", spy)
+    RedisPersistenceProvider(redis_url, prefix=redis_cleanup, shards=4).close()
+    assert "GET" in sent and "SET" not in sent

@@ -18,10 +18,10 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+from event_waits import waits_for_event
 from waiting import wait_until
 
 from liteflow.core import Workflow, WorkflowBuilder, WorkflowStatus, configure_workflow_host
-from liteflow.core.models import PointerStatus
 from liteflow.providers.memory import MemoryLockProvider, MemoryPersistenceProvider
 
 
@@ -34,11 +34,6 @@ class FlakyLocks(MemoryLockProvider):
         if self.outage:
             raise ConnectionError("lock store unreachable (simulated)")
         return super()._renew(holds)
-
-
-def _waiting(host: Any, workflow_id: str) -> bool:
-    pointers = host.get_workflow_instance(workflow_id).execution_pointers
-    return any(p.status is PointerStatus.WAITING_FOR_EVENT for p in pointers)
 
 
 class Unstorable(Workflow):
@@ -61,7 +56,7 @@ def test_a_woken_pass_that_cannot_be_stored_fails_its_step_once() -> None:
     host.register_workflow(Unstorable())
     with host:
         workflow_id = host.start_workflow("Unstorable", data={"key": "k"})
-        wait_until(lambda: _waiting(host, workflow_id))
+        wait_until(lambda: waits_for_event(host, workflow_id))
         event_id = host.publish_event("go", "k", {"n": 1})
         wait_until(lambda: len(persistence.get_errors(workflow_id)) >= 1)
         time.sleep(1.5)  # an event delivered again would fail the step again within this time
@@ -107,7 +102,7 @@ def test_a_delivery_is_not_taken_by_another_copy_of_the_instance_after_a_lapsed_
     host.register_workflow(TwoBranches())
     with host:
         workflow_id = host.start_workflow("TwoBranches", data={"key": "k"})
-        wait_until(lambda: _waiting(host, workflow_id))
+        wait_until(lambda: waits_for_event(host, workflow_id))
         host.publish_event("go", "k", {"n": 1})
         assert TwoBranches.entered.wait(10)  # the woken pass runs; its delivery is not stored yet
         locks.outage = True  # the event worker's lease lapses
@@ -142,7 +137,7 @@ def test_the_woken_step_is_not_started_again_while_it_runs_though_its_lock_lapse
     host.register_workflow(SlowAfterEvent())
     with host:
         workflow_id = host.start_workflow("SlowAfterEvent", data={})
-        wait_until(lambda: _waiting(host, workflow_id))
+        wait_until(lambda: waits_for_event(host, workflow_id))
         host.publish_event("go", "k", 1)
         wait_until(lambda: SlowAfterEvent.entries)
         locks.outage = True

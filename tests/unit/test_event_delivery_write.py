@@ -7,11 +7,12 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from event_waits import waits_for_event
 from waiting import wait_until
 
 from liteflow.core import Workflow, WorkflowBuilder, WorkflowStatus, configure_workflow_host
 from liteflow.core.errors import ConcurrencyError
-from liteflow.core.models import PointerStatus, WorkflowInstance, utcnow
+from liteflow.core.models import WorkflowInstance, utcnow
 from liteflow.providers.memory import MemoryPersistenceProvider
 
 WAIT = 10.0
@@ -87,19 +88,13 @@ class OneAtATime(Workflow):
         )
 
 
-def _waiting(host: Any, workflow_id: str) -> bool:
-    return any(
-        p.status is PointerStatus.WAITING_FOR_EVENT for p in host.get_workflow_instance(workflow_id).execution_pointers
-    )
-
-
 def test_the_delivery_is_stored_with_the_woken_workflows_pass() -> None:
     persistence = RecordingPersistence()
     host = configure_workflow_host(persistence, poll_interval=0.2)
     host.register_workflow(WaitsThenFinishes())
     with host:
         workflow_id = host.start_workflow("WaitsThenFinishes", data={"key": "k1"})
-        wait_until(lambda: _waiting(host, workflow_id))
+        wait_until(lambda: waits_for_event(host, workflow_id))
         event_id = host.publish_event("go", "k1", {"n": 1})
         done = host.wait_for_workflow(workflow_id, timeout=WAIT)
     assert done.status is WorkflowStatus.COMPLETE and done.data["got"] == {"n": 1}
@@ -119,7 +114,7 @@ def test_a_delivery_no_pass_can_take_is_stored_on_its_own() -> None:
     host.register_workflow(OneAtATime())
     with host:
         waiter = host.start_workflow("OneAtATime", data={"key": "k2"})
-        wait_until(lambda: _waiting(host, waiter))
+        wait_until(lambda: waits_for_event(host, waiter))
         holder = host.start_workflow("OneAtATime", data={"hold": True})
         assert GATE.entered.wait(WAIT)  # the key's only slot is taken
         try:
@@ -141,7 +136,7 @@ def test_a_refused_delivery_is_not_lost() -> None:
     host.register_workflow(WaitsThenFinishes())
     with host:
         workflow_id = host.start_workflow("WaitsThenFinishes", data={"key": "k3"})
-        wait_until(lambda: _waiting(host, workflow_id))
+        wait_until(lambda: waits_for_event(host, workflow_id))
         event_id = host.publish_event("go", "k3", {"n": 3})
         done = host.wait_for_workflow(workflow_id, timeout=WAIT)
         wait_until(lambda: persistence.get_event(event_id).is_processed)
@@ -167,7 +162,7 @@ def test_without_a_free_workflow_slot_the_delivery_is_stored_and_the_workflow_qu
     host.register_workflow(HoldsTheSlot())
     with host:
         waiter = host.start_workflow("WaitsThenFinishes", data={"key": "k4"})
-        wait_until(lambda: _waiting(host, waiter))
+        wait_until(lambda: waits_for_event(host, waiter))
         holder = host.start_workflow("HoldsTheSlot")
         assert GATE.entered.wait(WAIT)  # the host's only workflow slot is taken
         try:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from event_waits import WaitsForGo
 from waiting import wait_until
 
 from liteflow.core import Workflow, WorkflowBuilder, WorkflowStatus, configure_workflow_host
@@ -46,18 +47,6 @@ class EventReadsDown(MemoryPersistenceProvider):
     ) -> None:
         self.writes += 1
         super().persist_workflow(instance, subscriptions, ended_subscriptions, control_applied)
-
-
-class WaitsForGo(Workflow):
-    def id(self) -> str:
-        return "WaitsForGo"
-
-    def build(self, builder: WorkflowBuilder) -> None:
-        (
-            builder.start_with(lambda context: None)
-            .wait_for("go", lambda data, context: "k", lambda data, context: context.workflow.create_time)
-            .output("received", lambda step: step.event_data)
-        )
 
 
 class WaitsForTwo(Workflow):

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from event_waits import WaitsForGo
 from redis_faults import lose_replies
 
 from liteflow.core import StepExecutionContext, Workflow, WorkflowBuilder, WorkflowStatus, configure_workflow_host
@@ -58,18 +59,6 @@ class ReadsFailing(MemoryPersistenceProvider):
             self.refused += 1
             raise ProviderError("redis get_events failed: Connection refused (simulated)")
         return super().get_events(event_name, event_key, since, until)
-
-
-class WaitsForGo(Workflow):
-    def id(self) -> str:
-        return "WaitsForGo"
-
-    def build(self, builder: WorkflowBuilder) -> None:
-        (
-            builder.start_with(lambda context: None)
-            .wait_for("go", lambda data, context: "k", lambda data, context: context.workflow.create_time)
-            .output("received", lambda step: step.event_data)
-        )
 
 
 RUNS: list[str] = []

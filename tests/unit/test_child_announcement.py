@@ -120,7 +120,10 @@ def _run_parent(persistence: Any, queue: Any = None) -> WorkflowInstance:
         pointer = next(p for p in parent.execution_pointers if p.event_name == CHILD_COMPLETED_EVENT)
         child = host.get_workflow_instance(pointer.event_key)
         assert child.status is WorkflowStatus.COMPLETE
-        assert persistence.get_runnable_events(utcnow()) == []  # the announcement was processed
+        # the announcement is processed: at once when the event worker delivered it, or soon after when the
+        # parent's own worker did (it pulled it, or it was left to it): then the event is queued again, and
+        # the event worker, finding no one waiting any more, marks it processed
+        wait_until(lambda: persistence.get_runnable_events(utcnow()) == [], timeout=WAIT)
     return parent
 
 

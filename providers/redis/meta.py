@@ -14,9 +14,8 @@
 
 The check is one pipeline when the provider is made (``TYPE`` of each old key and ``GET`` of the count;
 on a cluster, one per master involved: each key is routed to its own slot's master, the old keys having
-no hash tag), nothing afterwards. Only a store whose count is not recorded yet takes two more: a look
-that it holds no instances of another count (a few ids of this count's first shards must belong there;
-with none there, no other count's first shard may hold any), then ``SET NX`` and ``GET`` of the count.
+no hash tag), nothing afterwards. Only a store whose count is not recorded yet takes one more: ``SET
+NX`` and ``GET`` of the count.
 A server that does not answer within
 :data:`OPEN_TIMEOUT` then (an outage, a server not yet up) does not fail the constructor: the check is
 made by the provider's ping instead, which ``host.start()`` sends (a host never started, only used as
@@ -34,7 +33,6 @@ from redis.exceptions import RedisClusterException
 from liteflow.core.log import logger
 
 from .connection import RedisConnection, provider_errors, text
-from .shards import MAX_SHARDS, Shards, shard_tag
 
 log = logger("redis")
 
@@ -62,17 +60,6 @@ QUEUE_BEFORE_SHARDS = {"queue:seq": "string"}
 
 #: Where the README tells an existing install what to do.
 UPGRADE_NOTE = 'README.md, "Redis Cluster", "An existing install"'
-
-
-#: The creation index of a shard, below the shard's key prefix (see ``persistence._ShardKeys``).
-CREATED_INDEX = "idx:created"
-
-#: For a store whose count is not recorded: the shards, and the ids in each, sampled to see that its
-#: instances are of the count asked for; and the counts whose first shard is looked at when those shards
-#: are empty (every count up to 64, then the powers of two up to the most shards a store may have).
-_SAMPLED_SHARDS = 4
-_SAMPLED_IDS = 5
-_PROBED_COUNTS = (*range(1, 65), 128, 256, 512, MAX_SHARDS)
 
 
 def _answered(replies: Sequence[Any]) -> list[Any]:
@@ -141,44 +128,11 @@ class StoreCheck:
         self.done = True
 
     def _record(self, timeout: float) -> Any:
-        """Record the count (``SET NX``) unless the store already holds instances of another count; the
-        count recorded (this one, or one another host recorded meanwhile)."""
+        """Record the count (``SET NX``); the count recorded (this one, or one another host recorded
+        meanwhile). A store made by the version before this record, with another count, is not told
+        apart from a new one here (see the README)."""
         assert self._shards is not None
-        other = self._other_count(timeout)
-        if other is not None:
-            raise ValueError(self._unrecorded_mismatch(other))
         return _answered(self._conn.probe([("SET", self._key, self._shards, "NX"), ("GET", self._key)], timeout))[-1]
-
-    def _other_count(self, timeout: float) -> str | None:
-        """For a store whose count is not recorded: why its instances are not of this count, or None. A
-        few instance ids from the creation index of this count's first shards must belong to those
-        shards; with none there, no other count's first shard (whose tag differs) may hold any."""
-        assert self._shards is not None
-        own = Shards(self._conn.prefix, self._shards)
-        looked = range(min(self._shards, _SAMPLED_SHARDS))
-        replies = _answered(
-            self._conn.probe([("ZRANGE", own.bases[n] + CREATED_INDEX, 0, _SAMPLED_IDS - 1) for n in looked], timeout)
-        )
-        sampled = False
-        for n, ids in zip(looked, replies, strict=True):
-            for raw in ids:
-                sampled = True
-                if own.of(text(raw)) != n:
-                    return f"instance {text(raw)} is in shard {n} of {self._shards}, where it does not belong"
-        if sampled:
-            return None
-        others: dict[str, int] = {}  # the creation index of another count's first shard -> that count
-        prefix = self._conn.prefix
-        for count in _PROBED_COUNTS:
-            key = f"{prefix}{{{shard_tag(prefix, count, 0)}}}{CREATED_INDEX}"
-            if count != self._shards and key != own.bases[0] + CREATED_INDEX:
-                others.setdefault(key, count)
-        keys = list(others)
-        replies = _answered(self._conn.probe([("EXISTS", key) for key in keys], timeout))
-        for key, reply in zip(keys, replies, strict=True):
-            if int(reply):
-                return f"it holds instances in the first shard of {others[key]} shards ({key})"
-        return None
 
     def _where(self) -> str:
         return f"the Redis store at {self._conn.describe()} under the prefix {self._conn.prefix!r}"
@@ -190,13 +144,6 @@ class StoreCheck:
             f"they read and write other shards than the store's. Open it with shards={stored} (the shards "
             f"URL option, ?shards={stored}, or the shards argument); a store's shard count cannot be changed "
             f"in place: for {self._shards} shards use a new prefix"
-        )
-
-    def _unrecorded_mismatch(self, why: str) -> str:
-        return (
-            f"{self._where()} records no shard count ({self._key} is not set: made before it was recorded), "
-            f"and it was not made with {self._shards} shards: {why}. Open it with the shard count it was made "
-            f"with (the shards URL option or argument); that count is then recorded"
         )
 
     def _old_layout(self, found: Sequence[str]) -> str:

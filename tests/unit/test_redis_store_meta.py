@@ -145,18 +145,16 @@ def test_the_check_is_one_pipeline_when_made_and_nothing_afterwards(
     store = RedisPersistenceProvider(redis_url, prefix=redis_cleanup)
     queue = RedisQueueProvider(redis_url, prefix=redis_cleanup)
     try:
-        # a new store: the old keys and the count; no count yet, so a look for another count's instances
-        # (this count's first 4 shards, then other counts' first shards), then the count recorded
+        # a new store: the old keys and the count; no count yet, so it is recorded
         names = [sorted({command[0] for command in p}) for p in probes]
-        assert names == [["GET", "TYPE"], ["ZRANGE"], ["EXISTS"], ["GET", "SET"], ["TYPE"]]
-        assert len(probes[1]) == 4
+        assert names == [["GET", "TYPE"], ["GET", "SET"], ["TYPE"]]
         instance = WorkflowInstance(workflow_definition_id="S", version=1)
         store.create_workflow(instance)
         store.persist_workflow(store.get_workflow_instance(instance.id))
         store.ping(2.0)  # done once: the ping does not check again
-        assert len(probes) == 5
+        assert len(probes) == 3
         RedisPersistenceProvider(redis_url, prefix=redis_cleanup).close()  # recorded: one pipeline
-        assert [sorted({command[0] for command in p}) for p in probes[5:]] == [["GET", "TYPE"]]
+        assert [sorted({command[0] for command in p}) for p in probes[3:]] == [["GET", "TYPE"]]
     finally:
         store.close()
         queue.close()
@@ -170,32 +168,6 @@ def test_a_server_away_when_the_provider_is_made_defers_the_check_to_the_ping(re
         assert store.shards == 3
     finally:
         store.close()
-
-
-@pytest.mark.parametrize("asked", [16, 1, 5])
-def test_a_store_that_records_no_count_is_not_given_another_count(
-    redis_url: str, redis_cleanup: str, raw: redis.Redis, asked: int
-) -> None:
-    """A store made before the count was recorded: the first provider opened with another count is refused,
-    and records nothing; the one opened with its own count records that."""
-    made = RedisPersistenceProvider(redis_url, prefix=redis_cleanup, shards=8)
-    try:
-        for _ in range(20):
-            made.create_workflow(WorkflowInstance(workflow_definition_id="S", version=1))
-    finally:
-        made.close()
-    raw.delete(redis_cleanup + "meta:shards")  # as a store of the version that did not record it
-    with pytest.raises(ValueError) as refused:
-        RedisPersistenceProvider(redis_url, prefix=redis_cleanup, shards=asked)
-    assert "records no shard count" in str(refused.value)
-    assert f"not made with {asked} shards" in str(refused.value)
-    assert raw.get(redis_cleanup + "meta:shards") is None
-    again = RedisPersistenceProvider(redis_url, prefix=redis_cleanup, shards=8)
-    try:
-        assert again.count_workflows() == 20
-    finally:
-        again.close()
-    assert raw.get(redis_cleanup + "meta:shards") == b"8"
 
 
 def test_a_recorded_count_is_only_read(

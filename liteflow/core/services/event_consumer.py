@@ -108,7 +108,7 @@ class EventConsumer:
         runtime = self.runtime
         stored = control_waits = False
         try:
-            stored, control_waits = store_delivery(runtime, instance, held.subscription_id)
+            stored, control_waits = store_delivery(runtime, instance, held.subscription.id)
         finally:
             runtime.lock.release_lock(instance.id)
         held.tried(stored)
@@ -162,7 +162,7 @@ class EventConsumer:
             deliver(instance, pointer, event, now)
             if instance.status is WorkflowStatus.RUNNABLE and keep:
                 kept = True
-                return Delivery(instance, subscription.id, pointer.id, event)
+                return Delivery(instance, subscription, event)
             if instance.status is not WorkflowStatus.RUNNABLE:
                 instance.next_execution = None
             stored, control_waits = store_delivery(runtime, instance, subscription.id)

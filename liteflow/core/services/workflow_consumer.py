@@ -82,15 +82,14 @@ def due(instance: WorkflowInstance, now_ms: int) -> bool:
 
 @dataclass
 class Delivery:
-    """``event`` delivered to the pointer ``pointer_id`` of a locked instance but not stored yet: the
+    """``event`` delivered to the pointer of ``subscription`` in a locked instance but not stored yet: the
     instance's next save (by the thread holding this very instance object) stores the delivery, ending
-    ``subscription_id``, with whatever the pass changed. ``stored``: None until a save or a delivery-only
+    the subscription, with whatever the pass changed. ``stored``: None until a save or a delivery-only
     write was tried, then whether it succeeded; ``on_stored`` is called once it did (by the event
     consumer: the event is marked processed right after the write that delivered it)."""
 
     instance: WorkflowInstance
-    subscription_id: str
-    pointer_id: str
+    subscription: EventSubscription
     event: Event
     stored: bool | None = None
     on_stored: Callable[[], None] | None = None
@@ -185,7 +184,7 @@ class WorkflowConsumer:
         try:
             requeue = self.run_limited(instance)
             if delivery is not None and self._deliveries.pop(id(instance), None) is not None:
-                stored, control_waits = store_delivery(self.runtime, instance, delivery.subscription_id)
+                stored, control_waits = store_delivery(self.runtime, instance, delivery.subscription.id)
                 delivery.tried(stored)
         finally:
             if delivery is not None:
@@ -202,13 +201,13 @@ class WorkflowConsumer:
             stored = self.runtime.persistence.get_workflow_instance(workflow_id)
         except WorkflowNotFoundError:
             return
-        pointer = stored.find_pointer(delivery.pointer_id)
-        if pointer is None or pointer.end_time is not None or pointer.event_published:
+        pointer = waiting_pointer(stored, delivery.subscription)
+        if pointer is None:
             return
         deliver(stored, pointer, delivery.event, utcnow())
         if stored.status is not WorkflowStatus.RUNNABLE:
             stored.next_execution = None
-        delivery.tried(store_delivery(self.runtime, stored, delivery.subscription_id)[0])
+        delivery.tried(store_delivery(self.runtime, stored, delivery.subscription.id)[0])
 
     def follow_up(self, instance: WorkflowInstance, requeue: bool) -> None:
         """After the lock is released: queue the instance again, or set a timer for when it is due."""
@@ -307,7 +306,7 @@ class WorkflowConsumer:
         delivery = self._deliveries.pop(id(instance), None) if self._deliveries else None
         if delivery is not None:
             delivery.stored = False  # until this write succeeds
-            result = replace(result, ended_subscriptions=[*result.ended_subscriptions, delivery.subscription_id])
+            result = replace(result, ended_subscriptions=[*result.ended_subscriptions, delivery.subscription.id])
         while True:
             try:
                 persist(self.runtime, instance, result, applied)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from functools import partial
 
 from liteflow.core.control_state import mark_control, pending_control
@@ -412,15 +413,13 @@ class WorkflowConsumer:
 
     def _subscriptions_of(self, instance: WorkflowInstance, event_ids: list[str]) -> list[EventSubscription]:
         """The subscriptions of ``instance`` to the events ``event_ids``."""
-        persistence = self.runtime.persistence
         found = []
         for event_id in event_ids:
             try:
-                event = persistence.get_event(event_id)
+                event = self.runtime.persistence.get_event(event_id)
             except KeyError:
                 continue
-            subscriptions = persistence.get_subscriptions(event.event_name, event.event_key, event.event_time)
-            found += [s for s in subscriptions if s.workflow_id == instance.id]
+            found += self._own_subscriptions(instance, event.event_name, event.event_key, event.event_time)
         return found
 
     def _stored_subscriptions(
@@ -428,12 +427,16 @@ class WorkflowConsumer:
     ) -> list[EventSubscription]:
         """The stored subscriptions of the waiting pointers ``waits`` (a pointer keeps its event's name and
         key, but not the as-of time its subscription was made with)."""
-        persistence = self.runtime.persistence
         ids = {p.id for p in waits}
         now = utcnow()
         found = []
         for name, key in dict.fromkeys((p.event_name or "", p.event_key or "") for p in waits):
-            found += [
-                s for s in persistence.get_subscriptions(name, key, now) if s.workflow_id == instance.id and s.id in ids
-            ]
+            found += [s for s in self._own_subscriptions(instance, name, key, now) if s.id in ids]
         return found
+
+    def _own_subscriptions(
+        self, instance: WorkflowInstance, event_name: str, event_key: str, as_of: datetime
+    ) -> list[EventSubscription]:
+        """The stored subscriptions of ``instance`` to (``event_name``, ``event_key``) made up to ``as_of``."""
+        subscriptions = self.runtime.persistence.get_subscriptions(event_name, event_key, as_of)
+        return [s for s in subscriptions if s.workflow_id == instance.id]

@@ -172,6 +172,24 @@ class SupportsLoadForRun(Protocol):
 
 
 @runtime_checkable
+class SupportsEventBatches(Protocol):
+    """An optional persistence ability: the reads of an event's delivery made for several events at once
+    (one round trip each for a server), with the answers of the single reads in the same order.
+
+    ``get_events_by_id`` is ``get_event`` for each id (None for an unknown one), ``get_subscriptions_many``
+    ``get_subscriptions`` for each (name, key, as_of) and ``get_events_many`` ``get_events`` for each
+    (name, key, since, until). A host takes a burst of events off the queue and reads them with these;
+    without them it makes the single reads.
+    """
+
+    def get_events_by_id(self, event_ids: Sequence[str]) -> list[Event | None]: ...
+
+    def get_subscriptions_many(self, queries: Sequence[tuple[str, str, datetime]]) -> list[list[EventSubscription]]: ...
+
+    def get_events_many(self, queries: Sequence[tuple[str, str, datetime, datetime]]) -> list[list[Event]]: ...
+
+
+@runtime_checkable
 class SupportsSchedules(Protocol):
     """A persistence provider that stores schedules (every built-in one does).
 
@@ -232,6 +250,18 @@ class BatchQueueProvider(Protocol):
     """
 
     def queue_work_many(self, item_ids: Sequence[str], queue: QueueType) -> int: ...
+
+
+@runtime_checkable
+class BatchDequeue(Protocol):
+    """An optional ability of a queue provider: take several ids at once.
+
+    ``dequeue_many`` waits up to ``timeout`` seconds for an id as ``dequeue_work`` does, then returns it with
+    up to ``most - 1`` more that are queued already, oldest first, in one step (one round trip for a
+    server); an empty list if none came. A host takes events off the queue with it.
+    """
+
+    def dequeue_many(self, queue: QueueType, most: int, timeout: float) -> list[str]: ...
 
 
 @runtime_checkable

@@ -57,6 +57,16 @@ class MemoryQueueProvider(InProcessHealth):
             q.members.discard(item_id)
             return item_id
 
+    def dequeue_many(self, queue: QueueType, most: int, timeout: float) -> list[str]:
+        """Up to ``most`` ids, oldest first, waiting up to ``timeout`` seconds for the first."""
+        q = self._queues[queue]
+        with q.ready:
+            if not q.items:
+                q.ready.wait(timeout)
+            taken = [q.items.popleft() for _ in range(min(most, len(q.items)))]
+            q.members.difference_update(taken)
+            return taken
+
     def queue_length(self, queue: QueueType) -> int:
         """How many ids wait in ``queue``."""
         q = self._queues[queue]

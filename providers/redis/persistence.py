@@ -216,11 +216,25 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists,
     def _fetch_across_shards(self, groups: Sequence[tuple[str, ...]], bounds: list[Any]) -> list[Any]:
         """FETCH_INDEXED over every shard's key group: one script call on one server (where any keys may
         go together), one per shard in one pipeline on a cluster; the {documents, flags} replies."""
-        args = [*bounds, len(groups[0])]
-        if not self._conn.cluster:
-            keys = [key for group in groups for key in group]
-            return [self._conn.run_script(self._fetch_indexed, keys, args)]
-        return self._conn.run_scripts(self._fetch_indexed, [(list(group), args) for group in groups])
+        return self._fetch_many_across_shards([(groups, bounds)])[0]
+
+    def _fetch_many_across_shards(
+        self, queries: Sequence[tuple[Sequence[tuple[str, ...]], list[Any]]]
+    ) -> list[list[Any]]:
+        """:meth:`_fetch_across_shards` for each (groups, bounds), all in one pipeline; each one's replies."""
+        calls: list[tuple[list[str], list[Any]]] = []
+        for groups, bounds in queries:
+            args = [*bounds, len(groups[0])]
+            if self._conn.cluster:
+                calls += ((list(group), args) for group in groups)
+            else:
+                calls.append(([key for group in groups for key in group], args))
+        if len(calls) == 1:
+            replies = [self._conn.run_script(self._fetch_indexed, *calls[0])]
+        else:
+            replies = self._conn.run_scripts(self._fetch_indexed, calls)
+        per_query = len(self._keys) if self._conn.cluster else 1
+        return [replies[n * per_query : (n + 1) * per_query] for n in range(len(queries))]
 
     def _due(self, index: Any, until: int) -> list[str]:
         """The ids scored up to ``until`` in every shard's ``index(keys)``, lowest score first (equal
@@ -466,13 +480,24 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists,
     def get_subscriptions(self, event_name: str, event_key: str, as_of: datetime) -> list[EventSubscription]:
         """Read from every shard (a subscription is in its instance's shard) in one pipeline; oldest
         first (equal times: by id)."""
-        name_key = _name_key(event_name, event_key)
-        groups = [(shard.sub_index + name_key, shard.sub) for shard in self._keys]
+        return self.get_subscriptions_many([(event_name, event_key, as_of)])[0]
+
+    def get_subscriptions_many(self, queries: Sequence[tuple[str, str, datetime]]) -> list[list[EventSubscription]]:
+        """``get_subscriptions`` for each (name, key, as_of), all in one pipeline."""
+        if not queries:
+            return []
+        fetches = [
+            ([(shard.sub_index + _name_key(name, key), shard.sub) for shard in self._keys], ["-inf", micros(as_of)])
+            for name, key, as_of in queries
+        ]
         with provider_errors("get_subscriptions"):
-            replies = self._fetch_across_shards(groups, ["-inf", micros(as_of)])
-        found = [EventSubscription.model_validate_json(doc) for docs, _ in replies for doc in docs]
-        if self._shards.count > 1:  # merged from several shards
-            found.sort(key=lambda s: (micros(s.subscribe_as_of), s.id))
+            answers = self._fetch_many_across_shards(fetches)
+        found: list[list[EventSubscription]] = []
+        for replies in answers:
+            subscriptions = [EventSubscription.model_validate_json(doc) for docs, _ in replies for doc in docs]
+            if self._shards.count > 1:  # merged from several shards
+                subscriptions.sort(key=lambda s: (micros(s.subscribe_as_of), s.id))
+            found.append(subscriptions)
         return found
 
     def terminate_subscription(self, subscription_id: str, *, workflow_id: str | None = None) -> None:
@@ -533,21 +558,44 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists,
             raise KeyError(event_id)
         return self._load_event(raw, processed=not unprocessed)
 
+    def get_events_by_id(self, event_ids: Sequence[str]) -> list[Event | None]:
+        """``get_event`` for each id (None for an unknown one), in one pipeline."""
+        if not event_ids:
+            return []
+        calls = [([s.event, s.unprocessed], [i]) for i, s in ((i, self._shard(i)) for i in event_ids)]
+        with provider_errors("get_event"):
+            replies = self._conn.run_scripts(self._get_event, calls)
+        return [None if raw is None else self._load_event(raw, processed=not flag) for raw, flag in replies]
+
     def get_events(self, event_name: str, event_key: str, since: datetime, until: datetime) -> list[Event]:
         """Read from every shard (an event is in the shard of its id) in one pipeline; oldest first
         (equal times: by id)."""
-        name_key = _name_key(event_name, event_key)
-        groups = [(s.event_index + name_key, s.event, s.unprocessed) for s in self._keys]
-        with provider_errors("get_events"):
-            replies = self._fetch_across_shards(groups, [micros(since), micros(until)])
-        events = [
-            self._load_event(doc, processed=not flag)
-            for docs, flags in replies
-            for doc, flag in zip(docs, flags, strict=True)
+        return self.get_events_many([(event_name, event_key, since, until)])[0]
+
+    def get_events_many(self, queries: Sequence[tuple[str, str, datetime, datetime]]) -> list[list[Event]]:
+        """``get_events`` for each (name, key, since, until), all in one pipeline."""
+        if not queries:
+            return []
+        fetches = [
+            (
+                [(s.event_index + _name_key(name, key), s.event, s.unprocessed) for s in self._keys],
+                [micros(since), micros(until)],
+            )
+            for name, key, since, until in queries
         ]
-        if self._shards.count > 1:  # merged from several shards
-            events.sort(key=lambda e: (micros(e.event_time), e.id))
-        return events
+        with provider_errors("get_events"):
+            answers = self._fetch_many_across_shards(fetches)
+        found: list[list[Event]] = []
+        for replies in answers:
+            events = [
+                self._load_event(doc, processed=not flag)
+                for docs, flags in replies
+                for doc, flag in zip(docs, flags, strict=True)
+            ]
+            if self._shards.count > 1:  # merged from several shards
+                events.sort(key=lambda e: (micros(e.event_time), e.id))
+            found.append(events)
+        return found
 
     @staticmethod
     def _load_event(raw: bytes | str, processed: bool) -> Event:

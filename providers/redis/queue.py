@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import redis
 
@@ -60,6 +61,8 @@ class RedisQueueProvider(ConnectionHealth):
             raise
         self._sequences = {queue: key + "seq" for queue, key in self._keys.items()}
         self._push = self._conn.script(scripts.QUEUE_PUSH)
+        #: the server has BZMPOP (Redis 7): ``dequeue_many`` is one round trip
+        self._bzmpop = True
 
     def queue_work(self, item_id: str, queue: QueueType) -> None:
         queue = QueueType(queue)
@@ -95,6 +98,38 @@ class RedisQueueProvider(ConnectionHealth):
             raise
         return None if found is None else text(found[1])
 
+    def dequeue_many(self, queue: QueueType, most: int, timeout: float) -> list[str]:
+        """Up to ``most`` ids, oldest first, waiting up to ``timeout`` seconds for the first: one BZMPOP
+        (Redis 7); on an older server a blocking pop of one, then a pop of the rest."""
+        if most <= 1 or not self._bzmpop:
+            first = self.dequeue_work(queue, timeout)
+            if first is None or most <= 1:
+                return [] if first is None else [first]
+            with provider_errors("dequeue_work"):
+                rest = self._conn.execute("ZPOPMIN", self._keys[QueueType(queue)], most - 1)
+            return [first, *_members(rest)]
+        if self._conn.closed:
+            return []
+        key = self._keys[QueueType(queue)]
+        client, limit = self._conn.blocking()
+        block = timeout if limit is None else min(timeout, limit)
+        try:
+            with provider_errors("dequeue_work"):
+                if block <= 0:
+                    return _members(self._conn.execute("ZPOPMIN", key, most))
+                try:
+                    found = client.execute_command("BZMPOP", block, 1, key, "MIN", "COUNT", most)
+                except redis.ResponseError as exc:
+                    if "unknown command" not in str(exc).lower():
+                        raise
+                    self._bzmpop = False  # before Redis 7
+                    return self.dequeue_many(queue, most, timeout)
+        except Exception:
+            if self._conn.closed:
+                return []
+            raise
+        return [] if not found else _members(found[1])
+
     def queue_length(self, queue: QueueType) -> int:
         """How many ids wait in ``queue`` (ZCARD)."""
         with provider_errors("queue_length"):
@@ -110,3 +145,10 @@ class RedisQueueProvider(ConnectionHealth):
 
     def close(self) -> None:
         self._conn.close()
+
+
+def _members(reply: Any) -> list[str]:
+    """The members of a ZPOPMIN or BZMPOP reply: [[member, score], ...] (RESP3) or flat (RESP2)."""
+    if reply and not isinstance(reply[0], (list, tuple)):
+        return [text(member) for member in reply[::2]]
+    return [text(pair[0]) for pair in reply]

@@ -4,8 +4,10 @@
   after each stored pass; None while a control request is pending (a host must load the instance then);
 * ``SupportsLoadForRun.get_workflow_instance_to_run``: what ``get_workflow_instance`` loads (the same
   document), WorkflowNotFoundError for an unknown id;
-* ``InterruptibleQueue.interrupt``: wakes a ``dequeue_work`` blocked on an empty queue at once (it
-  returns None); the queue works as before afterwards.
+* ``InterruptibleQueue.interrupt``: wakes a ``dequeue_work`` (and a ``dequeue_many``) blocked on an
+  empty queue at once (it returns None, or nothing); the queue works as before afterwards;
+* ``SupportsEventBatches``: each batched read answers what the single reads answer, in the order asked;
+* ``BatchDequeue.dequeue_many``: up to ``most`` ids, oldest first, each taken once; waits for the first.
 
 Which built-in provider has which ability is asserted too, so that an ability lost shows as a failure
 rather than as a skipped test.
@@ -15,30 +17,39 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
 from liteflow.core.errors import WorkflowNotFoundError
-from liteflow.core.interfaces import InterruptibleQueue, QueueType, SupportsLoadForRun, SupportsRevision
-from liteflow.core.models import WorkflowInstance
+from liteflow.core.interfaces import (
+    BatchDequeue,
+    InterruptibleQueue,
+    QueueType,
+    SupportsEventBatches,
+    SupportsLoadForRun,
+    SupportsRevision,
+)
+from liteflow.core.models import Event, EventSubscription, WorkflowInstance
 from liteflow.core.serialization import dump_instance
 
 #: The abilities each built-in provider declares (the contract fixtures' ids).
 PERSISTENCE_ABILITIES = {
     "memory": {SupportsRevision, SupportsLoadForRun},
-    "redis": {SupportsRevision},
-    "redis-cluster": {SupportsRevision},
+    "redis": {SupportsRevision, SupportsEventBatches},
+    "redis-cluster": {SupportsRevision, SupportsEventBatches},
     "mongo": {SupportsRevision},
     "sqlite": {SupportsRevision},
 }
 QUEUE_ABILITIES = {
-    "memory": {InterruptibleQueue},
-    "redis": {InterruptibleQueue},
-    "redis-cluster": {InterruptibleQueue},
+    "memory": {InterruptibleQueue, BatchDequeue},
+    "redis": {InterruptibleQueue, BatchDequeue},
+    "redis-cluster": {InterruptibleQueue, BatchDequeue},
     "sqlite": {InterruptibleQueue},
 }
+PERSISTENCE_KINDS = (SupportsRevision, SupportsLoadForRun, SupportsEventBatches)
+QUEUE_KINDS = (InterruptibleQueue, BatchDequeue)
 
 
 def _name(request: pytest.FixtureRequest, fixture: str) -> str:
@@ -56,7 +67,7 @@ def test_built_in_persistence_declares_its_abilities(persistence: Any, request: 
     expected = PERSISTENCE_ABILITIES.get(_name(request, "persistence"))
     if expected is None:
         pytest.skip("not a built-in provider")
-    found = {ability for ability in (SupportsRevision, SupportsLoadForRun) if isinstance(persistence, ability)}
+    found = {ability for ability in PERSISTENCE_KINDS if isinstance(persistence, ability)}
     assert found == expected
 
 
@@ -64,7 +75,7 @@ def test_built_in_queue_declares_its_abilities(queue: Any, request: pytest.Fixtu
     expected = QUEUE_ABILITIES.get(_name(request, "queue"))
     if expected is None:
         pytest.skip("not a built-in provider")
-    assert {ability for ability in (InterruptibleQueue,) if isinstance(queue, ability)} == expected
+    assert {ability for ability in QUEUE_KINDS if isinstance(queue, ability)} == expected
 
 
 def test_get_revision_follows_the_stored_instance(persistence: Any) -> None:
@@ -119,3 +130,70 @@ def test_interrupt_wakes_a_blocked_dequeue(queue: Any) -> None:
     assert time.monotonic() - begun < 20
     queue.queue_work("after", QueueType.WORKFLOW)
     assert queue.dequeue_work(QueueType.WORKFLOW, 5.0) == "after"
+
+
+def test_event_batches_answer_as_the_single_reads(persistence: Any) -> None:
+    if not isinstance(persistence, SupportsEventBatches):
+        pytest.skip("no SupportsEventBatches")
+    t0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+    events = [
+        Event(event_name=name, event_key=key, event_time=t0 + timedelta(seconds=n), event_data={"n": n})
+        for n, (name, key) in enumerate([("a", "1"), ("a", "1"), ("a", "2"), ("b", "1")])
+    ]
+    for event in events:
+        persistence.create_event(event)
+    persistence.mark_event_processed(events[1].id)
+    for n, (name, key) in enumerate([("a", "1"), ("a", "1"), ("b", "1")]):
+        persistence.create_event_subscription(
+            EventSubscription(
+                workflow_id=f"wf-{n}",
+                step_id=1,
+                execution_pointer_id=f"p-{n}",
+                event_name=name,
+                event_key=key,
+                subscribe_as_of=t0 + timedelta(seconds=n),
+            )
+        )
+    ids = [events[3].id, "no-such-event", events[0].id, events[1].id]
+    batched = persistence.get_events_by_id(ids)
+    assert [None if e is None else e.model_dump() for e in batched] == [
+        None if i == "no-such-event" else persistence.get_event(i).model_dump() for i in ids
+    ]
+    assert [e.is_processed for e in batched if e is not None] == [False, False, True]
+    asked = [("a", "1", t0 + timedelta(seconds=5)), ("a", "1", t0), ("c", "1", t0), ("b", "1", t0 + timedelta(hours=1))]
+    assert [[s.model_dump() for s in found] for found in persistence.get_subscriptions_many(asked)] == [
+        [s.model_dump() for s in persistence.get_subscriptions(*query)] for query in asked
+    ]
+    assert [len(found) for found in persistence.get_subscriptions_many(asked)] == [2, 1, 0, 1]
+    spans = [("a", "1", t0, t0 + timedelta(hours=1)), ("a", "2", t0, t0), ("b", "1", t0, t0 + timedelta(hours=1))]
+    assert [[e.model_dump() for e in found] for found in persistence.get_events_many(spans)] == [
+        [e.model_dump() for e in persistence.get_events(*span)] for span in spans
+    ]
+    assert [len(found) for found in persistence.get_events_many(spans)] == [2, 0, 1]
+    assert persistence.get_events_by_id([]) == persistence.get_subscriptions_many([]) == []
+    assert persistence.get_events_many([]) == []
+
+
+def test_dequeue_many_takes_up_to_most_oldest_first(queue: Any) -> None:
+    if not isinstance(queue, BatchDequeue):
+        pytest.skip("no BatchDequeue")
+    E = QueueType.EVENT
+    for item in ("a", "b", "c", "d"):
+        queue.queue_work(item, E)
+    queue.queue_work("w", QueueType.WORKFLOW)
+    assert queue.dequeue_many(E, 3, 1.0) == ["a", "b", "c"]
+    assert queue.dequeue_many(E, 3, 1.0) == ["d"]
+    begun = time.monotonic()
+    assert queue.dequeue_many(E, 3, 0.2) == []
+    assert 0.1 <= time.monotonic() - begun < 5.0
+    assert queue.dequeue_many(E, 2, 0) == []
+    queue.queue_work("a", E)  # taken ids may be queued again
+    assert queue.dequeue_many(E, 1, 1.0) == ["a"]
+    got: list[list[str]] = []
+    taker = threading.Thread(target=lambda: got.append(queue.dequeue_many(E, 5, 10.0)))
+    taker.start()
+    time.sleep(0.2)
+    queue.queue_work("late", E)
+    taker.join(10)
+    assert got == [["late"]]
+    assert queue.dequeue_work(QueueType.WORKFLOW, 1.0) == "w"

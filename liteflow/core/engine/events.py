@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from liteflow.core.engine.pointers import consumed_event_ids
@@ -28,12 +29,20 @@ def oldest_event_for(
     persistence: PersistenceProvider, subscription: EventSubscription, instance: WorkflowInstance, now: datetime
 ) -> Event | None:
     """The oldest event the subscription may receive that this instance has not consumed yet."""
+    events = persistence.get_events(subscription.event_name, subscription.event_key, subscription.subscribe_as_of, now)
+    return oldest_event_among(events, subscription, instance)
+
+
+def oldest_event_among(
+    events: Sequence[Event], subscription: EventSubscription, instance: WorkflowInstance
+) -> Event | None:
+    """The oldest of ``events`` (those of the subscription's name and key, oldest first) the subscription
+    may receive (published as of its time) that this instance has not consumed yet."""
     pointer = instance.find_pointer(subscription.execution_pointer_id)
     consumed = consumed_event_ids(instance, pointer.create_time if pointer is not None else None)
-    for event in persistence.get_events(
-        subscription.event_name, subscription.event_key, subscription.subscribe_as_of, now
-    ):
-        if event.id not in consumed:
+    as_of = subscription.subscribe_as_of
+    for event in events:
+        if event.event_time >= as_of and event.id not in consumed:
             return event
     return None
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from liteflow.core.engine.events import deliver, oldest_event_for, waiting_pointer
+from liteflow.core.engine.events import deliver, oldest_event_among, waiting_pointer
 from liteflow.core.errors import WorkflowNotFoundError
 from liteflow.core.interfaces import QueueType
 from liteflow.core.log import logger
-from liteflow.core.models import EventSubscription, WorkflowInstance, WorkflowStatus, utcnow
-from liteflow.core.primitives.sub_workflow import settled_announcement
+from liteflow.core.models import Event, EventSubscription, WorkflowInstance, WorkflowStatus, utcnow
+from liteflow.core.services.event_intake import ReadEvent, read_events
 from liteflow.core.services.runtime import Runtime
 from liteflow.core.services.workflow_consumer import Delivery, WorkflowConsumer, store_delivery
 
@@ -45,36 +45,30 @@ class EventConsumer:
         self._mutex = threading.Lock()
 
     def process(self, event_id: str) -> None:
-        """Deliver one event. No lock is taken on the event: two workers that take the same event at once
-        (queued again by a poller meanwhile) each lock the workflows they deliver to, and a workflow's
-        lock holder delivers only an event it has not consumed, so the event is delivered once per
-        subscription either way; the loser of a workflow's lock tries again, and finds it done."""
-        runtime = self.runtime
-        try:
-            event = runtime.persistence.get_event(event_id)
-        except KeyError:
-            return
-        if event.is_processed:
-            return
-        now = utcnow()
-        if event.event_time > now:
-            runtime.scheduler.wake_after((event.event_time - now).total_seconds(), event_id, QueueType.EVENT)
-            return
-        if settled_announcement(runtime, event) is None:
-            return  # a child's end not stored yet: its host queues it once it is (else the poller)
-        subscriptions = runtime.persistence.get_subscriptions(event.event_name, event.event_key, event.event_time)
+        """Read one event and deliver it (see :meth:`deliver`)."""
+        for read in read_events(self.runtime, [event_id]):
+            self.deliver(read)
+
+    def deliver(self, read: ReadEvent) -> None:
+        """Deliver one event, read with what waits for it. No lock is taken on the event: two workers that
+        take the same event at once (queued again by a poller meanwhile) each lock the workflows they
+        deliver to, and a workflow's lock holder delivers only an event it has not consumed, so the event
+        is delivered once per subscription either way; the loser of a workflow's lock tries again, and
+        finds it done."""
+        event_id = read.event.id
+        subscriptions = read.subscriptions
         last = len(subscriptions) - 1  # the last woken workflow may run here; the others are queued
         held: Delivery | None = None
         outcomes: list[bool | Delivery] = []
         try:
             for i, subscription in enumerate(subscriptions):
-                outcome = self.seed(subscription, keep=i == last)
+                outcome = self.seed(subscription, read.events, keep=i == last)
                 outcomes.append(outcome)
                 if isinstance(outcome, Delivery):
                     held = outcome
         except BaseException:
             if held is not None:  # its delivery was not stored: the event stays unprocessed
-                runtime.lock.release_lock(held.instance.id)
+                self.runtime.lock.release_lock(held.instance.id)
             raise
         locked = [s.workflow_id for s, outcome in zip(subscriptions, outcomes, strict=True) if outcome is False]
         self._finish(event_id, held, locked)
@@ -135,8 +129,9 @@ class EventConsumer:
             with self._mutex:
                 self._attempts.pop(event_id, None)
 
-    def seed(self, subscription: EventSubscription, keep: bool = False) -> bool | Delivery:
-        """Deliver to one subscription. False if its workflow is locked (try again later); otherwise True,
+    def seed(self, subscription: EventSubscription, events: list[Event], keep: bool = False) -> bool | Delivery:
+        """Deliver to one subscription the oldest of ``events`` (those of its name and key, read before its
+        workflow was locked) it may receive. False if its workflow is locked (try again later); otherwise True,
         or, with ``keep`` and a workflow the event makes runnable, a :class:`Delivery`: the instance, still
         locked, with the event delivered but not stored, for the caller to run on a free slot (its first
         pass stores the delivery) or to store, unlock and queue."""
@@ -155,11 +150,10 @@ class EventConsumer:
             if pointer is None or instance.status in (WorkflowStatus.COMPLETE, WorkflowStatus.TERMINATED):
                 runtime.persistence.terminate_subscription(subscription.id, workflow_id=workflow_id)
                 return True
-            now = utcnow()
-            event = oldest_event_for(runtime.persistence, subscription, instance, now)
+            event = oldest_event_among(events, subscription, instance)
             if event is None:
                 return True
-            deliver(instance, pointer, event, now)
+            deliver(instance, pointer, event, utcnow())
             if instance.status is WorkflowStatus.RUNNABLE and keep:
                 kept = True
                 return Delivery(instance, subscription, event)

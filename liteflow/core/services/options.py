@@ -26,6 +26,9 @@ class HostOptions(BaseModel):
     max_concurrent_workflows: int = Field(4, ge=1)
     #: Threads matching published events to waiting workflows.
     event_workers: int = Field(4, ge=1)
+    #: Most events a host takes off the queue at once and reads together (with the subscriptions waiting
+    #: for them): a burst costs a few round trips, not a few per event. 1: one event at a time.
+    event_batch: int = Field(16, ge=1)
     #: Longest a worker blocks on an empty queue before checking for stop (a queue provider that can be
     #: interrupted, as both built-in ones can, wakes its workers at once on ``stop()``).
     idle_wait: float = Field(0.5, gt=0)

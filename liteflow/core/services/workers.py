@@ -17,6 +17,7 @@ from liteflow.core.log import logger
 from liteflow.core.models import WorkflowInstance
 from liteflow.core.services.async_runner import StepInterrupted
 from liteflow.core.services.event_consumer import EventConsumer
+from liteflow.core.services.event_intake import EventIntake, ReadEvent
 from liteflow.core.services.poller import RunnablePoller
 from liteflow.core.services.retention import EventRetention
 from liteflow.core.services.runtime import Runtime
@@ -42,6 +43,8 @@ class Workers:
         self.slots = WorkflowSlots(options.max_concurrent_workflows, options.event_workers)
         #: the running workflow consumer (None until started): ``register_workflow`` tells it of new ones
         self.workflow_consumer: WorkflowConsumer | None = None
+        #: how the event threads take events (made anew by every start)
+        self.intake = EventIntake(runtime, options.event_batch)
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
@@ -51,13 +54,14 @@ class Workers:
         runtime.scheduler.start()
         workflow_consumer = self.workflow_consumer = WorkflowConsumer(runtime)
         event_consumer = EventConsumer(runtime, workflow_consumer, self.run_woken)
+        intake = self.intake = EventIntake(runtime, options.event_batch)
         poller = RunnablePoller(runtime, stop)
         self._threads = [
             self._thread(f"liteflow-workflow-{i}", self._work_loop, QueueType.WORKFLOW, workflow_consumer.process)
             for i in range(options.max_concurrent_workflows)
         ]
         self._threads += [
-            self._thread(f"liteflow-event-{i}", self._work_loop, QueueType.EVENT, event_consumer.process)
+            self._thread(f"liteflow-event-{i}", self._event_loop, intake, event_consumer.deliver)
             # event_workers serve events; as many more stand by for those running a woken workflow
             for i in range(options.event_workers + options.max_concurrent_workflows)
         ]
@@ -77,6 +81,7 @@ class Workers:
         self.slots.close()
         if runtime.interrupt is not None:
             runtime.interrupt()
+        self.intake.close()
         deadline = time.monotonic() + runtime.options.stop_timeout
         for thread in self._threads:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
@@ -84,6 +89,7 @@ class Workers:
                 self._warn_still_running(thread)
         alive = [thread for thread in self._threads if thread.is_alive()]
         self._threads = []
+        self.intake.hand_back()
         runtime.scheduler.stop()
         runtime.async_runner.stop()  # async steps still running are cancelled: they run again later
         deadline = time.monotonic() + _INTERRUPTED_JOIN
@@ -110,14 +116,12 @@ class Workers:
         return threading.Thread(target=target, args=args, name=name, daemon=True)
 
     def _work_loop(self, queue: QueueType, handle: Callable[[str], None]) -> None:
-        backoff = 0.0
-        slots = self.slots
+        """A workflow worker: take an id off the queue, run it on a slot."""
         runtime = self.runtime
         work = runtime.queue
-        events = queue is QueueType.EVENT
+        backoff = 0.0
         while not runtime.stop_event.is_set():
-            if events and not slots.holds_event_role() and not slots.take_event_role():
-                break  # a standby thread waits in take_event_role() until a role is free
+            item_id = None
             try:
                 item_id = work.dequeue_work(queue, runtime.options.idle_wait)
                 if item_id is None:
@@ -125,19 +129,46 @@ class Workers:
                 if runtime.stop_event.is_set():  # stopping: hand it back rather than start new work
                     work.queue_work(item_id, queue)
                     break
-                if events:
-                    handle(item_id)
-                else:
-                    self._run_slotted(item_id, handle)
+                self._run_slotted(item_id, handle)
                 backoff = 0.0
             except StepInterrupted:  # stop() cancelled its async step: nothing was stored, it runs again
                 log.info("worker.interrupted", queue=queue.value, item_id=item_id)
                 break
             except Exception as exc:  # a provider may be away for a while: back off and carry on
-                backoff = min(max(backoff * 2, 0.05), _MOST_BACKOFF)
-                log.warning("worker.failed", queue=queue.value, error=f"{type(exc).__name__}: {exc}", retry_in=backoff)
-                runtime.stop_event.wait(backoff)
+                backoff = self._back_off(queue, backoff, exc)
+
+    def _event_loop(self, intake: EventIntake, deliver: Callable[[ReadEvent], None]) -> None:
+        """An event worker: while it holds an event role, take the next read event and deliver it."""
+        runtime = self.runtime
+        slots = self.slots
+        backoff = 0.0
+        while not runtime.stop_event.is_set():
+            if not slots.holds_event_role() and not slots.take_event_role():
+                break  # a standby thread waits in take_event_role() until a role is free
+            item_id = None
+            try:
+                read = intake.next(runtime.options.idle_wait)
+                if read is None:
+                    continue
+                item_id = read.event.id
+                if runtime.stop_event.is_set():  # stopping: hand it back rather than start new work
+                    runtime.queue.queue_work(item_id, QueueType.EVENT)
+                    break
+                deliver(read)
+                backoff = 0.0
+            except StepInterrupted:  # stop() cancelled its async step: nothing was stored, it runs again
+                log.info("worker.interrupted", queue=QueueType.EVENT.value, item_id=item_id)
+                break
+            except Exception as exc:
+                backoff = self._back_off(QueueType.EVENT, backoff, exc)
         slots.give_back_event_role()
+
+    def _back_off(self, queue: QueueType, backoff: float, exc: Exception) -> float:
+        """A provider may be away for a while: wait a little longer each time, then carry on."""
+        backoff = min(max(backoff * 2, 0.05), _MOST_BACKOFF)
+        log.warning("worker.failed", queue=queue.value, error=f"{type(exc).__name__}: {exc}", retry_in=backoff)
+        self.runtime.stop_event.wait(backoff)
+        return backoff
 
     def _run_slotted(self, workflow_id: str, handle: Callable[[str], None]) -> None:
         in_progress = self.runtime.in_progress

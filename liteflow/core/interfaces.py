@@ -7,7 +7,7 @@ names follow Workflow Core's (``queue_work``, ``dequeue_work``, ``acquire_lock``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from enum import Enum
 from typing import Protocol, runtime_checkable
@@ -187,6 +187,19 @@ class SupportsEventBatches(Protocol):
     def get_subscriptions_many(self, queries: Sequence[tuple[str, str, datetime]]) -> list[list[EventSubscription]]: ...
 
     def get_events_many(self, queries: Sequence[tuple[str, str, datetime, datetime]]) -> list[list[Event]]: ...
+
+
+@runtime_checkable
+class SupportsQueuedEvents(Protocol):
+    """An optional persistence ability: store an event and queue its id in one step (one round trip),
+    for a queue provider that lives with the store.
+
+    ``queued_events(queue)`` returns the function that stores an event (as ``create_event``) and queues
+    its id on ``queue``'s event queue (as ``queue_work``), the event stored first; or None if it cannot
+    for this queue (another server, a cluster): the host then stores the event, then queues it.
+    """
+
+    def queued_events(self, queue: QueueProvider) -> Callable[[Event], None] | None: ...
 
 
 @runtime_checkable

@@ -388,6 +388,15 @@ class RedisConnection:
         """True when this object made the client (from a URL) and so closes it."""
         return self._url is not None
 
+    def server(self) -> tuple[Any, ...] | None:
+        """Which server and database this connects to, to tell whether two connections reach the same
+        keys: (host, port, unix socket path, db); None on a cluster (keys of two slots never meet in one
+        script there)."""
+        if self.cluster:
+            return None
+        kwargs = _connection_kwargs(self.client)
+        return (kwargs.get("host"), kwargs.get("port"), kwargs.get("path"), int(kwargs.get("db") or 0))
+
     def key(self, *parts: str) -> str:
         """The prefixed key ``prefix + parts...``."""
         return self.prefix + "".join(parts)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +21,7 @@ from liteflow.core.errors import (
     WorkflowAlreadyExistsError,
     WorkflowNotFoundError,
 )
+from liteflow.core.interfaces import QueueProvider, QueueType
 from liteflow.core.log import logger
 from liteflow.core.models import (
     Event,
@@ -37,6 +38,7 @@ from . import scripts
 from .codec import dumps, micros, millis
 from .connection import ConnectionHealth, RedisClient, RedisConnection, RedisSource, provider_errors, text
 from .meta import PERSISTENCE_BEFORE_SHARDS, check_store
+from .queue import RedisQueueProvider
 from .schedules import RedisSchedules, RedisWaitLists
 from .shards import DEFAULT_SHARDS, Shards
 
@@ -510,17 +512,36 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists,
 
     # -- events ----------------------------------------------------------------------------------------
     def create_event(self, event: Event) -> str:
-        shard = self._shard(event.id)
-        keys = [
-            shard.event,
-            shard.events,
-            shard.event_index + _name_key(event.event_name, event.event_key),
-            shard.unprocessed,
-        ]
+        keys = self._event_keys(event)
         args = [event.id, dumps(dump_event(event)), micros(event.event_time), "1" if event.is_processed else "0"]
         with provider_errors("create_event"):
             self._conn.run_script(self._create_event, keys, args, replicated=True)
         return event.id
+
+    def queued_events(self, queue: QueueProvider) -> Callable[[Event], None] | None:
+        """For a Redis queue on this server (not a cluster): a function that stores an event and queues it
+        in one script (:class:`~liteflow.core.interfaces.SupportsQueuedEvents`)."""
+        if not isinstance(queue, RedisQueueProvider):
+            return None
+        push = queue.push_keys(QueueType.EVENT, self._conn.server())
+        if push is None:
+            return None
+        create = self._conn.script(scripts.CREATE_EVENT_QUEUED)
+
+        def create_queued(event: Event) -> None:
+            keys = [*self._event_keys(event), *push]
+            args = [event.id, dumps(dump_event(event)), micros(event.event_time)]
+            with provider_errors("create_event"):
+                self._conn.run_script(create, keys, args)
+
+        return create_queued
+
+    def _event_keys(self, event: Event) -> list[str]:
+        """The keys an event is stored under: its shard's hash, the time index, its (name, key) index and
+        the unprocessed index."""
+        shard = self._shard(event.id)
+        name_key = _name_key(event.event_name, event.event_key)
+        return [shard.event, shard.events, shard.event_index + name_key, shard.unprocessed]
 
     def purge_events(self, older_than: datetime, limit: int | None = None) -> int:
         """Processed events before ``older_than`` go, with their index entries, in batches of 500 (one

@@ -130,6 +130,15 @@ class RedisQueueProvider(ConnectionHealth):
             raise
         return [] if not found else _members(found[1])
 
+    def push_keys(self, queue: QueueType, server: tuple[Any, ...] | None) -> list[str] | None:
+        """The keys a script of a store on ``server`` (see ``RedisConnection.server``) queues an id of
+        ``queue`` with, as ``queue_work`` does (the queue's sorted set, its sequence counter); None if this
+        queue is on another server, or on a cluster."""
+        if server is None or self._conn.server() != server:
+            return None
+        queue = QueueType(queue)
+        return [self._keys[queue], self._sequences[queue]]
+
     def queue_length(self, queue: QueueType) -> int:
         """How many ids wait in ``queue`` (ZCARD)."""
         with provider_errors("queue_length"):

@@ -195,6 +195,20 @@ end
 return {docs, flags}
 """
 
+#: KEYS: 1-4 as CREATE_EVENT, 5 the event queue's zset, 6 its sequence counter; ARGV: 1 event id, 2 document,
+#: 3 score (event time, us). Stores an unprocessed event with its index entries, then queues its id unless
+#: it is queued already (as QUEUE_PUSH): a publication in one step, on one server.
+CREATE_EVENT_QUEUED = """
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
+if not redis.call('ZSCORE', KEYS[5], ARGV[1]) then
+  redis.call('ZADD', KEYS[5], redis.call('INCR', KEYS[6]), ARGV[1])
+end
+return 1
+"""
+
 #: KEYS: 1 ``event`` hash, 2 ``idx:events``, 3 the event's (name, key) index, 4 ``idx:unprocessed``;
 #: ARGV: 1 event id, 2 document, 3 score (event time, us), 4 '1' if processed. Stores an event with its
 #: index entries in one step.

@@ -249,8 +249,12 @@ class WorkflowHost(WorkflowVisibility):
             event_data=event_data,
             event_time=as_utc(effective_date) or utcnow(),
         )
-        self.persistence.create_event(event)
-        self.queue.queue_work(event.id, QueueType.EVENT)
+        create_queued = self.runtime.create_queued_event
+        if create_queued is not None:  # one step
+            create_queued(event)
+        else:
+            self.persistence.create_event(event)
+            self.queue.queue_work(event.id, QueueType.EVENT)
         return event.id
 
     def get_workflow_instance(self, workflow_id: str) -> WorkflowInstance:

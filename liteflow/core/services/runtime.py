@@ -31,10 +31,11 @@ from liteflow.core.interfaces import (
     PersistenceProvider,
     QueueProvider,
     SupportsLoadForRun,
+    SupportsQueuedEvents,
     SupportsRevision,
 )
 from liteflow.core.lifecycle_hub import LifecycleHub
-from liteflow.core.models import WorkflowInstance
+from liteflow.core.models import Event, WorkflowInstance
 from liteflow.core.services.async_runner import AsyncRunner
 from liteflow.core.services.concurrency import ConcurrencySlots
 from liteflow.core.services.control_signal import ControlSignal
@@ -78,6 +79,10 @@ class Runtime:
             persistence.get_revision if isinstance(persistence, SupportsRevision) else None
         )
         self.interrupt: Callable[[], None] | None = queue.interrupt if isinstance(queue, InterruptibleQueue) else None
+        #: stores an event and queues it in one step, where the store can for this queue
+        self.create_queued_event: Callable[[Event], None] | None = (
+            persistence.queued_events(queue) if isinstance(persistence, SupportsQueuedEvents) else None
+        )
         self.registry = WorkflowRegistry()
         self.scheduler = WakeupScheduler(queue)
         self.concurrency = ConcurrencySlots(lock, persistence, queue)

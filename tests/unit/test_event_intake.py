@@ -4,8 +4,10 @@ host stops is queued again."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import pytest
 from event_waits import waits_for_event
@@ -15,6 +17,7 @@ from liteflow.core import Workflow, WorkflowBuilder, WorkflowStatus, configure_w
 from liteflow.core.errors import ProviderError
 from liteflow.core.interfaces import QueueType
 from liteflow.core.models import Event, EventSubscription
+from liteflow.core.services.event_consumer import EventConsumer
 from liteflow.core.services.event_intake import EventIntake, read_events
 from liteflow.providers.memory import MemoryLockProvider, MemoryPersistenceProvider, MemoryQueueProvider
 
@@ -72,7 +75,7 @@ class WaitsForItsKey(Workflow):
 
 def test_a_burst_is_read_in_batches_and_reaches_every_waiting_workflow() -> None:
     store = BatchReads()
-    host = configure_workflow_host(store, MemoryQueueProvider(), MemoryLockProvider(), event_batch=16)
+    host = configure_workflow_host(store, MemoryQueueProvider(), MemoryLockProvider(), event_batch=16, event_workers=1)
     host.register_workflow(WaitsForItsKey())
     host.start()
     try:
@@ -94,21 +97,59 @@ def test_a_burst_is_read_in_batches_and_reaches_every_waiting_workflow() -> None
     assert len(store.batches) <= 3 * len(by_id) < 20  # three reads a take, far fewer than the events
 
 
+def test_a_thread_alone_on_the_queue_takes_a_batch_and_one_beside_another_takes_one() -> None:
+    host = configure_workflow_host(BatchReads(), MemoryQueueProvider(), MemoryLockProvider())
+    events = [host.publish_event("go", f"k{n}", n) for n in range(5)]
+    intake = EventIntake(host.runtime, most=3)
+    assert [r.event.id for r in intake.take(1.0)] == events[:3]  # alone on the queue: a batch
+    intake._waiting = 1  # another thread waits on the queue: it takes the next
+    assert [r.event.id for r in intake.take(1.0)] == events[3:4]
+    intake._waiting = 0
+    assert [r.event.id for r in intake.take(1.0)] == events[4:]
+    assert intake.take(0.05) == []
+    plain = configure_workflow_host()  # the memory store has no batched reads: one at a time
+    events = [plain.publish_event("go", f"k{n}", n) for n in range(2)]
+    assert [r.event.id for r in EventIntake(plain.runtime, most=3).take(1.0)] == events[:1]
+
+
 def test_events_taken_but_not_delivered_are_queued_again_when_the_host_stops() -> None:
-    host = configure_workflow_host()
-    queue = host.queue
-    for n in range(5):
-        queue.queue_work(host.publish_event("go", f"k{n}", n), QueueType.EVENT)
-    ids = [queue.dequeue_work(QueueType.EVENT, 1.0) for _ in range(5)]
-    for event_id in ids:
-        queue.queue_work(event_id, QueueType.EVENT)
-    intake = EventIntake(host.runtime, most=16)
-    first = intake.next(1.0)
-    assert first is not None and first.event.id == ids[0]
-    intake.hand_back()
-    assert [queue.dequeue_work(QueueType.EVENT, 1.0) for _ in range(4)] == ids[1:]
-    intake.close()
-    assert intake.next(0.1) is None  # closed: takes nothing more
+    """The burst is taken in one batch; the host stops during the first delivery: the rest go back to the
+    queue, and a host started again delivers them all."""
+    store = BatchReads()
+    host = configure_workflow_host(store, MemoryQueueProvider(), MemoryLockProvider(), event_batch=16, event_workers=1)
+    host.register_workflow(WaitsForItsKey())
+    host.start()
+    ids = [host.start_workflow("WaitsForItsKey", None, {"key": f"k{n}", "received": None}) for n in range(5)]
+    wait_until(lambda: all(waits_for_event(host, wid) for wid in ids))
+    host.stop()
+    stopping = threading.Event()
+    delivered: list[str] = []
+    deliver = EventConsumer.deliver
+
+    def deliver_then_stop(consumer: EventConsumer, read: Any) -> None:
+        delivered.append(read.event.id)
+        deliver(consumer, read)
+        host.runtime.stop_event.set()  # what stop() does first
+        stopping.set()
+
+    EventConsumer.deliver = deliver_then_stop  # type: ignore[method-assign]
+    try:
+        for n in range(5):
+            host.publish_event("go", f"k{n}", n)
+        host.start()
+        assert stopping.wait(5)
+        host.stop()
+    finally:
+        EventConsumer.deliver = deliver  # type: ignore[method-assign]
+    assert len(delivered) == 1  # one delivery, then the stop
+    assert [size for read, size in store.batches if read == "events_by_id"] == [5]
+    assert host.queue.queue_length(QueueType.EVENT) == 4  # the other four handed back
+    host.start()
+    try:
+        done = [host.wait_for_workflow(wid, timeout=10) for wid in ids]
+    finally:
+        host.stop()
+    assert [i.data["received"] for i in done] == list(range(5))
 
 
 def test_a_failed_read_queues_the_taken_events_again() -> None:
@@ -118,12 +159,12 @@ def test_a_failed_read_queues_the_taken_events_again() -> None:
     store.fail_batches = True
     intake = EventIntake(host.runtime, most=16)
     with pytest.raises(ProviderError):
-        intake.next(1.0)
+        intake.take(1.0)
     assert [host.queue.dequeue_work(QueueType.EVENT, 1.0) for _ in range(3)] == events
     store.fail_batches = False
     for event_id in events:
         host.queue.queue_work(event_id, QueueType.EVENT)
-    assert [r.event.id for r in iter(lambda: intake.next(0.1), None)] == events
+    assert [r.event.id for r in intake.take(1.0)] == events
 
 
 def test_read_events_leaves_out_what_is_not_due() -> None:

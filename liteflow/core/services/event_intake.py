@@ -1,12 +1,13 @@
 """Taking events off the queue a burst at a time and reading them, with what waits for them, ahead.
 
-A host's event threads take turns at the queue: one at a time (the reader) takes up to ``event_batch``
-events in one dequeue and reads them together, with one read for the events, one for the subscriptions
-waiting for them and one for the events those subscriptions may receive (providers with
-:class:`~liteflow.core.interfaces.SupportsEventBatches`; others are read one by one). The reader keeps
-the first and leaves the rest to the other event threads, which wait on a condition variable meanwhile
-(none of them blocks on the queue), and whichever thread finds nothing left becomes the next reader. A
-burst of events then costs a few round trips, not a few per event; a lone event costs what it did.
+Each event thread waits on the queue for the next event. While another one waits there too, it takes
+one (a lone event is taken by one thread, as before; nobody else wakes). A thread that is the only one
+waiting (the others busy: a burst) takes up to ``event_batch`` events in one dequeue, and reads them
+together: one read for the events, one for the subscriptions waiting for them and one for the events
+those subscriptions may receive. It then delivers them one after the other. (Only with a persistence
+provider that has :class:`~liteflow.core.interfaces.SupportsEventBatches`, a server's: for the memory
+store, one event at a time is quicker.) A burst costs a few round trips
+per batch, not a few per event.
 
 Events taken but not delivered when the host stops are queued again; those of a host that dies are
 still unprocessed in the store, and the runnable poller queues them again.
@@ -15,12 +16,11 @@ still unprocessed in the store, and the runnable poller queues them again.
 from __future__ import annotations
 
 import threading
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from liteflow.core.interfaces import BatchDequeue, QueueType, SupportsEventBatches
+from liteflow.core.interfaces import BatchDequeue, QueueType
 from liteflow.core.log import logger
 from liteflow.core.models import Event, EventSubscription, utcnow
 from liteflow.core.primitives.sub_workflow import settled_announcement
@@ -45,7 +45,7 @@ def read_events(runtime: Runtime, event_ids: Sequence[str]) -> list[ReadEvent]:
     event is left out; one due later is queued again for its time; a child's announcement is left out
     until the child is stored as ended (see ``settled_announcement``)."""
     persistence = runtime.persistence
-    batches = persistence if isinstance(persistence, SupportsEventBatches) else None
+    batches = runtime.event_batches
     if batches is not None:
         found = batches.get_events_by_id(event_ids)
     else:
@@ -96,67 +96,44 @@ def _event_or_none(runtime: Runtime, event_id: str) -> Event | None:
 
 
 class EventIntake:
-    """The event threads' way to the queue: ``next`` gives a thread the next read event (see the module)."""
+    """How the event threads take events: ``take`` gives a thread what it takes off the queue, read."""
 
     def __init__(self, runtime: Runtime, most: int) -> None:
         self.runtime = runtime
         work = runtime.queue
-        self._dequeue_many = work.dequeue_many if most > 1 and isinstance(work, BatchDequeue) else None
+        # batches only where reads are round trips worth saving (in memory, one at a time is quicker)
+        batched = most > 1 and runtime.event_batches is not None
+        self._dequeue_many = work.dequeue_many if batched and isinstance(work, BatchDequeue) else None
         self.most = most
-        self._ready: deque[ReadEvent] = deque()
-        self._changed = threading.Condition(threading.Lock())
-        self._reading = False
-        self._closed = False
+        #: event threads waiting on the queue now
+        self._waiting = 0
+        self._mutex = threading.Lock()
 
-    def next(self, timeout: float) -> ReadEvent | None:
-        """A read event to deliver; None if none came within about ``timeout`` seconds."""
-        with self._changed:
-            while not self._ready and self._reading and not self._closed:
-                if not self._changed.wait(timeout):
-                    return None
-            if self._ready:
-                return self._ready.popleft()
-            if self._closed:
-                return None
-            self._reading = True
-        reads: list[ReadEvent] = []
+    def take(self, timeout: float) -> list[ReadEvent]:
+        """The events a thread takes off the queue (waiting up to ``timeout`` seconds for one), read: one
+        if another thread waits on the queue too (it takes the next), else up to ``most``."""
+        with self._mutex:
+            alone = self._waiting == 0
+            self._waiting += 1
         try:
-            reads = self._take(timeout)
+            if alone and self._dequeue_many is not None:
+                event_ids = self._dequeue_many(QueueType.EVENT, self.most, timeout)
+            else:
+                one = self.runtime.queue.dequeue_work(QueueType.EVENT, timeout)
+                event_ids = [] if one is None else [one]
         finally:
-            with self._changed:
-                self._reading = False
-                self._ready.extend(reads[1:])
-                self._changed.notify_all()  # takers for the rest, and the next reader
-        return reads[0] if reads else None
-
-    def _take(self, timeout: float) -> list[ReadEvent]:
-        if self._dequeue_many is not None:
-            event_ids = self._dequeue_many(QueueType.EVENT, self.most, timeout)
-        else:
-            one = self.runtime.queue.dequeue_work(QueueType.EVENT, timeout)
-            event_ids = [] if one is None else [one]
+            with self._mutex:
+                self._waiting -= 1
         if not event_ids:
             return []
         try:
             return read_events(self.runtime, event_ids)
         except BaseException:
-            self._queue_again(event_ids)  # they stay unprocessed in the store: the poller finds them
+            self.queue_again(event_ids)  # they stay unprocessed in the store: the poller finds them too
             raise
 
-    def close(self) -> None:
-        """The host stops: ``next`` takes nothing more off the queue (the threads waiting in it wake)."""
-        with self._changed:
-            self._closed = True
-            self._changed.notify_all()
-
-    def hand_back(self) -> None:
-        """Queue again the events read but not taken (the host stopped)."""
-        with self._changed:
-            left = [read.event.id for read in self._ready]
-            self._ready.clear()
-        self._queue_again(left)
-
-    def _queue_again(self, event_ids: list[str]) -> None:
+    def queue_again(self, event_ids: Sequence[str]) -> None:
+        """Queue again events taken but not delivered (the host stops, or a delivery before them failed)."""
         for event_id in event_ids:
             try:
                 self.runtime.queue.queue_work(event_id, QueueType.EVENT)

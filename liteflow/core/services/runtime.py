@@ -30,6 +30,7 @@ from liteflow.core.interfaces import (
     LockProvider,
     PersistenceProvider,
     QueueProvider,
+    SupportsEventBatches,
     SupportsLoadForRun,
     SupportsQueuedEvents,
     SupportsRevision,
@@ -79,6 +80,10 @@ class Runtime:
             persistence.get_revision if isinstance(persistence, SupportsRevision) else None
         )
         self.interrupt: Callable[[], None] | None = queue.interrupt if isinstance(queue, InterruptibleQueue) else None
+        #: the store's batched event reads, if it has them
+        self.event_batches: SupportsEventBatches | None = (
+            persistence if isinstance(persistence, SupportsEventBatches) else None
+        )
         #: stores an event and queues it in one step, where the store can for this queue
         self.create_queued_event: Callable[[Event], None] | None = (
             persistence.queued_events(queue) if isinstance(persistence, SupportsQueuedEvents) else None

@@ -43,8 +43,6 @@ class Workers:
         self.slots = WorkflowSlots(options.max_concurrent_workflows, options.event_workers)
         #: the running workflow consumer (None until started): ``register_workflow`` tells it of new ones
         self.workflow_consumer: WorkflowConsumer | None = None
-        #: how the event threads take events (made anew by every start)
-        self.intake = EventIntake(runtime, options.event_batch)
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
@@ -54,7 +52,7 @@ class Workers:
         runtime.scheduler.start()
         workflow_consumer = self.workflow_consumer = WorkflowConsumer(runtime)
         event_consumer = EventConsumer(runtime, workflow_consumer, self.run_woken)
-        intake = self.intake = EventIntake(runtime, options.event_batch)
+        intake = EventIntake(runtime, options.event_batch)
         poller = RunnablePoller(runtime, stop)
         self._threads = [
             self._thread(f"liteflow-workflow-{i}", self._work_loop, QueueType.WORKFLOW, workflow_consumer.process)
@@ -81,7 +79,6 @@ class Workers:
         self.slots.close()
         if runtime.interrupt is not None:
             runtime.interrupt()
-        self.intake.close()
         deadline = time.monotonic() + runtime.options.stop_timeout
         for thread in self._threads:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
@@ -89,7 +86,6 @@ class Workers:
                 self._warn_still_running(thread)
         alive = [thread for thread in self._threads if thread.is_alive()]
         self._threads = []
-        self.intake.hand_back()
         runtime.scheduler.stop()
         runtime.async_runner.stop()  # async steps still running are cancelled: they run again later
         deadline = time.monotonic() + _INTERRUPTED_JOIN
@@ -138,29 +134,30 @@ class Workers:
                 backoff = self._back_off(queue, backoff, exc)
 
     def _event_loop(self, intake: EventIntake, deliver: Callable[[ReadEvent], None]) -> None:
-        """An event worker: while it holds an event role, take the next read event and deliver it."""
+        """An event worker: while it holds an event role, take events off the queue and deliver them."""
         runtime = self.runtime
         slots = self.slots
         backoff = 0.0
         while not runtime.stop_event.is_set():
             if not slots.holds_event_role() and not slots.take_event_role():
                 break  # a standby thread waits in take_event_role() until a role is free
-            item_id = None
+            reads: list[ReadEvent] = []
+            done = 0
             try:
-                read = intake.next(runtime.options.idle_wait)
-                if read is None:
-                    continue
-                item_id = read.event.id
-                if runtime.stop_event.is_set():  # stopping: hand it back rather than start new work
-                    runtime.queue.queue_work(item_id, QueueType.EVENT)
-                    break
-                deliver(read)
+                reads = intake.take(runtime.options.idle_wait)
+                for read in reads:
+                    if runtime.stop_event.is_set():  # stopping: hand them back rather than start new work
+                        break
+                    done += 1
+                    deliver(read)
                 backoff = 0.0
             except StepInterrupted:  # stop() cancelled its async step: nothing was stored, it runs again
-                log.info("worker.interrupted", queue=QueueType.EVENT.value, item_id=item_id)
+                log.info("worker.interrupted", queue=QueueType.EVENT.value, item_id=reads[done - 1].event.id)
                 break
             except Exception as exc:
                 backoff = self._back_off(QueueType.EVENT, backoff, exc)
+            finally:
+                intake.queue_again([read.event.id for read in reads[done:]])
         slots.give_back_event_role()
 
     def _back_off(self, queue: QueueType, backoff: float, exc: Exception) -> float:

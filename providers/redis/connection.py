@@ -389,13 +389,18 @@ class RedisConnection:
         return self._url is not None
 
     def server(self) -> tuple[Any, ...] | None:
-        """Which server and database this connects to, to tell whether two connections reach the same
-        keys: (host, port, unix socket path, db); None on a cluster (keys of two slots never meet in one
-        script there)."""
-        if self.cluster:
+        """Which server, database and user this connects as, to tell whether two connections reach the same
+        keys: (host, port, unix socket path, db, username); None on a cluster (keys of two slots never meet
+        in one script there) or where the pool picks the server itself (Sentinel)."""
+        if not isinstance(self.client, redis.Redis):
             return None
+        if type(self.client.connection_pool) not in (redis.ConnectionPool, redis.BlockingConnectionPool):
+            return None  # a pool that finds its server itself (Sentinel): not known here
         kwargs = _connection_kwargs(self.client)
-        return (kwargs.get("host"), kwargs.get("port"), kwargs.get("path"), int(kwargs.get("db") or 0))
+        if not kwargs.get("host") and not kwargs.get("path"):
+            return None
+        where = (kwargs.get("host"), kwargs.get("port"), kwargs.get("path"), int(kwargs.get("db") or 0))
+        return (*where, kwargs.get("username"))  # another user may not reach the same keys
 
     def key(self, *parts: str) -> str:
         """The prefixed key ``prefix + parts...``."""

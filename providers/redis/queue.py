@@ -89,8 +89,8 @@ class RedisQueueProvider(ConnectionHealth):
         try:
             with provider_errors("dequeue_work"):
                 if block <= 0:
-                    popped = self._conn.client.zpopmin(key)
-                    return text(popped[0][0]) if popped else None
+                    popped = _members(self._conn.execute("ZPOPMIN", key, 1))
+                    return popped[0] if popped else None
                 found = client.bzpopmin(key, timeout=block)
         except Exception:
             if self._conn.closed:  # closed under a blocked dequeue: shutting down, not a failure
@@ -119,8 +119,8 @@ class RedisQueueProvider(ConnectionHealth):
                     return _members(self._conn.execute("ZPOPMIN", key, most))
                 try:
                     found = client.execute_command("BZMPOP", block, 1, key, "MIN", "COUNT", most)
-                except redis.ResponseError as exc:
-                    if "unknown command" not in str(exc).lower():
+                except redis.RedisError as exc:
+                    if not _unknown_command(exc):
                         raise
                     self._bzmpop = False  # before Redis 7
                     return self.dequeue_many(queue, most, timeout)
@@ -161,3 +161,9 @@ def _members(reply: Any) -> list[str]:
     if reply and not isinstance(reply[0], (list, tuple)):
         return [text(member) for member in reply[::2]]
     return [text(pair[0]) for pair in reply]
+
+
+def _unknown_command(exc: Exception) -> bool:
+    """A server (or, on a cluster, redis-py's table of the servers' commands) without the command."""
+    message = str(exc).lower()
+    return "unknown command" in message or "doesn't exist" in message

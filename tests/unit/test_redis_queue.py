@@ -156,3 +156,62 @@ def test_interrupt_wakes_blocked_dequeues_at_once_and_leaves_other_clients_alone
     threads[2].join(timeout=2)
     assert results["theirs"][0] == "x"  # type: ignore[index]
     other.close()
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        redis.ResponseError("unknown command 'BZMPOP', with args beginning with: "),  # a server before 7
+        redis.RedisError("BZMPOP command doesn't exist in Redis commands"),  # a cluster client's table
+    ],
+)
+def test_dequeue_many_falls_back_where_the_server_has_no_bzmpop(
+    queue: RedisQueueProvider, refusal: Exception, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, _ = queue._conn.blocking()
+    real = client.execute_command
+
+    def without_bzmpop(*args: object, **options: object) -> object:
+        if args and args[0] == "BZMPOP":
+            raise refusal
+        return real(*args, **options)
+
+    monkeypatch.setattr(client, "execute_command", without_bzmpop)
+    for item in ("a", "b", "c"):
+        queue.queue_work(item, EV)
+    assert queue.dequeue_many(EV, 2, 1.0) == ["a", "b"]  # a blocking pop of one, then a pop of the rest
+    assert queue.dequeue_many(EV, 2, 1.0) == ["c"]
+    assert queue.dequeue_many(EV, 2, 0.1) == []
+
+
+def test_a_non_blocking_dequeue_answers_the_id_on_either_protocol(redis_url: str, redis_cleanup: str) -> None:
+    for protocol in (2, 3):
+        client = redis.Redis.from_url(redis_url, protocol=protocol)
+        provider = RedisQueueProvider(client, prefix=redis_cleanup)
+        provider.queue_work("abc", WF)
+        assert provider.dequeue_work(WF, 0) == "abc"
+        assert provider.dequeue_work(WF, 0) is None
+        provider.close()
+        client.close()
+
+
+def test_the_server_of_a_sentinel_pool_is_not_known() -> None:
+    from redis.sentinel import Sentinel
+
+    from liteflow.providers.redis.connection import RedisConnection
+
+    sentinel = Sentinel([("127.0.0.1", 1)])
+    store, work = RedisConnection(sentinel.master_for("store")), RedisConnection(sentinel.master_for("queue"))
+    assert store.server() is None and work.server() is None  # not taken for one server
+    same, other_db, other_user = (
+        RedisConnection(url)
+        for url in ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/1", "redis://other:secret@127.0.0.1:6379/0")
+    )
+    plain = RedisConnection("redis://127.0.0.1:6379/0")
+    try:
+        assert plain.server() == same.server() is not None
+        assert plain.server() != other_db.server()
+        assert plain.server() != other_user.server()
+    finally:
+        for connection in (store, work, same, other_db, other_user, plain):
+            connection.close()

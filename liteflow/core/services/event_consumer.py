@@ -49,15 +49,16 @@ class EventConsumer:
         for read in read_events(self.runtime, [event_id]):
             self.deliver(read)
 
-    def deliver(self, read: ReadEvent) -> None:
-        """Deliver one event, read with what waits for it. No lock is taken on the event: two workers that
+    def deliver(self, read: ReadEvent, may_run: bool = True) -> None:
+        """Deliver one event, read with what waits for it; with ``may_run``, the last workflow it wakes may
+        run on this thread (see ``run_woken``), else it is queued. No lock is taken on the event: two workers that
         take the same event at once (queued again by a poller meanwhile) each lock the workflows they
         deliver to, and a workflow's lock holder delivers only an event it has not consumed, so the event
         is delivered once per subscription either way; the loser of a workflow's lock tries again, and
         finds it done."""
         event_id = read.event.id
         subscriptions = read.subscriptions
-        last = len(subscriptions) - 1  # the last woken workflow may run here; the others are queued
+        last = len(subscriptions) - 1 if may_run else -1  # the last woken workflow may run here; the others are queued
         held: Delivery | None = None
         outcomes: list[bool | Delivery] = []
         try:

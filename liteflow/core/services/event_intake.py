@@ -1,13 +1,15 @@
 """Taking events off the queue a burst at a time and reading them, with what waits for them, ahead.
 
-Each event thread waits on the queue for the next event. While another one waits there too, it takes
-one (a lone event is taken by one thread, as before; nobody else wakes). A thread that is the only one
-waiting (the others busy: a burst) takes up to ``event_batch`` events in one dequeue, and reads them
+Each event thread waits on the queue for the next event. While another one waits there too, or while
+a workflow slot is free, it takes one (a lone event is taken by one thread, as before; nobody else
+wakes; the workflow it wakes may run on this thread at once). A thread that is the only one waiting
+with every slot busy (a burst) takes up to ``event_batch`` events in one dequeue, and reads them
 together: one read for the events, one for the subscriptions waiting for them and one for the events
-those subscriptions may receive. It then delivers them one after the other. (Only with a persistence
-provider that has :class:`~liteflow.core.interfaces.SupportsEventBatches`, a server's: for the memory
-store, one event at a time is quicker.) A burst costs a few round trips
-per batch, not a few per event.
+those subscriptions may receive. It then delivers them one after the other, queueing the workflows
+they wake (none runs on this thread but the last one's, so no event waits behind a step). (Only with
+a persistence provider that has :class:`~liteflow.core.interfaces.SupportsEventBatches`, a server's:
+for the memory store, one event at a time is quicker.) A burst costs a few round trips per batch, not
+a few per event.
 
 Events taken but not delivered when the host stops are queued again; those of a host that dies are
 still unprocessed in the store, and the runnable poller queues them again.
@@ -20,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from liteflow.core.interfaces import BatchDequeue, QueueType
+from liteflow.core.interfaces import BatchDequeue, BatchQueueProvider, QueueType
 from liteflow.core.log import logger
 from liteflow.core.models import Event, EventSubscription, utcnow
 from liteflow.core.primitives.sub_workflow import settled_announcement
@@ -109,14 +111,14 @@ class EventIntake:
         self._waiting = 0
         self._mutex = threading.Lock()
 
-    def take(self, timeout: float) -> list[ReadEvent]:
-        """The events a thread takes off the queue (waiting up to ``timeout`` seconds for one), read: one
-        if another thread waits on the queue too (it takes the next), else up to ``most``."""
+    def take(self, timeout: float, batch: bool = True) -> list[ReadEvent]:
+        """The events a thread takes off the queue (waiting up to ``timeout`` seconds for one), read: up to
+        ``most`` if ``batch`` and no other thread waits on the queue, else one (the other takes the next)."""
         with self._mutex:
             alone = self._waiting == 0
             self._waiting += 1
         try:
-            if alone and self._dequeue_many is not None:
+            if batch and alone and self._dequeue_many is not None:
                 event_ids = self._dequeue_many(QueueType.EVENT, self.most, timeout)
             else:
                 one = self.runtime.queue.dequeue_work(QueueType.EVENT, timeout)
@@ -134,6 +136,15 @@ class EventIntake:
 
     def queue_again(self, event_ids: Sequence[str]) -> None:
         """Queue again events taken but not delivered (the host stops, or a delivery before them failed)."""
+        if not event_ids:
+            return
+        work = self.runtime.queue
+        if isinstance(work, BatchQueueProvider):
+            try:
+                work.queue_work_many(event_ids, QueueType.EVENT)
+                return
+            except Exception as exc:  # one by one, then
+                log.warning("events.requeue_failed", events=len(event_ids), error=f"{type(exc).__name__}: {exc}")
         for event_id in event_ids:
             try:
                 self.runtime.queue.queue_work(event_id, QueueType.EVENT)

@@ -49,6 +49,13 @@ class WorkflowSlots:
     def give_back(self) -> None:
         self._free.release()
 
+    def any_free(self) -> bool:
+        """Whether a slot is free now (a glance: it may be taken the moment after)."""
+        if not self._free.acquire(blocking=False):
+            return False
+        self._free.release()
+        return True
+
     # -- event roles -------------------------------------------------------------------------------------
     def take_event_role(self) -> bool:
         """For an event thread: wait until it may serve events (True), or the slots are closed (False)."""

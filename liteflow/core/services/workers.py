@@ -133,7 +133,7 @@ class Workers:
             except Exception as exc:  # a provider may be away for a while: back off and carry on
                 backoff = self._back_off(queue, backoff, exc)
 
-    def _event_loop(self, intake: EventIntake, deliver: Callable[[ReadEvent], None]) -> None:
+    def _event_loop(self, intake: EventIntake, deliver: Callable[[ReadEvent, bool], None]) -> None:
         """An event worker: while it holds an event role, take events off the queue and deliver them."""
         runtime = self.runtime
         slots = self.slots
@@ -144,20 +144,23 @@ class Workers:
             reads: list[ReadEvent] = []
             done = 0
             try:
-                reads = intake.take(runtime.options.idle_wait)
-                for read in reads:
+                reads = intake.take(runtime.options.idle_wait, batch=not slots.any_free())
+                last = len(reads) - 1
+                for read in reads:  # the workflows woken by a batch are queued, but the last one's
                     if runtime.stop_event.is_set():  # stopping: hand them back rather than start new work
                         break
+                    deliver(read, done == last)
                     done += 1
-                    deliver(read)
                 backoff = 0.0
             except StepInterrupted:  # stop() cancelled its async step: nothing was stored, it runs again
-                log.info("worker.interrupted", queue=QueueType.EVENT.value, item_id=reads[done - 1].event.id)
+                log.info("worker.interrupted", queue=QueueType.EVENT.value, item_id=reads[done].event.id)
+                intake.queue_again([read.event.id for read in reads[done + 1 :]])
                 break
-            except Exception as exc:
+            except Exception as exc:  # the one that failed is left to the poller (it is still unprocessed)
+                intake.queue_again([read.event.id for read in reads[done + 1 :]])
                 backoff = self._back_off(QueueType.EVENT, backoff, exc)
-            finally:
-                intake.queue_again([read.event.id for read in reads[done:]])
+                continue
+            intake.queue_again([read.event.id for read in reads[done:]])  # those left when stopping
         slots.give_back_event_role()
 
     def _back_off(self, queue: QueueType, backoff: float, exc: Exception) -> float:

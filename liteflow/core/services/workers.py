@@ -145,11 +145,15 @@ class Workers:
             done = 0
             try:
                 reads = intake.take(runtime.options.idle_wait, batch=not slots.any_free())
-                last = len(reads) - 1
-                for read in reads:  # the workflows woken by a batch are queued, but the last one's
+                for read in reads:
                     if runtime.stop_event.is_set():  # stopping: hand them back rather than start new work
                         break
-                    deliver(read, done == last)
+                    rest = len(reads) - done - 1
+                    if rest and slots.any_free():  # its workflow may run here: the rest go back first,
+                        intake.queue_again([r.event.id for r in reads[done + 1 :]])  # to wait behind no step
+                        del reads[done + 1 :]
+                        rest = 0
+                    deliver(read, not rest)  # while the slots are busy, the workflows woken are queued
                     done += 1
                 backoff = 0.0
             except StepInterrupted:  # stop() cancelled its async step: nothing was stored, it runs again

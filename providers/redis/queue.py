@@ -81,33 +81,24 @@ class RedisQueueProvider(ConnectionHealth):
 
     def dequeue_work(self, queue: QueueType, timeout: float) -> str | None:
         """The oldest queued id, waiting up to ``timeout`` seconds for one; None if none came."""
-        if self._conn.closed:
-            return None
-        key = self._keys[QueueType(queue)]
-        client, limit = self._conn.blocking()
-        block = timeout if limit is None else min(timeout, limit)
-        try:
-            with provider_errors("dequeue_work"):
-                if block <= 0:
-                    popped = _members(self._conn.execute("ZPOPMIN", key, 1))
-                    return popped[0] if popped else None
-                found = client.bzpopmin(key, timeout=block)
-        except Exception:
-            if self._conn.closed:  # closed under a blocked dequeue: shutting down, not a failure
-                return None
-            raise
-        return None if found is None else text(found[1])
+        taken = self._pop(queue, 1, timeout)
+        return taken[0] if taken else None
 
     def dequeue_many(self, queue: QueueType, most: int, timeout: float) -> list[str]:
         """Up to ``most`` ids, oldest first, waiting up to ``timeout`` seconds for the first: one BZMPOP
         (Redis 7); on an older server a blocking pop of one, then a pop of the rest."""
-        if most <= 1 or not self._bzmpop:
-            first = self.dequeue_work(queue, timeout)
-            if first is None or most <= 1:
-                return [] if first is None else [first]
-            with provider_errors("dequeue_work"):
-                rest = self._conn.execute("ZPOPMIN", self._keys[QueueType(queue)], most - 1)
-            return [first, *_members(rest)]
+        if most <= 1 or self._bzmpop:
+            return self._pop(queue, most, timeout)
+        first = self._pop(queue, 1, timeout)
+        if not first:
+            return []
+        with provider_errors("dequeue_work"):
+            rest = self._conn.execute("ZPOPMIN", self._keys[QueueType(queue)], most - 1)
+        return [*first, *_members(rest)]
+
+    def _pop(self, queue: QueueType, most: int, timeout: float) -> list[str]:
+        """Up to ``most`` ids, blocking on the server (BZPOPMIN for one, BZMPOP for more) up to ``timeout``
+        seconds for the first; ``timeout <= 0`` does not block."""
         if self._conn.closed:
             return []
         key = self._keys[QueueType(queue)]
@@ -117,6 +108,9 @@ class RedisQueueProvider(ConnectionHealth):
             with provider_errors("dequeue_work"):
                 if block <= 0:
                     return _members(self._conn.execute("ZPOPMIN", key, most))
+                if most <= 1:
+                    found = client.bzpopmin(key, timeout=block)
+                    return [] if found is None else [text(found[1])]
                 try:
                     found = client.execute_command("BZMPOP", block, 1, key, "MIN", "COUNT", most)
                 except redis.RedisError as exc:
@@ -124,11 +118,11 @@ class RedisQueueProvider(ConnectionHealth):
                         raise
                     self._bzmpop = False  # before Redis 7
                     return self.dequeue_many(queue, most, timeout)
+                return [] if not found else _members(found[1])
         except Exception:
-            if self._conn.closed:
+            if self._conn.closed:  # closed under a blocked dequeue: shutting down, not a failure
                 return []
             raise
-        return [] if not found else _members(found[1])
 
     def push_keys(self, queue: QueueType, server: tuple[Any, ...] | None) -> list[str] | None:
         """The keys a script of a store on ``server`` (see ``RedisConnection.server``) queues an id of

@@ -585,7 +585,10 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists,
             return []
         calls = [([s.event, s.unprocessed], [i]) for i, s in ((i, self._shard(i)) for i in event_ids)]
         with provider_errors("get_event"):
-            replies = self._conn.run_scripts(self._get_event, calls)
+            if len(calls) == 1:
+                replies = [self._conn.run_script(self._get_event, *calls[0])]
+            else:
+                replies = self._conn.run_scripts(self._get_event, calls)
         return [None if raw is None else self._load_event(raw, processed=not flag) for raw, flag in replies]
 
     def get_events(self, event_name: str, event_key: str, since: datetime, until: datetime) -> list[Event]:

@@ -524,7 +524,11 @@ class RedisConnection:
 
     def run_scripts(self, script: Script, calls: Sequence[tuple[Sequence[Any], Sequence[Any]]]) -> list[Any]:
         """EVALSHA ``script`` once per (keys, args) in ``calls``, in one pipeline (on a cluster, one round
-        trip per master involved); the replies in order. Loads the script first where it is unknown."""
+        trip per master involved); the replies in order. Loads the script first where it is unknown. One
+        call is sent as :meth:`run_script` sends it (no pipeline)."""
+        if len(calls) == 1:
+            keys, args = calls[0]
+            return [self.run_script(script, keys, args)]
         commands = [("EVALSHA", script.sha, len(keys), *keys, *args) for keys, args in calls]
         for attempt in (1, 2):
             replies = self.execute_many(commands)

@@ -215,15 +215,10 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists,
                 raise reply
         return replies
 
-    def _fetch_across_shards(self, groups: Sequence[tuple[str, ...]], bounds: list[Any]) -> list[Any]:
-        """FETCH_INDEXED over every shard's key group: one script call on one server (where any keys may
-        go together), one per shard in one pipeline on a cluster; the {documents, flags} replies."""
-        return self._fetch_many_across_shards([(groups, bounds)])[0]
-
-    def _fetch_many_across_shards(
-        self, queries: Sequence[tuple[Sequence[tuple[str, ...]], list[Any]]]
-    ) -> list[list[Any]]:
-        """:meth:`_fetch_across_shards` for each (groups, bounds), all in one pipeline; each one's replies."""
+    def _fetch_across_shards(self, queries: Sequence[tuple[Sequence[tuple[str, ...]], list[Any]]]) -> list[list[Any]]:
+        """FETCH_INDEXED over every shard's key group, for each (groups, bounds) in ``queries``, all in one
+        pipeline: one script call a query on one server (where any keys may go together), one a shard on
+        a cluster; each query's {documents, flags} replies."""
         calls: list[tuple[list[str], list[Any]]] = []
         for groups, bounds in queries:
             args = [*bounds, len(groups[0])]
@@ -231,10 +226,7 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists,
                 calls += ((list(group), args) for group in groups)
             else:
                 calls.append(([key for group in groups for key in group], args))
-        if len(calls) == 1:
-            replies = [self._conn.run_script(self._fetch_indexed, *calls[0])]
-        else:
-            replies = self._conn.run_scripts(self._fetch_indexed, calls)
+        replies = self._conn.run_scripts(self._fetch_indexed, calls)
         per_query = len(self._keys) if self._conn.cluster else 1
         return [replies[n * per_query : (n + 1) * per_query] for n in range(len(queries))]
 
@@ -493,7 +485,7 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists,
             for name, key, as_of in queries
         ]
         with provider_errors("get_subscriptions"):
-            answers = self._fetch_many_across_shards(fetches)
+            answers = self._fetch_across_shards(fetches)
         found: list[list[EventSubscription]] = []
         for replies in answers:
             subscriptions = [EventSubscription.model_validate_json(doc) for docs, _ in replies for doc in docs]
@@ -585,10 +577,7 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists,
             return []
         calls = [([s.event, s.unprocessed], [i]) for i, s in ((i, self._shard(i)) for i in event_ids)]
         with provider_errors("get_event"):
-            if len(calls) == 1:
-                replies = [self._conn.run_script(self._get_event, *calls[0])]
-            else:
-                replies = self._conn.run_scripts(self._get_event, calls)
+            replies = self._conn.run_scripts(self._get_event, calls)
         return [None if raw is None else self._load_event(raw, processed=not flag) for raw, flag in replies]
 
     def get_events(self, event_name: str, event_key: str, since: datetime, until: datetime) -> list[Event]:
@@ -608,7 +597,7 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists,
             for name, key, since, until in queries
         ]
         with provider_errors("get_events"):
-            answers = self._fetch_many_across_shards(fetches)
+            answers = self._fetch_across_shards(fetches)
         found: list[list[Event]] = []
         for replies in answers:
             events = [

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from liteflow.core.interfaces import BatchDequeue, BatchQueueProvider, QueueType
+from liteflow.core.interfaces import BatchDequeue, BatchQueueProvider, PersistenceProvider, QueueType
 from liteflow.core.log import logger
 from liteflow.core.models import Event, EventSubscription, utcnow
 from liteflow.core.primitives.sub_workflow import settled_announcement
@@ -47,15 +47,10 @@ def read_events(runtime: Runtime, event_ids: Sequence[str]) -> list[ReadEvent]:
     """The events of ``event_ids`` that are due now, each with what waits for it. An unknown or processed
     event is left out; one due later is queued again for its time; a child's announcement is left out
     until the child is stored as ended (see ``settled_announcement``)."""
-    persistence = runtime.persistence
-    batches = runtime.event_batches
-    if batches is not None:
-        found = batches.get_events_by_id(event_ids)
-    else:
-        found = [_event_or_none(runtime, event_id) for event_id in event_ids]
+    reads = runtime.event_batches or _OneByOne(runtime.persistence)
     now = utcnow()
     due: list[Event] = []
-    for event in found:
+    for event in reads.get_events_by_id(event_ids):
         if event is None or event.is_processed:
             continue
         if event.event_time > now:
@@ -66,11 +61,7 @@ def read_events(runtime: Runtime, event_ids: Sequence[str]) -> list[ReadEvent]:
             due.append(settled)
     if not due:
         return []
-    asked = [(event.event_name, event.event_key, event.event_time) for event in due]
-    if batches is not None:
-        waiting = batches.get_subscriptions_many(asked)
-    else:
-        waiting = [persistence.get_subscriptions(*query) for query in asked]
+    waiting = reads.get_subscriptions_many([(e.event_name, e.event_key, e.event_time) for e in due])
     since: dict[tuple[str, str], datetime] = {}  # (name, key) -> the oldest as-of time waiting for it
     for event, subscriptions in zip(due, waiting, strict=True):
         if subscriptions:
@@ -79,11 +70,7 @@ def read_events(runtime: Runtime, event_ids: Sequence[str]) -> list[ReadEvent]:
             since[name_key] = min(since.get(name_key, oldest), oldest)
     until = utcnow()
     pairs = list(since)
-    queries = [(name, key, since[name, key], until) for name, key in pairs]
-    if batches is not None:
-        lists = batches.get_events_many(queries)
-    else:
-        lists = [persistence.get_events(*query) for query in queries]
+    lists = reads.get_events_many([(name, key, since[name, key], until) for name, key in pairs])
     receivable = dict(zip(pairs, lists, strict=True))
     return [
         ReadEvent(event, subscriptions, receivable.get((event.event_name, event.event_key), []))
@@ -91,11 +78,26 @@ def read_events(runtime: Runtime, event_ids: Sequence[str]) -> list[ReadEvent]:
     ]
 
 
-def _event_or_none(runtime: Runtime, event_id: str) -> Event | None:
-    try:
-        return runtime.persistence.get_event(event_id)
-    except KeyError:
-        return None
+class _OneByOne:
+    """The batched event reads (``SupportsEventBatches``) made with a store's single reads."""
+
+    def __init__(self, persistence: PersistenceProvider) -> None:
+        self.persistence = persistence
+
+    def get_events_by_id(self, event_ids: Sequence[str]) -> list[Event | None]:
+        found: list[Event | None] = []
+        for event_id in event_ids:
+            try:
+                found.append(self.persistence.get_event(event_id))
+            except KeyError:
+                found.append(None)
+        return found
+
+    def get_subscriptions_many(self, queries: Sequence[tuple[str, str, datetime]]) -> list[list[EventSubscription]]:
+        return [self.persistence.get_subscriptions(*query) for query in queries]
+
+    def get_events_many(self, queries: Sequence[tuple[str, str, datetime, datetime]]) -> list[list[Event]]:
+        return [self.persistence.get_events(*query) for query in queries]
 
 
 class EventIntake:

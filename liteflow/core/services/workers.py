@@ -117,7 +117,6 @@ class Workers:
         work = runtime.queue
         backoff = 0.0
         while not runtime.stop_event.is_set():
-            item_id = None
             try:
                 item_id = work.dequeue_work(queue, runtime.options.idle_wait)
                 if item_id is None:
@@ -142,29 +141,32 @@ class Workers:
             if not slots.holds_event_role() and not slots.take_event_role():
                 break  # a standby thread waits in take_event_role() until a role is free
             reads: list[ReadEvent] = []
-            done = 0
+            done = 0  # delivered (or failed): the rest go back to the queue
+            failure: Exception | None = None
+            interrupted = False
             try:
                 reads = intake.take(runtime.options.idle_wait, batch=not slots.any_free())
                 for read in reads:
                     if runtime.stop_event.is_set():  # stopping: hand them back rather than start new work
                         break
-                    rest = len(reads) - done - 1
-                    if rest and slots.any_free():  # its workflow may run here: the rest go back first,
+                    last = done == len(reads) - 1
+                    if not last and slots.any_free():  # its workflow may run here: the rest go back first,
                         intake.queue_again([r.event.id for r in reads[done + 1 :]])  # to wait behind no step
                         del reads[done + 1 :]
-                        rest = 0
-                    deliver(read, not rest)  # while the slots are busy, the workflows woken are queued
+                        last = True
                     done += 1
+                    deliver(read, last)  # while the slots are busy, the workflows woken are queued
                 backoff = 0.0
             except StepInterrupted:  # stop() cancelled its async step: nothing was stored, it runs again
-                log.info("worker.interrupted", queue=QueueType.EVENT.value, item_id=reads[done].event.id)
-                intake.queue_again([read.event.id for read in reads[done + 1 :]])
-                break
+                log.info("worker.interrupted", queue=QueueType.EVENT.value, item_id=reads[done - 1].event.id)
+                interrupted = True
             except Exception as exc:  # the one that failed is left to the poller (it is still unprocessed)
-                intake.queue_again([read.event.id for read in reads[done + 1 :]])
-                backoff = self._back_off(QueueType.EVENT, backoff, exc)
-                continue
-            intake.queue_again([read.event.id for read in reads[done:]])  # those left when stopping
+                failure = exc
+            intake.queue_again([read.event.id for read in reads[done:]])
+            if interrupted:
+                break
+            if failure is not None:
+                backoff = self._back_off(QueueType.EVENT, backoff, failure)
         slots.give_back_event_role()
 
     def _back_off(self, queue: QueueType, backoff: float, exc: Exception) -> float:

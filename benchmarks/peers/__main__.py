@@ -10,7 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-SIDES = ("liteflow", "celery", "dbos")
+#: ``liteflow``: one host in the benchmark's own process; ``liteflow_workers``: ``liteflow worker --processes
+#: N`` beside it (N = the CPU count), deployed as Celery's worker is, the benchmark process a client.
+SIDES = ("liteflow", "liteflow_workers", "celery", "dbos")
+OURS = ("liteflow", "liteflow_workers")
 #: Workload, its unit, and whether more is better.
 WORKLOADS = (
     ("W", "steps/s, 200 x 10-step chains", True),
@@ -52,18 +55,21 @@ def main() -> None:
             sys.stderr.write(f"round {index + 1} {side}: {figures[side]}\n")
         rounds.append(figures)
     medians = {side: {w: statistics.median(r[side][w] for r in rounds) for w, _, _ in WORKLOADS} for side in sides}
-    header = "| workload | " + " | ".join(sides) + " | LiteFlow vs best peer |"
+    ours = [side for side in sides if side in OURS]
+    peers = [side for side in sides if side not in OURS]
+    header = "| workload | " + " | ".join(sides) + "".join(f" | {side} vs best peer" for side in ours) + " |"
     print(header)
-    print("|" + "---|" * (len(sides) + 2))
+    print("|" + "---|" * (len(sides) + len(ours) + 1))
     for workload, unit, more_is_better in WORKLOADS:
         cells = [f"{medians[side][workload]:,.1f}" for side in sides]
-        ratio = ""
-        peers = [medians[side][workload] for side in sides if side != "liteflow"]
-        if "liteflow" in medians and peers:
-            ours = medians["liteflow"][workload]
-            best = max(peers) if more_is_better else min(peers)
-            ratio = f"{(ours / best if more_is_better else best / ours):.2f}x"
-        print(f"| {workload}: {unit} | " + " | ".join(cells) + f" | {ratio} |")
+        ratios = []
+        for side in ours if peers else []:
+            mine = medians[side][workload]
+            best = (
+                max(medians[p][workload] for p in peers) if more_is_better else min(medians[p][workload] for p in peers)
+            )
+            ratios.append(f"{(mine / best if more_is_better else best / mine):.2f}x")
+        print(f"| {workload}: {unit} | " + " | ".join(cells + ratios) + " |")
     print(f"(median of {args.rounds} rounds; {os.cpu_count()} CPUs; a ratio above 1 means LiteFlow is ahead)")
     if args.json:
         Path(args.json).write_text(json.dumps({"rounds": rounds, "medians": medians}, indent=2))

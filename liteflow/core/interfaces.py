@@ -203,6 +203,22 @@ class SupportsQueuedEvents(Protocol):
 
 
 @runtime_checkable
+class SupportsLockedLoads(Protocol):
+    """An optional persistence ability: take a workflow's lock and read the instance in one step (one round
+    trip), for a lock provider that lives with the store.
+
+    ``locked_loads(lock)`` returns the function that takes ``lock``'s lock on a workflow (as
+    ``acquire_lock``, the lock recorded and renewed by ``lock`` as any other) and reads the instance (as
+    ``get_workflow_instance``): None if the lock is held by another (nothing read), and
+    :class:`~liteflow.core.errors.WorkflowNotFoundError` raised with the lock taken if there is no such
+    instance. Or None if it cannot for this lock provider (another server, a cluster): the host then
+    takes the lock, then reads.
+    """
+
+    def locked_loads(self, lock: LockProvider) -> Callable[[str], WorkflowInstance | None] | None: ...
+
+
+@runtime_checkable
 class SupportsSchedules(Protocol):
     """A persistence provider that stores schedules (every built-in one does).
 

@@ -203,9 +203,14 @@ class LeasedLocks:
     def acquire_lock_token(self, resource_id: str) -> str | None:
         """``acquire_lock`` answering with the acquisition's token (None if not taken), for
         ``release_lock(resource_id, token)``."""
+        return self.acquire_lock_with(resource_id, lambda token: self._take(resource_id, token))
+
+    def acquire_lock_with(self, resource_id: str, take: Callable[[str], bool]) -> str | None:
+        """``acquire_lock_token`` with the store's step given: ``take(token)`` sets the lock as ``_take``
+        does (and may do more in the same step, such as reading what the lock guards); True if taken."""
         token = self.new_token()
         try:
-            taken = self._take(resource_id, token)
+            taken = take(token)
         except BaseException:
             self._renewer.free_later(resource_id, token)  # it may have been set before the answer was lost
             raise

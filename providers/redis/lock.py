@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from redis.crc import key_slot
 
@@ -43,6 +44,19 @@ class RedisLockProvider(LeasedLocks, ConnectionHealth):
 
     def _key(self, resource_id: str) -> str:
         return self._conn.key("lock:", resource_id)
+
+    def keys_for(self, server: tuple[Any, ...] | None) -> Callable[[str], str] | None:
+        """For a store's script on ``server`` (see ``RedisConnection.server``) that takes a lock as
+        ``acquire_lock`` does (through ``acquire_lock_with``): the key of a resource's lock, and
+        :attr:`lease_ms`; None if this provider is on another server, or on a cluster."""
+        if server is None or self._conn.server() != server:
+            return None
+        return self._key
+
+    @property
+    def lease_ms(self) -> int:
+        """The lease a lock is set with, in milliseconds."""
+        return self._lease_ms
 
     def _take(self, resource_id: str, token: str) -> bool:
         with provider_errors("acquire_lock"):

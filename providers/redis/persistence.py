@@ -21,7 +21,7 @@ from liteflow.core.errors import (
     WorkflowAlreadyExistsError,
     WorkflowNotFoundError,
 )
-from liteflow.core.interfaces import QueueProvider, QueueType
+from liteflow.core.interfaces import LockProvider, QueueProvider, QueueType
 from liteflow.core.log import logger
 from liteflow.core.models import (
     Event,
@@ -37,6 +37,7 @@ from liteflow.core.visibility import WorkflowQuery, WorkflowVisibility
 from . import scripts
 from .codec import dumps, micros, millis
 from .connection import ConnectionHealth, RedisClient, RedisConnection, RedisSource, provider_errors, text
+from .lock import RedisLockProvider
 from .meta import PERSISTENCE_BEFORE_SHARDS, check_store
 from .queue import RedisQueueProvider
 from .schedules import RedisSchedules, RedisWaitLists
@@ -357,6 +358,35 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists,
         if instance is None:
             raise WorkflowNotFoundError(workflow_id)
         return instance
+
+    def locked_loads(self, lock: LockProvider) -> Callable[[str], WorkflowInstance | None] | None:
+        """For a Redis lock provider on this server (not a cluster): a function that takes a workflow's lock
+        and reads the instance in one script (:class:`~liteflow.core.interfaces.SupportsLockedLoads`)."""
+        if type(lock) is not RedisLockProvider:  # a subclass may take its locks its own way
+            return None
+        lock_key = lock.keys_for(self._conn.server())
+        if lock_key is None:
+            return None
+        script = self._conn.script(scripts.LOCK_AND_LOAD)
+        lease_ms = lock.lease_ms
+
+        def locked_load(workflow_id: str) -> WorkflowInstance | None:
+            keys = [lock_key(workflow_id), self._shard(workflow_id).instance + workflow_id]
+            replies: list[Any] = []
+
+            def take(token: str) -> bool:
+                with provider_errors("get_workflow_instance"):
+                    replies.append(self._conn.run_script(script, keys, [token, lease_ms]))
+                return replies[0] != 0
+
+            if lock.acquire_lock_with(workflow_id, take) is None:
+                return None
+            instance = _instance_from_hash(replies[0])
+            if instance is None:
+                raise WorkflowNotFoundError(workflow_id)
+            return instance
+
+        return locked_load
 
     def get_revision(self, workflow_id: str) -> int | None:
         """The stored instance's revision (None if there is none): lets a host reuse an instance it still

@@ -377,6 +377,16 @@ if owner == ARGV[1] then return 1 end
 return 0
 """
 
+#: KEYS: 1 a workflow's lock key, 2 its instance hash; ARGV: 1 token, 2 lease (ms). Takes the lock as
+#: LOCK_ACQUIRE does, then reads the instance: 0 if another token owns the lock (nothing read), else the
+#: hash's fields and values (an empty list: no such instance, the lock taken all the same).
+LOCK_AND_LOAD = """
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+if not holder then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
+return redis.call('HGETALL', KEYS[2])
+"""
+
 #: KEYS: 1 lock key; ARGV: 1 token. Deletes the lock only if this token owns it.
 LOCK_RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then

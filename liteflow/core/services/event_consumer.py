@@ -138,15 +138,20 @@ class EventConsumer:
         pass stores the delivery) or to store, unlock and queue."""
         runtime = self.runtime
         workflow_id = subscription.workflow_id
-        if runtime.in_progress.running(workflow_id) or not runtime.lock.acquire_lock(workflow_id):
+        if runtime.in_progress.running(workflow_id):
             return False  # a worker of this host runs it (though its lock lapsed, say): left to that worker
         kept = stored = control_waits = False
         try:
+            instance = runtime.locked_instance(workflow_id)
+        except WorkflowNotFoundError:  # the lock is taken
             try:
-                instance = runtime.persistence.get_workflow_instance(workflow_id)
-            except WorkflowNotFoundError:
                 runtime.persistence.terminate_subscription(subscription.id, workflow_id=workflow_id)
-                return True
+            finally:
+                runtime.lock.release_lock(workflow_id)
+            return True
+        if instance is None:
+            return False  # locked: try again later
+        try:
             pointer = waiting_pointer(instance, subscription)
             if pointer is None or instance.status in (WorkflowStatus.COMPLETE, WorkflowStatus.TERMINATED):
                 runtime.persistence.terminate_subscription(subscription.id, workflow_id=workflow_id)

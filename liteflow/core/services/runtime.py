@@ -25,6 +25,7 @@ from typing import Any
 from liteflow.core.engine.executor import StepMiddleware, WorkflowExecutor
 from liteflow.core.engine.registry import WorkflowRegistry
 from liteflow.core.engine.settings import EngineSettings
+from liteflow.core.errors import WorkflowNotFoundError
 from liteflow.core.interfaces import (
     InterruptibleQueue,
     LockProvider,
@@ -32,6 +33,7 @@ from liteflow.core.interfaces import (
     QueueProvider,
     SupportsEventBatches,
     SupportsLoadForRun,
+    SupportsLockedLoads,
     SupportsQueuedEvents,
     SupportsRevision,
 )
@@ -88,6 +90,10 @@ class Runtime:
         self.create_queued_event: Callable[[Event], None] | None = (
             persistence.queued_events(queue) if isinstance(persistence, SupportsQueuedEvents) else None
         )
+        #: takes a workflow's lock and reads it in one step, where the store can for this lock provider
+        self.lock_and_load: Callable[[str], WorkflowInstance | None] | None = (
+            persistence.locked_loads(lock) if isinstance(persistence, SupportsLockedLoads) else None
+        )
         self.registry = WorkflowRegistry()
         self.scheduler = WakeupScheduler(queue)
         self.concurrency = ConcurrencySlots(lock, persistence, queue)
@@ -111,6 +117,25 @@ class Runtime:
         self.starter = InstanceStarter(self.registry, persistence, queue, self.workflow_middleware, self.lifecycle)
         #: set once the workers are told to stop (a fresh one for every start: see ``services.workers``)
         self.stop_event = threading.Event()
+
+    def locked_instance(
+        self, workflow_id: str, load: Callable[[str], WorkflowInstance] | None = None
+    ) -> WorkflowInstance | None:
+        """Take the workflow's lock and read it (with ``load``, else ``get_workflow_instance``): None if
+        the lock is held by another (nothing read). If there is no such instance, WorkflowNotFoundError is
+        raised with the lock taken (the caller releases it); any other failure leaves it released. One
+        round trip where the store can (``lock_and_load``; ``load`` is then the store's own read)."""
+        if self.lock_and_load is not None:
+            return self.lock_and_load(workflow_id)
+        if not self.lock.acquire_lock(workflow_id):
+            return None
+        try:
+            return (load or self.persistence.get_workflow_instance)(workflow_id)
+        except WorkflowNotFoundError:
+            raise
+        except BaseException:
+            self.lock.release_lock(workflow_id)
+            raise
 
     @property
     def stopping(self) -> bool:

@@ -133,14 +133,24 @@ class WorkflowConsumer:
         self._rechecks: set[str] = set()
         self.missing = MissingDefinitions(runtime.options.poll_interval, runtime.options.max_concurrent_workflows + 1)
 
-    def _load(self, workflow_id: str) -> WorkflowInstance:
+    def _take(self, workflow_id: str) -> WorkflowInstance | None:
+        """Lock and load an instance to run (see ``Runtime.locked_instance``): the one parked here if it is
+        still the one stored, else the store's, in one round trip where the store can."""
+        runtime = self.runtime
+        if workflow_id in self._parked:
+            return runtime.locked_instance(workflow_id, self._load_parked)
+        return runtime.locked_instance(workflow_id, runtime.load_for_run)
+
+    def _load_parked(self, workflow_id: str) -> WorkflowInstance:
         _, parked = self._parked.pop(workflow_id, (0.0, None))
         if parked is not None and self._revision_of is not None and self._revision_of(workflow_id) == parked.revision:
             return parked
         return self.runtime.load_for_run(workflow_id)
 
     def _park(self, instance: WorkflowInstance) -> None:
-        if self._revision_of is None or self.runtime.workflow_middleware.has("execute"):
+        if self._revision_of is None or self.runtime.lock_and_load is not None:
+            return  # nothing to save: the store reads an instance with its lock, in one round trip
+        if self.runtime.workflow_middleware.has("execute"):
             return  # "execute" middleware runs after the store: what it changes is not stored
         now = time.monotonic()
         parked = self._parked
@@ -156,12 +166,16 @@ class WorkflowConsumer:
         if self.missing.known(workflow_id):  # no definition here: not even loaded again in this window
             self._hand_back(workflow_id)
             return
-        if not runtime.lock.acquire_lock(workflow_id):
+        try:
+            instance = self._take(workflow_id)
+        except WorkflowNotFoundError:
+            runtime.lock.release_lock(workflow_id)
+            log.warning("workflow.not_found", workflow_id=workflow_id)
+            return
+        if instance is None:
             return  # another worker or host is on it; it re-queues what stays due
-        instance: WorkflowInstance | None = None
         requeue: bool | None = False
         try:
-            instance = self._load(workflow_id)
             requeue = self.run_limited(instance)
             if requeue:  # stopped only for fairness, with nothing changed since it was stored
                 self._park(instance)
@@ -169,7 +183,7 @@ class WorkflowConsumer:
             log.warning("workflow.not_found", workflow_id=workflow_id)
         finally:
             runtime.lock.release_lock(workflow_id)
-        if instance is not None and requeue is not None:
+        if requeue is not None:
             self.follow_up(instance, requeue)
 
     def run_held(self, instance: WorkflowInstance, delivery: Delivery | None = None) -> None:

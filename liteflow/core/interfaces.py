@@ -190,6 +190,21 @@ class SupportsEventBatches(Protocol):
 
 
 @runtime_checkable
+class SupportsWaitingReads(Protocol):
+    """An optional persistence ability: what waits for an event and what it may receive, in one step.
+
+    ``get_waiting_many`` answers, for each (name, key, as_of, until), the subscriptions
+    ``get_subscriptions(name, key, as_of)`` returns and the events ``get_events(name, key, since, until)``
+    returns for ``since`` the oldest ``subscribe_as_of`` among them (no events if no subscription waits),
+    in the same order. Without it a host makes the two reads one after the other.
+    """
+
+    def get_waiting_many(
+        self, queries: Sequence[tuple[str, str, datetime, datetime]]
+    ) -> list[tuple[list[EventSubscription], list[Event]]]: ...
+
+
+@runtime_checkable
 class SupportsQueuedEvents(Protocol):
     """An optional persistence ability: store an event and queue its id in one step (one round trip),
     for a queue provider that lives with the store.

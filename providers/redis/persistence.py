@@ -188,6 +188,7 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists,
         self._request_control = self._conn.script(scripts.REQUEST_CONTROL)
         self._terminate_subscription = self._conn.script(scripts.TERMINATE_SUBSCRIPTION)
         self._fetch_indexed = self._conn.script(scripts.FETCH_INDEXED)
+        self._fetch_waiting = self._conn.script(scripts.FETCH_WAITING)
         self._mark_unprocessed = self._conn.script(scripts.MARK_UNPROCESSED)
         self._purge = self._conn.script(scripts.PURGE)
         self._list = self._conn.script(scripts.LIST_INSTANCES)
@@ -516,13 +517,14 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists,
         ]
         with provider_errors("get_subscriptions"):
             answers = self._fetch_across_shards(fetches)
-        found: list[list[EventSubscription]] = []
-        for replies in answers:
-            subscriptions = [EventSubscription.model_validate_json(doc) for docs, _ in replies for doc in docs]
-            if self._shards.count > 1:  # merged from several shards
-                subscriptions.sort(key=lambda s: (micros(s.subscribe_as_of), s.id))
-            found.append(subscriptions)
-        return found
+        return [self._subscriptions_from([doc for docs, _ in replies for doc in docs]) for replies in answers]
+
+    def _subscriptions_from(self, documents: list[Any]) -> list[EventSubscription]:
+        """Subscriptions read from every shard, oldest first (equal times: by id)."""
+        subscriptions = [EventSubscription.model_validate_json(doc) for doc in documents]
+        if self._shards.count > 1:  # merged from several shards
+            subscriptions.sort(key=lambda s: (micros(s.subscribe_as_of), s.id))
+        return subscriptions
 
     def terminate_subscription(self, subscription_id: str, *, workflow_id: str | None = None) -> None:
         """A subscription is in its instance's shard: with ``workflow_id``, only that shard is told; without,
@@ -628,17 +630,56 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists,
         ]
         with provider_errors("get_events"):
             answers = self._fetch_across_shards(fetches)
-        found: list[list[Event]] = []
-        for replies in answers:
-            events = [
-                self._load_event(doc, processed=not flag)
-                for docs, flags in replies
-                for doc, flag in zip(docs, flags, strict=True)
+        return [
+            self._events_from([pair for docs, flags in replies for pair in zip(docs, flags, strict=True)])
+            for replies in answers
+        ]
+
+    def _events_from(self, documents: list[tuple[Any, Any]]) -> list[Event]:
+        """Events read from every shard, each with its unprocessed flag, oldest first (equal times: by id)."""
+        events = [self._load_event(doc, processed=not flag) for doc, flag in documents]
+        if self._shards.count > 1:  # merged from several shards
+            events.sort(key=lambda e: (micros(e.event_time), e.id))
+        return events
+
+    def get_waiting_many(
+        self, queries: Sequence[tuple[str, str, datetime, datetime]]
+    ) -> list[tuple[list[EventSubscription], list[Event]]]:
+        """For each (name, key, as_of, until): the subscriptions waiting and the events they may receive
+        (:class:`~liteflow.core.interfaces.SupportsWaitingReads`), one script call each, all in one
+        pipeline; on a cluster (whose scripts name keys of one slot) the two reads one after the other."""
+        if not queries:
+            return []
+        if self._conn.cluster:
+            return self._waiting_in_two_reads(queries)
+        calls = []
+        for name, key, as_of, until in queries:
+            name_key = _name_key(name, key)
+            keys = [
+                shard_key
+                for s in self._keys
+                for shard_key in (s.sub_index + name_key, s.sub, s.event_index + name_key, s.event, s.unprocessed)
             ]
-            if self._shards.count > 1:  # merged from several shards
-                events.sort(key=lambda e: (micros(e.event_time), e.id))
-            found.append(events)
-        return found
+            calls.append((keys, [micros(as_of), micros(until)]))
+        with provider_errors("get_waiting"):
+            replies = self._conn.run_scripts(self._fetch_waiting, calls)
+        return [
+            (self._subscriptions_from(subs), self._events_from(list(zip(docs, flags, strict=True))))
+            for subs, docs, flags in replies
+        ]
+
+    def _waiting_in_two_reads(
+        self, queries: Sequence[tuple[str, str, datetime, datetime]]
+    ) -> list[tuple[list[EventSubscription], list[Event]]]:
+        waiting = self.get_subscriptions_many([(name, key, as_of) for name, key, as_of, _ in queries])
+        wanted = [i for i, subscriptions in enumerate(waiting) if subscriptions]
+        lists = self.get_events_many(
+            [(queries[i][0], queries[i][1], min(s.subscribe_as_of for s in waiting[i]), queries[i][3]) for i in wanted]
+        )
+        events: list[list[Event]] = [[] for _ in queries]
+        for i, found in zip(wanted, lists, strict=True):
+            events[i] = found
+        return list(zip(waiting, events, strict=True))
 
     @staticmethod
     def _load_event(raw: bytes | str, processed: bool) -> Event:

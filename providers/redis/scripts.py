@@ -195,6 +195,40 @@ end
 return {docs, flags}
 """
 
+#: What waits for an event and what it may receive, on one server: KEYS come in groups of 5, one per shard:
+#: the subscription index of the event's (name, key) and the subscription hash, then the event index of that
+#: (name, key), the event hash and the unprocessed index. ARGV: 1 the event's time, 2 until (us). Returns
+#: {subscription documents (subscribed up to ARGV[1]), event documents (from the oldest of those
+#: subscriptions' times up to ARGV[2]; none without a subscription), their unprocessed flags}; oldest first
+#: within a shard, the caller merges shards.
+FETCH_WAITING = """
+local subs, since, oldest = {}, nil, nil
+for first = 1, #KEYS, 5 do
+  local found = redis.call('ZRANGEBYSCORE', KEYS[first], '-inf', ARGV[1], 'WITHSCORES')
+  for i = 1, #found, 2 do
+    local doc = redis.call('HGET', KEYS[first + 1], found[i])
+    if doc then
+      subs[#subs + 1] = doc
+      local score = tonumber(found[i + 1])
+      if not oldest or score < oldest then oldest, since = score, found[i + 1] end
+    end
+  end
+end
+local docs, flags = {}, {}
+if since then
+  for first = 1, #KEYS, 5 do
+    for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[first + 2], since, ARGV[2])) do
+      local doc = redis.call('HGET', KEYS[first + 3], id)
+      if doc then
+        docs[#docs + 1] = doc
+        flags[#flags + 1] = redis.call('ZSCORE', KEYS[first + 4], id) and 1 or 0
+      end
+    end
+  end
+end
+return {subs, docs, flags}
+"""
+
 #: KEYS: 1-4 as CREATE_EVENT, 5 the event queue's zset, 6 its sequence counter; ARGV: 1 event id, 2 document,
 #: 3 score (event time, us). Stores an unprocessed event with its index entries, then queues its id unless
 #: it is queued already (as QUEUE_PUSH): a publication in one step, on one server.

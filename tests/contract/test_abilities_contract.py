@@ -7,6 +7,8 @@
 * ``InterruptibleQueue.interrupt``: wakes a ``dequeue_work`` (and a ``dequeue_many``) blocked on an
   empty queue at once (it returns None, or nothing); the queue works as before afterwards;
 * ``SupportsEventBatches``: each batched read answers what the single reads answer, in the order asked;
+* ``SupportsWaitingReads.get_waiting_many``: the subscriptions ``get_subscriptions`` answers and the events
+  ``get_events`` answers from the oldest of their as-of times (none without a subscription);
 * ``BatchDequeue.dequeue_many``: up to ``most`` ids, oldest first, each taken once; waits for the first.
 
 Which built-in provider has which ability is asserted too, so that an ability lost shows as a failure
@@ -30,6 +32,7 @@ from liteflow.core.interfaces import (
     SupportsEventBatches,
     SupportsLoadForRun,
     SupportsRevision,
+    SupportsWaitingReads,
 )
 from liteflow.core.models import Event, EventSubscription, WorkflowInstance
 from liteflow.core.serialization import dump_instance
@@ -37,8 +40,8 @@ from liteflow.core.serialization import dump_instance
 #: The abilities each built-in provider declares (the contract fixtures' ids).
 PERSISTENCE_ABILITIES = {
     "memory": {SupportsRevision, SupportsLoadForRun},
-    "redis": {SupportsRevision, SupportsEventBatches},
-    "redis-cluster": {SupportsRevision, SupportsEventBatches},
+    "redis": {SupportsRevision, SupportsEventBatches, SupportsWaitingReads},
+    "redis-cluster": {SupportsRevision, SupportsEventBatches, SupportsWaitingReads},
     "mongo": {SupportsRevision},
     "sqlite": {SupportsRevision},
 }
@@ -48,7 +51,7 @@ QUEUE_ABILITIES = {
     "redis-cluster": {InterruptibleQueue, BatchDequeue},
     "sqlite": {InterruptibleQueue},
 }
-PERSISTENCE_KINDS = (SupportsRevision, SupportsLoadForRun, SupportsEventBatches)
+PERSISTENCE_KINDS = (SupportsRevision, SupportsLoadForRun, SupportsEventBatches, SupportsWaitingReads)
 QUEUE_KINDS = (InterruptibleQueue, BatchDequeue)
 
 
@@ -172,6 +175,52 @@ def test_event_batches_answer_as_the_single_reads(persistence: Any) -> None:
     assert [len(found) for found in persistence.get_events_many(spans)] == [2, 0, 1]
     assert persistence.get_events_by_id([]) == persistence.get_subscriptions_many([]) == []
     assert persistence.get_events_many([]) == []
+
+
+def test_waiting_reads_answer_as_the_two_reads(persistence: Any) -> None:
+    if not isinstance(persistence, SupportsWaitingReads):
+        pytest.skip("no SupportsWaitingReads")
+    t0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)  # microseconds kept in the scores
+    events = [
+        Event(event_name=name, event_key=key, event_time=t0 + timedelta(seconds=s), event_data={"n": n})
+        for n, (name, key, s) in enumerate([("a", "1", -5), ("a", "1", 1), ("a", "1", 2), ("a", "2", 1), ("b", "1", 3)])
+    ]
+    # at the oldest subscription's very time, and a microsecond before it
+    events += [Event(event_name="a", event_key="1", event_time=t0 + timedelta(microseconds=d)) for d in (0, -1)]
+    for event in events:
+        persistence.create_event(event)
+    persistence.mark_event_processed(events[2].id)
+    for n, (name, key, s) in enumerate([("a", "1", 1), ("a", "1", 0), ("a", "2", 2), ("a", "1", 10)]):
+        persistence.create_event_subscription(
+            EventSubscription(
+                workflow_id=f"wf-{n}",
+                step_id=1,
+                execution_pointer_id=f"p-{n}",
+                event_name=name,
+                event_key=key,
+                subscribe_as_of=t0 + timedelta(seconds=s),
+            )
+        )
+    until = t0 + timedelta(hours=1)
+    asked = [
+        ("a", "1", t0 + timedelta(seconds=5), until),
+        ("a", "2", t0 + timedelta(seconds=1), until),  # its subscription is newer than the event: none
+        ("b", "1", t0 + timedelta(seconds=3), until),  # nobody waits: no events either
+        ("a", "1", t0 + timedelta(seconds=5), t0 + timedelta(seconds=1)),  # until bounds the events
+    ]
+    expected = []
+    for name, key, as_of, last in asked:
+        subscriptions = persistence.get_subscriptions(name, key, as_of)
+        since = min((s.subscribe_as_of for s in subscriptions), default=None)
+        found = [] if since is None else persistence.get_events(name, key, since, last)
+        expected.append(([s.model_dump() for s in subscriptions], [e.model_dump() for e in found]))
+    answered = persistence.get_waiting_many(asked)
+    assert [([s.model_dump() for s in subs], [e.model_dump() for e in found]) for subs, found in answered] == expected
+    assert [(len(subs), len(found)) for subs, found in answered] == [(2, 3), (0, 0), (0, 0), (2, 2)]
+    assert answered[0][1][0].id == events[5].id  # the one at the oldest as-of time, not the one before
+    assert [e.is_processed for e in answered[0][1]] == [False, False, True]
+    assert [s.workflow_id for s in answered[0][0]] == ["wf-1", "wf-0"]  # oldest first
+    assert persistence.get_waiting_many([]) == []
 
 
 def test_dequeue_many_takes_up_to_most_oldest_first(queue: Any) -> None:

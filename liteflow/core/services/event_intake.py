@@ -4,8 +4,9 @@ Each event thread waits on the queue for the next event. While another one waits
 a workflow slot is free, it takes one (a lone event is taken by one thread, as before; nobody else
 wakes; the workflow it wakes may run on this thread at once). A thread that is the only one waiting
 with every slot busy (a burst) takes up to ``event_batch`` events in one dequeue, and reads them
-together: one read for the events, one for the subscriptions waiting for them and one for the events
-those subscriptions may receive. It then delivers them one after the other, queueing the workflows
+together: one read for the events, then one for the subscriptions waiting for them with the events
+those may receive (two, subscriptions then events, where the store has no
+:class:`~liteflow.core.interfaces.SupportsWaitingReads`). It then delivers them one after the other, queueing the workflows
 they wake while the slots stay busy; once one is free, the rest go back to the queue (one step) and the
 workflow the next event wakes may run on this thread: no event waits behind a step. (Only with
 a persistence provider that has :class:`~liteflow.core.interfaces.SupportsEventBatches`, a server's:
@@ -23,7 +24,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from liteflow.core.interfaces import BatchDequeue, BatchQueueProvider, PersistenceProvider, QueueType
+from liteflow.core.interfaces import (
+    BatchDequeue,
+    BatchQueueProvider,
+    PersistenceProvider,
+    QueueType,
+    SupportsEventBatches,
+)
 from liteflow.core.log import logger
 from liteflow.core.models import Event, EventSubscription, utcnow
 from liteflow.core.primitives.sub_workflow import settled_announcement
@@ -61,20 +68,36 @@ def read_events(runtime: Runtime, event_ids: Sequence[str]) -> list[ReadEvent]:
             due.append(settled)
     if not due:
         return []
-    waiting = reads.get_subscriptions_many([(e.event_name, e.event_key, e.event_time) for e in due])
+    queries = [(e.event_name, e.event_key, e.event_time) for e in due]
+    if runtime.waiting_reads is not None:
+        until = utcnow()
+        waiting = runtime.waiting_reads.get_waiting_many([(name, key, as_of, until) for name, key, as_of in queries])
+    else:
+        waiting = _waiting_in_two_reads(reads, queries)
+    return [
+        ReadEvent(event, subscriptions, events) for event, (subscriptions, events) in zip(due, waiting, strict=True)
+    ]
+
+
+def _waiting_in_two_reads(
+    reads: SupportsEventBatches, queries: list[tuple[str, str, datetime]]
+) -> list[tuple[list[EventSubscription], list[Event]]]:
+    """For each (name, key, as_of): the subscriptions waiting, and the events of that name and key they may
+    receive up to now (since the oldest of their as-of times, one read for each (name, key)), for a store
+    without ``SupportsWaitingReads``."""
+    waiting = reads.get_subscriptions_many(queries)
     since: dict[tuple[str, str], datetime] = {}  # (name, key) -> the oldest as-of time waiting for it
-    for event, subscriptions in zip(due, waiting, strict=True):
+    for (name, key, _), subscriptions in zip(queries, waiting, strict=True):
         if subscriptions:
-            name_key = (event.event_name, event.event_key)
             oldest = min(s.subscribe_as_of for s in subscriptions)
-            since[name_key] = min(since.get(name_key, oldest), oldest)
+            since[name, key] = min(since.get((name, key), oldest), oldest)
     until = utcnow()
     pairs = list(since)
     lists = reads.get_events_many([(name, key, since[name, key], until) for name, key in pairs])
     receivable = dict(zip(pairs, lists, strict=True))
     return [
-        ReadEvent(event, subscriptions, receivable.get((event.event_name, event.event_key), []))
-        for event, subscriptions in zip(due, waiting, strict=True)
+        (subscriptions, receivable.get((name, key), []))
+        for (name, key, _), subscriptions in zip(queries, waiting, strict=True)
     ]
 
 

@@ -36,6 +36,7 @@ from liteflow.core.interfaces import (
     SupportsLockedLoads,
     SupportsQueuedEvents,
     SupportsRevision,
+    SupportsWaitingReads,
 )
 from liteflow.core.lifecycle_hub import LifecycleHub
 from liteflow.core.models import Event, WorkflowInstance
@@ -85,6 +86,10 @@ class Runtime:
         #: the store's batched event reads, if it has them
         self.event_batches: SupportsEventBatches | None = (
             persistence if isinstance(persistence, SupportsEventBatches) else None
+        )
+        #: the store's read of what waits for an event and what it may receive, in one step, if it has it
+        self.waiting_reads: SupportsWaitingReads | None = (
+            persistence if isinstance(persistence, SupportsWaitingReads) else None
         )
         #: stores an event and queues it in one step, where the store can for this queue
         self.create_queued_event: Callable[[Event], None] | None = (

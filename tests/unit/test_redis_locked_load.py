@@ -105,6 +105,35 @@ def test_a_started_host_runs_and_delivers_through_the_locked_load(redis_url: str
         host.close()
 
 
+class Loop(Workflow):
+    def build(self, builder: WorkflowBuilder) -> None:
+        builder.start_with(Add).while_(lambda data, context: data["n"] < 40).do(lambda b: b.start_with(Add))
+
+
+def test_an_instance_queued_again_for_fairness_is_not_read_again(redis_url: str, redis_cleanup: str) -> None:
+    """A long loop handed back every ``max_passes`` passes is parked: taken up again with the lock and a
+    revision check, not read again with its whole history."""
+    host = configure_workflow_host(persistence=redis_url, prefix=redis_cleanup, max_passes=4)
+    host.register_workflow(Loop())
+    runtime = host.runtime
+    locked_load, revision_of = runtime.lock_and_load, runtime.revision_of
+    assert locked_load is not None and revision_of is not None
+    loads: list[str] = []
+    revisions: list[str] = []
+    runtime.lock_and_load = lambda workflow_id: loads.append(workflow_id) or locked_load(workflow_id)
+    runtime.revision_of = lambda workflow_id: revisions.append(workflow_id) or revision_of(workflow_id)
+    host.start()
+    try:
+        workflow_id = host.start_workflow("Loop", 1, {"n": 0})
+        done = host.wait_for_workflow(workflow_id, timeout=20)
+        assert done.status is WorkflowStatus.COMPLETE and done.data == {"n": 40}
+        assert len(revisions) >= 10  # about 80 passes, 4 at a time: taken up again from the parked copy
+        assert len(loads) < len(revisions)
+    finally:
+        host.stop()
+        host.close()
+
+
 def test_elsewhere_the_lock_then_the_read(redis_url: str, redis_cleanup: str) -> None:
     kwargs = redis.Redis.from_url(redis_url).connection_pool.connection_kwargs
     other_url = f"redis://{kwargs['host']}:{kwargs['port']}/{int(kwargs.get('db') or 0) + 1}"

@@ -142,7 +142,7 @@ class EventConsumer:
             return False  # a worker of this host runs it (though its lock lapsed, say): left to that worker
         kept = stored = control_waits = False
         try:
-            instance = runtime.locked_instance(workflow_id)
+            instance = runtime.locked_instance(workflow_id, runtime.persistence.get_workflow_instance)
         except WorkflowNotFoundError:  # the lock is taken
             try:
                 runtime.persistence.terminate_subscription(subscription.id, workflow_id=workflow_id)

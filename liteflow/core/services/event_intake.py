@@ -6,12 +6,12 @@ wakes; the workflow it wakes may run on this thread at once). A thread that is t
 with every slot busy (a burst) takes up to ``event_batch`` events in one dequeue, and reads them
 together: one read for the events, then one for the subscriptions waiting for them with the events
 those may receive (two, subscriptions then events, where the store has no
-:class:`~liteflow.core.interfaces.SupportsWaitingReads`). It then delivers them one after the other, queueing the workflows
-they wake while the slots stay busy; once one is free, the rest go back to the queue (one step) and the
-workflow the next event wakes may run on this thread: no event waits behind a step. (Only with
-a persistence provider that has :class:`~liteflow.core.interfaces.SupportsEventBatches`, a server's:
-for the memory store, one event at a time is quicker.) A burst costs a few round trips per batch, not
-a few per event.
+:class:`~liteflow.core.interfaces.SupportsWaitingReads`). It then delivers them one after the other,
+queueing the workflows they wake while the slots stay busy; once one is free, the rest go back to the
+queue (one step) and the workflow the next event wakes may run on this thread: no event waits behind
+a step. (Only with a persistence provider that has
+:class:`~liteflow.core.interfaces.SupportsEventBatches`, a server's: for the memory store, one event at
+a time is quicker.) A burst costs a few round trips per batch, not a few per event.
 
 Events taken but not delivered when the host stops are queued again; those of a host that dies are
 still unprocessed in the store, and the runnable poller queues them again.

@@ -124,18 +124,19 @@ class Runtime:
         self.stop_event = threading.Event()
 
     def locked_instance(
-        self, workflow_id: str, load: Callable[[str], WorkflowInstance] | None = None
+        self, workflow_id: str, load: Callable[[str], WorkflowInstance], one_step: bool = True
     ) -> WorkflowInstance | None:
-        """Take the workflow's lock and read it (with ``load``, else ``get_workflow_instance``): None if
-        the lock is held by another (nothing read). If there is no such instance, WorkflowNotFoundError is
-        raised with the lock taken (the caller releases it); any other failure leaves it released. One
-        round trip where the store can (``lock_and_load``; ``load`` is then the store's own read)."""
-        if self.lock_and_load is not None:
+        """Take the workflow's lock, then read it with ``load``: None if the lock is held by another
+        (nothing read). If there is no such instance, WorkflowNotFoundError is raised with the lock taken
+        (the caller releases it); any other failure leaves it released. With ``one_step`` (for a ``load``
+        that reads the stored instance), the store's ``lock_and_load`` instead where it has one: one round
+        trip."""
+        if one_step and self.lock_and_load is not None:
             return self.lock_and_load(workflow_id)
         if not self.lock.acquire_lock(workflow_id):
             return None
         try:
-            return (load or self.persistence.get_workflow_instance)(workflow_id)
+            return load(workflow_id)
         except WorkflowNotFoundError:
             raise
         except BaseException:

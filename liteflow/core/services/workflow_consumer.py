@@ -135,10 +135,11 @@ class WorkflowConsumer:
 
     def _take(self, workflow_id: str) -> WorkflowInstance | None:
         """Lock and load an instance to run (see ``Runtime.locked_instance``): the one parked here if it is
-        still the one stored, else the store's, in one round trip where the store can."""
+        still the one stored (the lock, then a revision check: a long history is not read again), else
+        the store's, in one round trip where the store can."""
         runtime = self.runtime
         if workflow_id in self._parked:
-            return runtime.locked_instance(workflow_id, self._load_parked)
+            return runtime.locked_instance(workflow_id, self._load_parked, one_step=False)
         return runtime.locked_instance(workflow_id, runtime.load_for_run)
 
     def _load_parked(self, workflow_id: str) -> WorkflowInstance:
@@ -148,9 +149,7 @@ class WorkflowConsumer:
         return self.runtime.load_for_run(workflow_id)
 
     def _park(self, instance: WorkflowInstance) -> None:
-        if self._revision_of is None or self.runtime.lock_and_load is not None:
-            return  # nothing to save: the store reads an instance with its lock, in one round trip
-        if self.runtime.workflow_middleware.has("execute"):
+        if self._revision_of is None or self.runtime.workflow_middleware.has("execute"):
             return  # "execute" middleware runs after the store: what it changes is not stored
         now = time.monotonic()
         parked = self._parked

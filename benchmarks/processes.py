@@ -47,16 +47,17 @@ def cpus() -> int:
     return cpu_count()
 
 
-class _Workers:
-    """The supervisor process; counts its children's ``worker.ready`` lines."""
+class WorkerProcesses:
+    """``liteflow worker APP --processes K``: the supervisor process, run from the repository with
+    ``env`` added to this process's environment; counts its children's ``worker.ready`` lines."""
 
-    def __init__(self, url: str, prefix: str, processes: int) -> None:
-        env = {**os.environ, URL_ENV: url, PREFIX_ENV: prefix}
+    def __init__(self, app: str, processes: int, env: dict[str, str]) -> None:
+        env = {**os.environ, **env}
         env["PYTHONPATH"] = ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         for name in ("LITEFLOW_APP", "LITEFLOW_PERSISTENCE", "LITEFLOW_PREFIX"):
             env.pop(name, None)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "liteflow", "worker", "benchmarks.processes:app", "--processes", str(processes)],
+            [sys.executable, "-m", "liteflow", "worker", app, "--processes", str(processes)],
             cwd=ROOT,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -93,7 +94,7 @@ def run_once(url: str, processes: int, instances: int, timeout: float) -> float 
     try:
         for i in range(instances):
             client.start_workflow(CHAIN, 1, None, reference=f"p{i}")
-        workers = _Workers(url, prefix, processes)
+        workers = WorkerProcesses("benchmarks.processes:app", processes, {URL_ENV: url, PREFIX_ENV: prefix})
         deadline = time.monotonic() + timeout
         try:
             while client.count_workflows(status=WorkflowStatus.COMPLETE) < instances:

@@ -33,14 +33,7 @@ def finish(n: str) -> None:
 
 
 def _wait_done(count: int) -> dict[str, float]:
-    seen: dict[str, float] = {}
-    while len(seen) < count:
-        item = _redis.blpop([DONE], timeout=common.DEADLINE)
-        if item is None:
-            raise TimeoutError("celery tasks did not all finish")
-        n, at = json.loads(item[1])
-        seen[n] = at
-    return seen
+    return common.wait_done(_redis, DONE, count)
 
 
 def _chains(count: int) -> float:

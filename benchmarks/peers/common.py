@@ -7,6 +7,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 CHAINS = 200
 CHAIN_STEPS = 10
@@ -35,6 +36,18 @@ def wait_until(done: object, what: str, deadline: float = DEADLINE) -> None:
         if time.monotonic() > end:
             raise TimeoutError(f"timed out waiting for {what}")
         time.sleep(0.01)
+
+
+def wait_done(client: Any, key: str, count: int) -> dict[str, float]:
+    """Read ``count`` ``[name, time.time()]`` completions off the Redis list ``key`` (BLPOP): name -> time."""
+    seen: dict[str, float] = {}
+    while len(seen) < count:
+        item = client.blpop([key], timeout=DEADLINE)
+        if item is None:
+            raise TimeoutError(f"only {len(seen)} of {count} finished")
+        name, at = json.loads(item[1])
+        seen[name] = at
+    return seen
 
 
 def measure(chains: Callable[[int], float], events: Callable[[float], float]) -> dict[str, float]:

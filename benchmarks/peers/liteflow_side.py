@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -57,7 +58,8 @@ def _chains(host: Any, count: int) -> float:
     return time.perf_counter() - began
 
 
-def _events(host: Any, spacing: float) -> float:
+def park_waiters(host: Any) -> dict[str, str]:
+    """Start the ``Waiter`` instances and wait until each waits for its event: key -> workflow id."""
     keys = [f"k{i}-{time.monotonic_ns()}" for i in range(common.WAITERS)]
     ids = {key: host.start_workflow("Waiter", 1, {"key": key}) for key in keys}
 
@@ -68,12 +70,22 @@ def _events(host: Any, spacing: float) -> float:
         )
 
     common.wait_until(all_waiting, "the waiters to park")
+    return ids
+
+
+def publish(host: Any, ids: dict[str, str], spacing: float, clock: Callable[[], float]) -> dict[str, float]:
+    """Publish each waiter's event, ``spacing`` seconds apart: workflow id -> ``clock()`` at publication."""
     published: dict[str, float] = {}
-    for key in keys:
-        published[ids[key]] = time.perf_counter()
+    for key, workflow_id in ids.items():
+        published[workflow_id] = clock()
         host.publish_event("go", key, None)
         if spacing:
             time.sleep(spacing)
+    return published
+
+
+def _events(host: Any, spacing: float) -> float:
+    published = publish(host, park_waiters(host), spacing, time.perf_counter)
     with _marked:
         if not _marked.wait_for(lambda: all(wid in _marks for wid in published), timeout=common.DEADLINE):
             raise TimeoutError("events were not all handled")

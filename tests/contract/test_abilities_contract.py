@@ -135,6 +135,21 @@ def test_interrupt_wakes_a_blocked_dequeue(queue: Any) -> None:
     assert queue.dequeue_work(QueueType.WORKFLOW, 5.0) == "after"
 
 
+def _subscribe(persistence: Any, t0: datetime, rows: list[tuple[str, str, int]]) -> None:
+    """A subscription of workflow ``wf-<n>`` for each (name, key, seconds after ``t0``)."""
+    for n, (name, key, seconds) in enumerate(rows):
+        persistence.create_event_subscription(
+            EventSubscription(
+                workflow_id=f"wf-{n}",
+                step_id=1,
+                execution_pointer_id=f"p-{n}",
+                event_name=name,
+                event_key=key,
+                subscribe_as_of=t0 + timedelta(seconds=seconds),
+            )
+        )
+
+
 def test_event_batches_answer_as_the_single_reads(persistence: Any) -> None:
     if not isinstance(persistence, SupportsEventBatches):
         pytest.skip("no SupportsEventBatches")
@@ -146,17 +161,7 @@ def test_event_batches_answer_as_the_single_reads(persistence: Any) -> None:
     for event in events:
         persistence.create_event(event)
     persistence.mark_event_processed(events[1].id)
-    for n, (name, key) in enumerate([("a", "1"), ("a", "1"), ("b", "1")]):
-        persistence.create_event_subscription(
-            EventSubscription(
-                workflow_id=f"wf-{n}",
-                step_id=1,
-                execution_pointer_id=f"p-{n}",
-                event_name=name,
-                event_key=key,
-                subscribe_as_of=t0 + timedelta(seconds=n),
-            )
-        )
+    _subscribe(persistence, t0, [("a", "1", 0), ("a", "1", 1), ("b", "1", 2)])
     ids = [events[3].id, "no-such-event", events[0].id, events[1].id]
     batched = persistence.get_events_by_id(ids)
     assert [None if e is None else e.model_dump() for e in batched] == [
@@ -190,17 +195,7 @@ def test_waiting_reads_answer_as_the_two_reads(persistence: Any) -> None:
     for event in events:
         persistence.create_event(event)
     persistence.mark_event_processed(events[2].id)
-    for n, (name, key, s) in enumerate([("a", "1", 1), ("a", "1", 0), ("a", "2", 2), ("a", "1", 10)]):
-        persistence.create_event_subscription(
-            EventSubscription(
-                workflow_id=f"wf-{n}",
-                step_id=1,
-                execution_pointer_id=f"p-{n}",
-                event_name=name,
-                event_key=key,
-                subscribe_as_of=t0 + timedelta(seconds=s),
-            )
-        )
+    _subscribe(persistence, t0, [("a", "1", 1), ("a", "1", 0), ("a", "2", 2), ("a", "1", 10)])
     until = t0 + timedelta(hours=1)
     asked = [
         ("a", "1", t0 + timedelta(seconds=5), until),

@@ -57,18 +57,20 @@ def main() -> None:
     medians = {side: {w: statistics.median(r[side][w] for r in rounds) for w, _, _ in WORKLOADS} for side in sides}
     ours = [side for side in sides if side in OURS]
     peers = [side for side in sides if side not in OURS]
-    header = "| workload | " + " | ".join(sides) + "".join(f" | {side} vs best peer" for side in ours) + " |"
+    compared = ours if peers else []
+    header = "| workload | " + " | ".join(sides) + "".join(f" | {side} vs best peer" for side in compared) + " |"
     print(header)
-    print("|" + "---|" * (len(sides) + len(ours) + 1))
+    print("|" + "---|" * (len(sides) + len(compared) + 1))
     for workload, unit, more_is_better in WORKLOADS:
         cells = [f"{medians[side][workload]:,.1f}" for side in sides]
         ratios = []
-        for side in ours if peers else []:
+        for side in compared:
             mine = medians[side][workload]
             best = (
                 max(medians[p][workload] for p in peers) if more_is_better else min(medians[p][workload] for p in peers)
             )
-            ratios.append(f"{(mine / best if more_is_better else best / mine):.2f}x")
+            ratio = (mine / best if more_is_better else best / mine) if mine and best else float("nan")
+            ratios.append(f"{ratio:.2f}x")
         print(f"| {workload}: {unit} | " + " | ".join(cells + ratios) + " |")
     print(f"(median of {args.rounds} rounds; {os.cpu_count()} CPUs; a ratio above 1 means LiteFlow is ahead)")
     if args.json:

@@ -47,8 +47,8 @@ class RedisLockProvider(LeasedLocks, ConnectionHealth):
 
     def keys_for(self, server: tuple[Any, ...] | None) -> Callable[[str], str] | None:
         """For a store's script on ``server`` (see ``RedisConnection.server``) that takes a lock as
-        ``acquire_lock`` does (through ``acquire_lock_with``): the key of a resource's lock, and
-        :attr:`lease_ms`; None if this provider is on another server, or on a cluster."""
+        ``acquire_lock`` does (through ``acquire_lock_with``, with :attr:`lease_ms`): the function giving
+        a resource's lock key; None if this provider is on another server, or on a cluster."""
         if server is None or self._conn.server() != server:
             return None
         return self._key

@@ -376,13 +376,18 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists,
             replies: list[Any] = []
 
             def take(token: str) -> bool:
-                with provider_errors("get_workflow_instance"):
+                with provider_errors("lock_and_load"):
                     replies.append(self._conn.run_script(script, keys, [token, lease_ms]))
                 return replies[0] != 0
 
-            if lock.acquire_lock_with(workflow_id, take) is None:
+            token = lock.acquire_lock_with(workflow_id, take)
+            if token is None:
                 return None
-            instance = _instance_from_hash(replies[0])
+            try:
+                instance = _instance_from_hash(replies[0])
+            except BaseException:  # a document this host cannot read: the lock goes, as after a failed read
+                lock.release_lock(workflow_id, token)
+                raise
             if instance is None:
                 raise WorkflowNotFoundError(workflow_id)
             return instance

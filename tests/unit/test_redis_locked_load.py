@@ -18,6 +18,9 @@ from liteflow.core import (
     configure_workflow_host,
 )
 from liteflow.core.errors import WorkflowNotFoundError
+from liteflow.core.models import EventSubscription, utcnow
+from liteflow.core.services.event_consumer import EventConsumer
+from liteflow.core.services.workflow_consumer import WorkflowConsumer
 from liteflow.providers.redis import RedisLockProvider, RedisPersistenceProvider, RedisQueueProvider
 
 pytestmark = pytest.mark.redis
@@ -84,6 +87,53 @@ def test_an_unknown_instance_is_not_found_with_the_lock_taken(redis_url: str, re
         host.close()
 
 
+def test_an_instance_it_cannot_read_leaves_the_lock_free(redis_url: str, redis_cleanup: str) -> None:
+    host = configure_workflow_host(persistence=redis_url, prefix=redis_cleanup)
+    host.register_workflow(Twice())
+    other = RedisLockProvider(redis_url, prefix=redis_cleanup)
+    client = redis.Redis.from_url(redis_url)
+    try:
+        locked_load = host.runtime.lock_and_load
+        assert locked_load is not None
+        workflow_id = host.start_workflow("Twice", 1, {"n": 1})
+        key = next(k for k in client.scan_iter(match=f"{redis_cleanup}*wf:{workflow_id}"))
+        client.hset(key, "doc", b"not json")
+        with pytest.raises(ValueError):  # not JSON
+            locked_load(workflow_id)
+        assert workflow_id not in host.lock.held()  # not renewed for ever
+        assert _lock_owner(client, redis_cleanup, workflow_id) is None
+        assert other.acquire_lock(workflow_id) is True
+        other.release_lock(workflow_id)
+    finally:
+        other.close()
+        client.close()
+        host.close()
+
+
+def test_an_event_for_a_deleted_instance_ends_its_subscription(redis_url: str, redis_cleanup: str) -> None:
+    """The event consumer's one-step lock and load finds no instance: the subscription ends, the lock goes."""
+    host = configure_workflow_host(persistence=redis_url, prefix=redis_cleanup)
+    client = redis.Redis.from_url(redis_url)
+    try:
+        subscription = EventSubscription(
+            workflow_id="gone",
+            step_id=1,
+            execution_pointer_id="p",
+            event_name="go",
+            event_key="k",
+            subscribe_as_of=utcnow(),
+        )
+        host.persistence.create_event_subscription(subscription)
+        assert host.persistence.get_subscriptions("go", "k", utcnow()) != []
+        consumer = EventConsumer(host.runtime, WorkflowConsumer(host.runtime), lambda instance, run: False)
+        assert consumer.seed(subscription, []) is True
+        assert host.persistence.get_subscriptions("go", "k", utcnow()) == []
+        assert "gone" not in host.lock.held() and _lock_owner(client, redis_cleanup, "gone") is None
+    finally:
+        client.close()
+        host.close()
+
+
 def test_a_started_host_runs_and_delivers_through_the_locked_load(redis_url: str, redis_cleanup: str) -> None:
     host = configure_workflow_host(persistence=redis_url, prefix=redis_cleanup)
     host.register_workflow(Twice())
@@ -128,7 +178,7 @@ def test_an_instance_queued_again_for_fairness_is_not_read_again(redis_url: str,
         done = host.wait_for_workflow(workflow_id, timeout=20)
         assert done.status is WorkflowStatus.COMPLETE and done.data == {"n": 40}
         assert len(revisions) >= 10  # about 80 passes, 4 at a time: taken up again from the parked copy
-        assert len(loads) < len(revisions)
+        assert len(loads) <= 3  # the first take (and a stray one or two), not one per hand-back
     finally:
         host.stop()
         host.close()

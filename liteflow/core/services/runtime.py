@@ -128,9 +128,10 @@ class Runtime:
     ) -> WorkflowInstance | None:
         """Take the workflow's lock, then read it with ``load``: None if the lock is held by another
         (nothing read). If there is no such instance, WorkflowNotFoundError is raised with the lock taken
-        (the caller releases it); any other failure leaves it released. With ``one_step`` (for a ``load``
-        that reads the stored instance), the store's ``lock_and_load`` instead where it has one: one round
-        trip."""
+        (the caller releases it); any other failure leaves it released. With ``one_step``, the store's
+        ``lock_and_load`` instead where it has one (one round trip): only for a ``load`` that reads the
+        stored instance as ``get_workflow_instance`` does (``load_for_run`` is that read for every store
+        with ``lock_and_load``)."""
         if one_step and self.lock_and_load is not None:
             return self.lock_and_load(workflow_id)
         if not self.lock.acquire_lock(workflow_id):

@@ -59,6 +59,11 @@ _PURGE_BATCH = 500
 _WRITE_TOKEN = "redis_write_token"
 
 
+#: Most instance hash fields (a pointer each, plus a few) read in the script that takes the lock; a longer
+#: history is read with a plain HGETALL after it (copying a hash through a script costs the server 5x).
+_MOST_FIELDS_LOCKED_LOAD = 256
+
+
 def _as_bytes(value: Any) -> bytes:
     return value if isinstance(value, bytes) else str(value).encode()
 
@@ -377,15 +382,19 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists,
 
             def take(token: str) -> bool:
                 with provider_errors("lock_and_load"):
-                    replies.append(self._conn.run_script(script, keys, [token, lease_ms]))
+                    replies.append(self._conn.run_script(script, keys, [token, lease_ms, _MOST_FIELDS_LOCKED_LOAD]))
                 return replies[0] != 0
 
             token = lock.acquire_lock_with(workflow_id, take)
             if token is None:
                 return None
             try:
+                if replies[0] == 1:  # a long history: read on its own
+                    return self.get_workflow_instance(workflow_id)
                 instance = _instance_from_hash(replies[0])
-            except BaseException:  # a document this host cannot read: the lock goes, as after a failed read
+            except WorkflowNotFoundError:
+                raise
+            except BaseException:  # a failed read, or a document this host cannot read: the lock goes
                 lock.release_lock(workflow_id, token)
                 raise
             if instance is None:

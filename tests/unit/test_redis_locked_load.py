@@ -87,6 +87,33 @@ def test_an_unknown_instance_is_not_found_with_the_lock_taken(redis_url: str, re
         host.close()
 
 
+def test_a_long_history_is_read_after_the_lock_not_in_its_script(redis_url: str, redis_cleanup: str) -> None:
+    host = configure_workflow_host(persistence=redis_url, prefix=redis_cleanup)
+    host.register_workflow(Twice())
+    client = redis.Redis.from_url(redis_url)
+    try:
+        locked_load = host.runtime.lock_and_load
+        assert locked_load is not None
+        workflow_id = host.start_workflow("Twice", 1, {"n": 1})
+        stored = host.get_workflow_instance(workflow_id)
+        key = next(k for k in client.scan_iter(match=f"{redis_cleanup}*wf:{workflow_id}"))
+        client.hset(key, mapping={f"x{i}": "-" for i in range(300)})  # a hash as long as a long history's
+        reads: list[str] = []
+        read = host.persistence.get_workflow_instance
+        host.persistence.get_workflow_instance = lambda wid: reads.append(wid) or read(wid)  # type: ignore[method-assign]
+        instance = locked_load(workflow_id)
+        assert reads == [workflow_id]  # read on its own, the lock already taken
+        assert instance is not None and instance.execution_pointers == stored.execution_pointers
+        assert workflow_id in host.lock.held() and _lock_owner(client, redis_cleanup, workflow_id) is not None
+        host.lock.release_lock(workflow_id)
+        client.hdel(key, *(f"x{i}" for i in range(300)))
+        assert locked_load(workflow_id) is not None and reads == [workflow_id]  # short: in the script
+        host.lock.release_lock(workflow_id)
+    finally:
+        client.close()
+        host.close()
+
+
 def test_an_instance_it_cannot_read_leaves_the_lock_free(redis_url: str, redis_cleanup: str) -> None:
     host = configure_workflow_host(persistence=redis_url, prefix=redis_cleanup)
     host.register_workflow(Twice())

@@ -177,23 +177,32 @@ TERMINATE_SUBSCRIPTION = _TERMINATE_SUBSCRIPTIONS + "\nterminate_subscriptions(1
 #: a zset whose members are flagged (1 if the id is in it, else 0). Every shard's keys in one call on one
 #: server; one call per shard on a cluster (a call names keys of one slot). Oldest first within a group;
 #: the caller merges groups. Returns {documents, flags}.
-FETCH_INDEXED = """
-local size = tonumber(ARGV[3])
-local docs, flags = {}, {}
-for first = 1, #KEYS, size do
-  local ids = redis.call('ZRANGEBYSCORE', KEYS[first], ARGV[1], ARGV[2])
-  for _, id in ipairs(ids) do
-    local doc = redis.call('HGET', KEYS[first + 1], id)
+#: read_indexed(index, hash, flagged, low, high, docs, flags): appends to ``docs`` the documents in
+#: ``hash`` of the ids scored within [low, high] in the zset ``index``, oldest first, and with a zset
+#: ``flagged`` (nil: none) one flag per document to ``flags`` (1 if its id is in ``flagged``, else 0).
+_READ_INDEXED = """
+local function read_indexed(index, hash, flagged, low, high, docs, flags)
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', index, low, high)) do
+    local doc = redis.call('HGET', hash, id)
     if doc then
       docs[#docs + 1] = doc
-      if size == 3 then
-        flags[#flags + 1] = redis.call('ZSCORE', KEYS[first + 2], id) and 1 or 0
-      end
+      if flagged then flags[#flags + 1] = redis.call('ZSCORE', flagged, id) and 1 or 0 end
     end
   end
 end
+"""
+
+FETCH_INDEXED = (
+    _READ_INDEXED
+    + """
+local size = tonumber(ARGV[3])
+local docs, flags = {}, {}
+for first = 1, #KEYS, size do
+  read_indexed(KEYS[first], KEYS[first + 1], size == 3 and KEYS[first + 2] or nil, ARGV[1], ARGV[2], docs, flags)
+end
 return {docs, flags}
 """
+)
 
 #: What waits for an event and what it may receive, on one server: KEYS come in groups of 5, one per shard:
 #: the subscription index of the event's (name, key) and the subscription hash, then the event index of that
@@ -201,7 +210,9 @@ return {docs, flags}
 #: {subscription documents (subscribed up to ARGV[1]), event documents (from the oldest of those
 #: subscriptions' times up to ARGV[2]; none without a subscription), their unprocessed flags}; oldest first
 #: within a shard, the caller merges shards.
-FETCH_WAITING = """
+FETCH_WAITING = (
+    _READ_INDEXED
+    + """
 local subs, since, oldest = {}, nil, nil
 for first = 1, #KEYS, 5 do
   local found = redis.call('ZRANGEBYSCORE', KEYS[first], '-inf', ARGV[1], 'WITHSCORES')
@@ -217,17 +228,12 @@ end
 local docs, flags = {}, {}
 if since then
   for first = 1, #KEYS, 5 do
-    for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[first + 2], since, ARGV[2])) do
-      local doc = redis.call('HGET', KEYS[first + 3], id)
-      if doc then
-        docs[#docs + 1] = doc
-        flags[#flags + 1] = redis.call('ZSCORE', KEYS[first + 4], id) and 1 or 0
-      end
-    end
+    read_indexed(KEYS[first + 2], KEYS[first + 3], KEYS[first + 4], since, ARGV[2], docs, flags)
   end
 end
 return {subs, docs, flags}
 """
+)
 
 #: KEYS: 1-4 as CREATE_EVENT, 5 the event queue's zset, 6 its sequence counter; ARGV: 1 event id, 2 document,
 #: 3 score (event time, us). Stores an unprocessed event with its index entries, then queues its id unless

@@ -15,6 +15,7 @@ from typing import Any
 
 from liteflow.core.changes import changed_pointers, mark_loaded, mark_stored
 from liteflow.core.control_state import mark_control
+from liteflow.core.engine.events import waiting_in_two_reads
 from liteflow.core.errors import (
     ConcurrencyError,
     ControlRequested,
@@ -665,7 +666,7 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists,
         if not queries:
             return []
         if self._conn.cluster:
-            return self._waiting_in_two_reads(queries)
+            return waiting_in_two_reads(self, queries)
         calls = []
         for name, key, as_of, until in queries:
             name_key = _name_key(name, key)
@@ -681,19 +682,6 @@ class RedisPersistenceProvider(ConnectionHealth, RedisSchedules, RedisWaitLists,
             (self._subscriptions_from(subs), self._events_from(list(zip(docs, flags, strict=True))))
             for subs, docs, flags in replies
         ]
-
-    def _waiting_in_two_reads(
-        self, queries: Sequence[tuple[str, str, datetime, datetime]]
-    ) -> list[tuple[list[EventSubscription], list[Event]]]:
-        waiting = self.get_subscriptions_many([(name, key, as_of) for name, key, as_of, _ in queries])
-        wanted = [i for i, subscriptions in enumerate(waiting) if subscriptions]
-        lists = self.get_events_many(
-            [(queries[i][0], queries[i][1], min(s.subscribe_as_of for s in waiting[i]), queries[i][3]) for i in wanted]
-        )
-        events: list[list[Event]] = [[] for _ in queries]
-        for i, found in zip(wanted, lists, strict=True):
-            events[i] = found
-        return list(zip(waiting, events, strict=True))
 
     @staticmethod
     def _load_event(raw: bytes | str, processed: bool) -> Event:

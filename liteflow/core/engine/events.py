@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from liteflow.core.engine.pointers import consumed_event_ids
-from liteflow.core.interfaces import PersistenceProvider
+from liteflow.core.interfaces import PersistenceProvider, SupportsEventBatches
 from liteflow.core.models import (
     Event,
     EventSubscription,
@@ -15,6 +15,27 @@ from liteflow.core.models import (
     WorkflowInstance,
     to_millis,
 )
+
+
+def waiting_in_two_reads(
+    reads: SupportsEventBatches, queries: Sequence[tuple[str, str, datetime, datetime]]
+) -> list[tuple[list[EventSubscription], list[Event]]]:
+    """``SupportsWaitingReads.get_waiting_many`` made of two batched reads: the subscriptions waiting for
+    each (name, key, as_of, until), then the events each (name, key, until) with subscriptions may receive,
+    since the oldest of their as-of times (one read for each)."""
+    waiting = reads.get_subscriptions_many([(name, key, as_of) for name, key, as_of, _ in queries])
+    since: dict[tuple[str, str, datetime], datetime] = {}  # (name, key, until) -> the oldest as-of waiting
+    for (name, key, _, until), subscriptions in zip(queries, waiting, strict=True):
+        if subscriptions:
+            oldest = min(s.subscribe_as_of for s in subscriptions)
+            since[name, key, until] = min(since.get((name, key, until), oldest), oldest)
+    spans = list(since)
+    lists = reads.get_events_many([(name, key, since[name, key, until], until) for name, key, until in spans])
+    receivable = dict(zip(spans, lists, strict=True))
+    return [
+        (subscriptions, receivable.get((name, key, until), []))
+        for (name, key, _, until), subscriptions in zip(queries, waiting, strict=True)
+    ]
 
 
 def waiting_pointer(instance: WorkflowInstance, subscription: EventSubscription) -> ExecutionPointer | None:

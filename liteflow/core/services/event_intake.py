@@ -24,12 +24,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from liteflow.core.engine.events import waiting_in_two_reads
 from liteflow.core.interfaces import (
     BatchDequeue,
     BatchQueueProvider,
     PersistenceProvider,
     QueueType,
-    SupportsEventBatches,
 )
 from liteflow.core.log import logger
 from liteflow.core.models import Event, EventSubscription, utcnow
@@ -68,36 +68,14 @@ def read_events(runtime: Runtime, event_ids: Sequence[str]) -> list[ReadEvent]:
             due.append(settled)
     if not due:
         return []
-    queries = [(e.event_name, e.event_key, e.event_time) for e in due]
+    until = utcnow()
+    queries = [(e.event_name, e.event_key, e.event_time, until) for e in due]
     if runtime.waiting_reads is not None:
-        until = utcnow()
-        waiting = runtime.waiting_reads.get_waiting_many([(name, key, as_of, until) for name, key, as_of in queries])
+        waiting = runtime.waiting_reads.get_waiting_many(queries)
     else:
-        waiting = _waiting_in_two_reads(reads, queries)
+        waiting = waiting_in_two_reads(reads, queries)
     return [
         ReadEvent(event, subscriptions, events) for event, (subscriptions, events) in zip(due, waiting, strict=True)
-    ]
-
-
-def _waiting_in_two_reads(
-    reads: SupportsEventBatches, queries: list[tuple[str, str, datetime]]
-) -> list[tuple[list[EventSubscription], list[Event]]]:
-    """For each (name, key, as_of): the subscriptions waiting, and the events of that name and key they may
-    receive up to now (since the oldest of their as-of times, one read for each (name, key)), for a store
-    without ``SupportsWaitingReads``."""
-    waiting = reads.get_subscriptions_many(queries)
-    since: dict[tuple[str, str], datetime] = {}  # (name, key) -> the oldest as-of time waiting for it
-    for (name, key, _), subscriptions in zip(queries, waiting, strict=True):
-        if subscriptions:
-            oldest = min(s.subscribe_as_of for s in subscriptions)
-            since[name, key] = min(since.get((name, key), oldest), oldest)
-    until = utcnow()
-    pairs = list(since)
-    lists = reads.get_events_many([(name, key, since[name, key], until) for name, key in pairs])
-    receivable = dict(zip(pairs, lists, strict=True))
-    return [
-        (subscriptions, receivable.get((name, key), []))
-        for (name, key, _), subscriptions in zip(queries, waiting, strict=True)
     ]
 
 
